@@ -1,0 +1,373 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SignerPolicy binds one cert-manager Issuer or ClusterIssuer to the people and workloads that
+// may request certificates from it through the Kubernetes CertificateSigningRequest API, and to
+// what those certificates may contain. The operator generates the RBAC the policy implies,
+// approves or denies CSRs against it, and signs approved CSRs through the issuer.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=sp,categories=cert-manager
+// +kubebuilder:printcolumn:name="Signer",type=string,JSONPath=`.status.signerName`
+// +kubebuilder:printcolumn:name="Approval",type=string,JSONPath=`.spec.approval.mode`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type SignerPolicy struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec says which issuer the policy governs, who may request from it, and what they may get.
+	// +required
+	Spec SignerPolicySpec `json:"spec"`
+
+	// status is what the operator observed and generated for this policy.
+	// +optional
+	Status SignerPolicyStatus `json:"status,omitempty"`
+}
+
+// SignerPolicySpec is the desired state of a SignerPolicy.
+type SignerPolicySpec struct {
+	// issuerRef names the cert-manager Issuer or ClusterIssuer this policy governs. CSRs reach it
+	// through the signerName in status.signerName.
+	// +required
+	IssuerRef IssuerReference `json:"issuerRef"`
+
+	// requesters are the users, groups and service accounts that may request certificates from
+	// the issuer. The operator grants them the right to create CSRs and to reference the issuer.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="(has(self.users) ? size(self.users) : 0) + (has(self.groups) ? size(self.groups) : 0) + (has(self.serviceAccounts) ? size(self.serviceAccounts) : 0) > 0",message="must name at least one user, group or service account",reason=FieldValueRequired
+	Requesters Subjects `json:"requesters"`
+
+	// approval says whether the operator decides CSRs itself or leaves them to people.
+	// +optional
+	// +kubebuilder:default={mode: Automatic}
+	Approval Approval `json:"approval,omitempty"`
+
+	// duration bounds the lifetime of issued certificates. Omitted: any lifetime from 10 minutes,
+	// 90 days by default.
+	// +optional
+	Duration *DurationBounds `json:"duration,omitempty"`
+
+	// allowCA permits certificates with the CA flag set (requested with the
+	// experimental.cert-manager.io/request-is-ca annotation).
+	// +optional
+	// +kubebuilder:default=false
+	AllowCA bool `json:"allowCA,omitempty"`
+
+	// usages is the set of key usages a CSR may request. Omitted: "digital signature",
+	// "key encipherment", "server auth" and "client auth".
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=23
+	Usages []KeyUsage `json:"usages,omitempty"`
+
+	// allowed lists the patterns each subject and SAN attribute of a CSR must match. An omitted
+	// attribute means CSRs must leave it empty.
+	// +optional
+	Allowed Allowed `json:"allowed,omitempty"`
+
+	// privateKey restricts the algorithm and size of the requester's key. Omitted: RSA of at least
+	// 2048 bits, ECDSA of at least 256 bits, or Ed25519.
+	// +optional
+	PrivateKey *PrivateKeyPolicy `json:"privateKey,omitempty"`
+}
+
+// IssuerKind is the kind of a cert-manager issuer.
+// +kubebuilder:validation:Enum=Issuer;ClusterIssuer
+type IssuerKind string
+
+const (
+	// IssuerKindIssuer is a namespaced cert-manager Issuer.
+	IssuerKindIssuer IssuerKind = "Issuer"
+	// IssuerKindClusterIssuer is a cluster-scoped cert-manager ClusterIssuer.
+	IssuerKindClusterIssuer IssuerKind = "ClusterIssuer"
+)
+
+// IssuerReference names a cert-manager issuer.
+// +kubebuilder:validation:XValidation:rule="self.kind != 'Issuer' || has(self.__namespace__)",message="namespace is required for an Issuer",fieldPath=".namespace",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.kind != 'ClusterIssuer' || !has(self.__namespace__)",message="namespace must not be set for a ClusterIssuer",fieldPath=".namespace",reason=FieldValueForbidden
+type IssuerReference struct {
+	// kind is Issuer (namespaced) or ClusterIssuer; the group is always cert-manager.io.
+	// +required
+	Kind IssuerKind `json:"kind"`
+
+	// name is the issuer's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// namespace is the Issuer's namespace: required for an Issuer, forbidden for a ClusterIssuer.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// Subjects names Kubernetes identities.
+type Subjects struct {
+	// users are user names exactly as the API server authenticates them.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	Users []string `json:"users,omitempty"`
+
+	// groups are group names exactly as the API server authenticates them.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	Groups []string `json:"groups,omitempty"`
+
+	// serviceAccounts are service accounts, authenticated as
+	// system:serviceaccount:<namespace>:<name>.
+	// +optional
+	// +listType=map
+	// +listMapKey=namespace
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=256
+	ServiceAccounts []ServiceAccountReference `json:"serviceAccounts,omitempty"`
+}
+
+// ServiceAccountReference names a service account.
+type ServiceAccountReference struct {
+	// namespace is the service account's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace"`
+
+	// name is the service account's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
+}
+
+// ApprovalMode says who decides a CSR.
+// +kubebuilder:validation:Enum=Automatic;Manual
+type ApprovalMode string
+
+const (
+	// ApprovalAutomatic: the operator approves what the policy allows and denies what it does not.
+	ApprovalAutomatic ApprovalMode = "Automatic"
+	// ApprovalManual: people approve; the operator only reports its evaluation in events.
+	ApprovalManual ApprovalMode = "Manual"
+)
+
+// Approval configures how CSRs under the policy are approved.
+type Approval struct {
+	// mode is Automatic (the operator approves what the policy allows and denies the rest) or
+	// Manual (the approvers decide; the operator records its evaluation as an event).
+	// +optional
+	// +kubebuilder:default=Automatic
+	Mode ApprovalMode `json:"mode,omitempty"`
+
+	// approvers get the right to approve and deny CSRs for this policy's signerName, for example
+	// with `kubectl certificate approve`. Requesting and approving stay separate powers.
+	// +optional
+	Approvers *Subjects `json:"approvers,omitempty"`
+}
+
+// DurationBounds bounds a certificate's lifetime. Values are Go durations such as 720h or 90m.
+// +kubebuilder:validation:XValidation:rule="!has(self.min) || duration(self.min) >= duration('10m')",message="must be at least 10m, the shortest lifetime Kubernetes and cert-manager issue",fieldPath=".min"
+// +kubebuilder:validation:XValidation:rule="!has(self.max) || duration(self.max) >= duration('10m')",message="must be at least 10m, the shortest lifetime Kubernetes and cert-manager issue",fieldPath=".max"
+// +kubebuilder:validation:XValidation:rule="!has(self.default) || duration(self.default) >= duration('10m')",message="must be at least 10m, the shortest lifetime Kubernetes and cert-manager issue",fieldPath=".default"
+// +kubebuilder:validation:XValidation:rule="!has(self.min) || !has(self.max) || duration(self.min) <= duration(self.max)",message="min must not be greater than max",fieldPath=".min"
+// +kubebuilder:validation:XValidation:rule="!has(self.default) || ((!has(self.min) || duration(self.min) <= duration(self.default)) && (!has(self.max) || duration(self.default) <= duration(self.max)))",message="must lie between min and max",fieldPath=".default"
+type DurationBounds struct {
+	// min is the shortest lifetime a CSR may request; at least 10m.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	Min *metav1.Duration `json:"min,omitempty"`
+
+	// max is the longest lifetime a certificate gets: longer requests are denied on approval and
+	// clamped to max on signing.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	Max *metav1.Duration `json:"max,omitempty"`
+
+	// default is the lifetime of a CSR that requests none; 90 days when omitted.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	Default *metav1.Duration `json:"default,omitempty"`
+}
+
+// KeyUsage is one of the key usages of the certificates.k8s.io/v1 API.
+// +kubebuilder:validation:Enum="signing";"digital signature";"content commitment";"key encipherment";"key agreement";"data encipherment";"cert sign";"crl sign";"encipher only";"decipher only";"any";"server auth";"client auth";"code signing";"email protection";"s/mime";"ipsec end system";"ipsec tunnel";"ipsec user";"timestamping";"ocsp signing";"microsoft sgc";"netscape sgc"
+type KeyUsage string
+
+// Allowed lists patterns for the subject and SANs of a CSR. In every pattern, `*` matches one
+// segment: a DNS label, a URI path segment or an email local part (it never spans '.', '/' or
+// '@'). The placeholders $(requester.username), $(requester.serviceAccount.namespace) and
+// $(requester.serviceAccount.name) are replaced with the requester's identity before matching, so
+// one policy can let each service account name only itself or its own namespace; for a requester
+// that is not a service account the serviceAccount placeholders match nothing.
+type Allowed struct {
+	// commonName lists the patterns the subject common name may match.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	CommonName []string `json:"commonName,omitempty"`
+
+	// dnsNames lists the patterns each DNS name SAN must match.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([-a-zA-Z0-9.*]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	DNSNames []string `json:"dnsNames,omitempty"`
+
+	// ipAddresses lists the CIDRs (such as 10.0.0.0/8 or 2001:db8::/32) each IP address SAN must
+	// fall within.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="each entry must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32"
+	IPAddresses []string `json:"ipAddresses,omitempty"`
+
+	// uris lists the patterns each URI SAN must match.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z][-a-zA-Z0-9+.]*:([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	URIs []string `json:"uris,omitempty"`
+
+	// emailAddresses lists the patterns each email address SAN must match.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=320
+	// +kubebuilder:validation:items:Pattern=`^([^$@]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+@([^$@]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	EmailAddresses []string `json:"emailAddresses,omitempty"`
+
+	// organizations lists the patterns each subject organization must match.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	Organizations []string `json:"organizations,omitempty"`
+}
+
+// PrivateKeyPolicy lists the key algorithms a requester may use; an algorithm left out is refused.
+// +kubebuilder:validation:XValidation:rule="has(self.rsa) || has(self.ecdsa) || has(self.ed25519)",message="must allow at least one of rsa, ecdsa or ed25519"
+type PrivateKeyPolicy struct {
+	// rsa allows RSA keys of at least minSize bits.
+	// +optional
+	RSA *RSAKeyPolicy `json:"rsa,omitempty"`
+
+	// ecdsa allows ECDSA keys on curves of at least minSize bits.
+	// +optional
+	ECDSA *ECDSAKeyPolicy `json:"ecdsa,omitempty"`
+
+	// ed25519 allows Ed25519 keys.
+	// +optional
+	Ed25519 *Ed25519KeyPolicy `json:"ed25519,omitempty"`
+}
+
+// RSAKeyPolicy allows RSA keys.
+type RSAKeyPolicy struct {
+	// minSize is the smallest modulus in bits.
+	// +optional
+	// +kubebuilder:default=2048
+	// +kubebuilder:validation:Minimum=2048
+	// +kubebuilder:validation:Maximum=8192
+	MinSize int32 `json:"minSize,omitempty"`
+}
+
+// ECDSAKeyPolicy allows ECDSA keys.
+type ECDSAKeyPolicy struct {
+	// minSize is the smallest curve size in bits: 256 (P-256), 384 (P-384) or 521 (P-521).
+	// +optional
+	// +kubebuilder:default=256
+	// +kubebuilder:validation:Enum=256;384;521
+	MinSize int32 `json:"minSize,omitempty"`
+}
+
+// Ed25519KeyPolicy allows Ed25519 keys, which have one size.
+type Ed25519KeyPolicy struct{}
+
+// SignerPolicyStatus is the observed state of a SignerPolicy.
+type SignerPolicyStatus struct {
+	// signerName is the exact spec.signerName a CSR must use to reach the policy's issuer.
+	// +optional
+	SignerName string `json:"signerName,omitempty"`
+
+	// conditions report whether the policy is in force. Ready is True once the issuer exists, is
+	// of a type the operator signs for, and the generated RBAC is applied.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// rbac lists the Roles, RoleBindings, ClusterRoles and ClusterRoleBindings the operator
+	// generated for this policy.
+	// +optional
+	// +listType=atomic
+	RBAC []GeneratedObject `json:"rbac,omitempty"`
+}
+
+// GeneratedObject names an object the operator generated for a policy.
+type GeneratedObject struct {
+	// kind is the object's kind, for example Role.
+	Kind string `json:"kind"`
+	// name is the object's name.
+	Name string `json:"name"`
+	// namespace is the object's namespace; empty for cluster-scoped objects.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// Condition types and reasons of a SignerPolicy.
+const (
+	// ConditionReady is True when the policy is in force.
+	ConditionReady = "Ready"
+
+	// ReasonReady: the issuer exists, its type is supported, and the policy is in force.
+	ReasonReady = "Ready"
+	// ReasonIssuerNotFound: the referenced Issuer or ClusterIssuer does not exist.
+	ReasonIssuerNotFound = "IssuerNotFound"
+	// ReasonUnsupportedIssuerType: the issuer is of a type the operator does not sign for.
+	ReasonUnsupportedIssuerType = "UnsupportedIssuerType"
+)
+
+// +kubebuilder:object:root=true
+
+// SignerPolicyList is a list of SignerPolicies.
+type SignerPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the SignerPolicies.
+	Items []SignerPolicy `json:"items"`
+}
