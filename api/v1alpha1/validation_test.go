@@ -1,0 +1,177 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/test/harness"
+)
+
+// These tests send policies to the real API server with the generated CRD installed, so they
+// prove what `kubectl apply` of a policy does, not what a Go validator would say.
+var env *harness.Env
+
+func TestMain(m *testing.M) {
+	e, err := harness.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	env = e
+	code := m.Run()
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+func validPolicy() *policyv1alpha1.SignerPolicy {
+	return &policyv1alpha1.SignerPolicy{
+		Spec: policyv1alpha1.SignerPolicySpec{
+			IssuerRef:  policyv1alpha1.IssuerReference{Kind: "Issuer", Namespace: "team-a", Name: "ca"},
+			Requesters: policyv1alpha1.Subjects{ServiceAccounts: []policyv1alpha1.ServiceAccountReference{{Namespace: "team-a", Name: "web"}}},
+			Duration: &policyv1alpha1.DurationBounds{
+				Min: &metav1.Duration{Duration: time.Hour}, Default: &metav1.Duration{Duration: 24 * time.Hour}, Max: &metav1.Duration{Duration: 720 * time.Hour},
+			},
+			Usages: []policyv1alpha1.KeyUsage{"digital signature", "server auth"},
+			Allowed: policyv1alpha1.Allowed{
+				CommonName:     []string{"$(requester.serviceAccount.name).svc"},
+				DNSNames:       []string{"*.example.com", "$(requester.serviceAccount.name).$(requester.serviceAccount.namespace).svc"},
+				IPAddresses:    []string{"10.0.0.0/8", "2001:db8::/32"},
+				URIs:           []string{"spiffe://cluster.local/ns/$(requester.serviceAccount.namespace)/sa/$(requester.serviceAccount.name)"},
+				EmailAddresses: []string{"*@example.com"},
+				Organizations:  []string{"Example"},
+			},
+			PrivateKey: &policyv1alpha1.PrivateKeyPolicy{ECDSA: &policyv1alpha1.ECDSAKeyPolicy{MinSize: 384}, Ed25519: &policyv1alpha1.Ed25519KeyPolicy{}},
+		},
+	}
+}
+
+func create(t *testing.T, p *policyv1alpha1.SignerPolicy) error {
+	t.Helper()
+	p.GenerateName = "v-"
+	err := env.Admin.Create(context.Background(), p)
+	if err == nil {
+		t.Cleanup(func() { _ = env.Admin.Delete(context.Background(), p) })
+	}
+	return err
+}
+
+func TestValidPolicyIsAcceptedWithDefaults(t *testing.T) {
+	p := validPolicy()
+	p.Spec.PrivateKey = &policyv1alpha1.PrivateKeyPolicy{RSA: &policyv1alpha1.RSAKeyPolicy{}}
+	if err := create(t, p); err != nil {
+		t.Fatalf("valid policy refused: %v", err)
+	}
+	if p.Spec.Approval.Mode != policyv1alpha1.ApprovalAutomatic {
+		t.Errorf("spec.approval.mode = %q, want the default Automatic", p.Spec.Approval.Mode)
+	}
+	if p.Spec.PrivateKey.RSA.MinSize != 2048 {
+		t.Errorf("spec.privateKey.rsa.minSize = %d, want the default 2048", p.Spec.PrivateKey.RSA.MinSize)
+	}
+}
+
+func TestValidClusterIssuerPolicyIsAccepted(t *testing.T) {
+	p := validPolicy()
+	p.Spec.IssuerRef = policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: "root.ca"}
+	p.Spec.Approval = policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{"security"}}}
+	if err := create(t, p); err != nil {
+		t.Fatalf("valid policy refused: %v", err)
+	}
+}
+
+func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
+	d := func(s string) *metav1.Duration {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &metav1.Duration{Duration: v}
+	}
+	tests := []struct {
+		name      string
+		mutate    func(*policyv1alpha1.SignerPolicy)
+		wantField string
+		wantText  string
+	}{
+		{"Issuer without namespace", func(p *policyv1alpha1.SignerPolicy) { p.Spec.IssuerRef.Namespace = "" },
+			"spec.issuerRef.namespace", "namespace is required for an Issuer"},
+		{"ClusterIssuer with namespace", func(p *policyv1alpha1.SignerPolicy) { p.Spec.IssuerRef.Kind = "ClusterIssuer" },
+			"spec.issuerRef.namespace", "must not be set for a ClusterIssuer"},
+		{"unknown issuer kind", func(p *policyv1alpha1.SignerPolicy) { p.Spec.IssuerRef.Kind = "ExternalIssuer" },
+			"spec.issuerRef.kind", "Unsupported value"},
+		{"issuer name not a DNS subdomain", func(p *policyv1alpha1.SignerPolicy) { p.Spec.IssuerRef.Name = "My_CA" },
+			"spec.issuerRef.name", "should match"},
+		{"no requesters", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Requesters = policyv1alpha1.Subjects{} },
+			"spec.requesters", "must name at least one user, group or service account"},
+		{"service account without namespace", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Requesters.ServiceAccounts[0].Namespace = "" },
+			"spec.requesters.serviceAccounts[0].namespace", ""},
+		{"unknown approval mode", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Approval.Mode = "Sometimes" },
+			"spec.approval.mode", "Unsupported value"},
+		{"min greater than max", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Duration.Min, p.Spec.Duration.Default = d("1000h"), nil },
+			"spec.duration.min", "min must not be greater than max"},
+		{"min under 10m", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Duration.Min = d("5m") },
+			"spec.duration.min", "must be at least 10m"},
+		{"max under 10m", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Duration = &policyv1alpha1.DurationBounds{Max: d("9m59s")} },
+			"spec.duration.max", "must be at least 10m"},
+		{"default under 10m", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Duration = &policyv1alpha1.DurationBounds{Default: d("60s")}
+		}, "spec.duration.default", "must be at least 10m"},
+		{"default above max", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Duration.Default = d("721h") },
+			"spec.duration.default", "must lie between min and max"},
+		{"usage not a Kubernetes key usage", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Usages = []policyv1alpha1.KeyUsage{"server auth", "world domination"} },
+			"spec.usages[1]", "Unsupported value"},
+		{"unknown placeholder", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.DNSNames = []string{"$(requester.password).example.com"} },
+			"spec.allowed.dnsNames[0]", "should match"},
+		{"unterminated placeholder", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.CommonName = []string{"$(requester.username"} },
+			"spec.allowed.commonName[0]", "should match"},
+		{"DNS pattern with a space", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.DNSNames = []string{"a b.example.com"} },
+			"spec.allowed.dnsNames[0]", "should match"},
+		{"URI pattern without a scheme", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.URIs = []string{"//cluster.local/x"} },
+			"spec.allowed.uris[0]", "should match"},
+		{"email pattern without a domain", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.EmailAddresses = []string{"alice"} },
+			"spec.allowed.emailAddresses[0]", "should match"},
+		{"CIDR with a bad prefix", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.IPAddresses = []string{"10.0.0.0/33"} },
+			"spec.allowed.ipAddresses", "must be a CIDR"},
+		{"plain IP instead of a CIDR", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.IPAddresses = []string{"10.0.0.1"} },
+			"spec.allowed.ipAddresses", "must be a CIDR"},
+		{"private key policy allowing nothing", func(p *policyv1alpha1.SignerPolicy) { p.Spec.PrivateKey = &policyv1alpha1.PrivateKeyPolicy{} },
+			"spec.privateKey", "must allow at least one of rsa, ecdsa or ed25519"},
+		{"RSA minimum under 2048", func(p *policyv1alpha1.SignerPolicy) { p.Spec.PrivateKey.RSA = &policyv1alpha1.RSAKeyPolicy{MinSize: 1024} },
+			"spec.privateKey.rsa.minSize", "should be greater than or equal to 2048"},
+		{"ECDSA size that is no curve", func(p *policyv1alpha1.SignerPolicy) { p.Spec.PrivateKey.ECDSA.MinSize = 300 },
+			"spec.privateKey.ecdsa.minSize", "Unsupported value"},
+		{"duplicate service accounts", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Requesters.ServiceAccounts = append(p.Spec.Requesters.ServiceAccounts, p.Spec.Requesters.ServiceAccounts[0])
+		}, "spec.requesters.serviceAccounts[1]", "Duplicate value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := validPolicy()
+			tt.mutate(p)
+			err := create(t, p)
+			if err == nil {
+				t.Fatalf("the API server accepted the policy; want it refused naming %s", tt.wantField)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.wantField) || !strings.Contains(msg, tt.wantText) {
+				t.Errorf("refusal %q does not name %s with %q", msg, tt.wantField, tt.wantText)
+			}
+		})
+	}
+}
+
+func TestStatusCannotBeWrittenThroughSpec(t *testing.T) {
+	p := validPolicy()
+	p.Status.SignerName = "issuers.cert-manager.io/forged.x"
+	if err := create(t, p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Status.SignerName != "" {
+		t.Errorf("status.signerName = %q after create; the status subresource must ignore it", p.Status.SignerName)
+	}
+}

@@ -1,0 +1,103 @@
+// Package controllers holds the operator's reconcilers. They stay thin: computing lives in the
+// pure packages under internal/, and each reconciler only reads, calls them and writes.
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer"
+)
+
+// SignerPolicyReconciler keeps a SignerPolicy's status true to its issuer: the signerName CSRs
+// must use and whether the policy is in force.
+type SignerPolicyReconciler struct {
+	Client client.Client
+	// SupportedTypes are the issuer types this operator can sign for; a policy over any other
+	// type is not Ready, because CSRs it approved would never be signed.
+	SupportedTypes map[signer.IssuerType]bool
+}
+
+// +kubebuilder:rbac:groups=policy.signerpolicy.dev,resources=signerpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=policy.signerpolicy.dev,resources=signerpolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=cert-manager.io,resources=issuers;clusterissuers,verbs=get;list;watch
+
+// Reconcile brings one SignerPolicy's status up to date.
+func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var policy policyv1alpha1.SignerPolicy
+	if err := r.Client.Get(ctx, req.NamespacedName, &policy); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	obs, err := r.observeIssuer(ctx, policy.Spec.IssuerRef)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	desired := policy.DeepCopy()
+	desired.Status.SignerName = policy.Spec.IssuerRef.SignerName()
+	meta.SetStatusCondition(&desired.Status.Conditions, readyCondition(&policy, obs, r.SupportedTypes))
+	if equality.Semantic.DeepEqual(policy.Status, desired.Status) {
+		return ctrl.Result{}, nil
+	}
+	// A merge patch of the status subresource: the spec belongs to GitOps and is never written.
+	if err := r.Client.Status().Patch(ctx, desired, client.MergeFrom(&policy)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("updating status of SignerPolicy %q: %w", policy.Name, err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// observeIssuer reads the referenced issuer. Not finding it is an observation, not an error.
+func (r *SignerPolicyReconciler) observeIssuer(ctx context.Context, ref policyv1alpha1.IssuerReference) (issuerObservation, error) {
+	var issuer cmapi.GenericIssuer = &cmapi.Issuer{}
+	if ref.Kind == policyv1alpha1.IssuerKindClusterIssuer {
+		issuer = &cmapi.ClusterIssuer{}
+	}
+	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+	if err := r.Client.Get(ctx, key, issuer); err != nil {
+		if apierrors.IsNotFound(err) {
+			return issuerObservation{}, nil
+		}
+		return issuerObservation{}, fmt.Errorf("reading %s: %w", describeIssuer(ref), err)
+	}
+	typ, _ := signer.TypeOf(issuer.GetSpec())
+	return issuerObservation{found: true, typ: typ}, nil
+}
+
+// SetupWithManager registers the controller. Issuers are watched so that a policy becomes Ready
+// as soon as its issuer appears, and stops being Ready when it goes.
+func (r *SignerPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("signerpolicy").
+		For(&policyv1alpha1.SignerPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&cmapi.Issuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindIssuer))).
+		Watches(&cmapi.ClusterIssuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindClusterIssuer))).
+		Complete(r)
+}
+
+func (r *SignerPolicyReconciler) policiesForIssuer(kind policyv1alpha1.IssuerKind) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		var list policyv1alpha1.SignerPolicyList
+		key := issuerKey(kind, obj.GetNamespace(), obj.GetName())
+		if err := r.Client.List(ctx, &list, client.MatchingFields{policyByIssuerIndex: key}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing SignerPolicies for issuer", "issuer", key)
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, p := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
+		}
+		return reqs
+	}
+}

@@ -1,0 +1,47 @@
+package controllers
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer"
+)
+
+// issuerObservation is what the SignerPolicy controller learned about the referenced issuer.
+type issuerObservation struct {
+	found bool
+	// typ is the issuer's configured type; empty when the issuer configures none we know.
+	typ signer.IssuerType
+}
+
+// readyCondition computes the policy's Ready condition from what was observed about its issuer.
+// It is pure so that every reason can be tested in a table without a client.
+func readyCondition(p *policyv1alpha1.SignerPolicy, obs issuerObservation, supported map[signer.IssuerType]bool) metav1.Condition {
+	c := metav1.Condition{Type: policyv1alpha1.ConditionReady, ObservedGeneration: p.Generation}
+	ref := p.Spec.IssuerRef
+	switch {
+	case !obs.found:
+		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonIssuerNotFound
+		c.Message = fmt.Sprintf("spec.issuerRef: %s not found", describeIssuer(ref))
+	case obs.typ == "" || !supported[obs.typ]:
+		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonUnsupportedIssuerType
+		typ := string(obs.typ)
+		if typ == "" {
+			typ = "none of ca, selfSigned, vault, venafi or acme"
+		}
+		c.Message = fmt.Sprintf("spec.issuerRef: %s is configured for %s, which this operator does not sign for", describeIssuer(ref), typ)
+	default:
+		c.Status, c.Reason = metav1.ConditionTrue, policyv1alpha1.ReasonReady
+		c.Message = fmt.Sprintf("CSRs with signerName %s are governed by this policy", ref.SignerName())
+	}
+	return c
+}
+
+func describeIssuer(ref policyv1alpha1.IssuerReference) string {
+	if ref.Kind == policyv1alpha1.IssuerKindClusterIssuer {
+		return fmt.Sprintf("ClusterIssuer %q", ref.Name)
+	}
+	return fmt.Sprintf("Issuer %q in namespace %q", ref.Name, ref.Namespace)
+}
