@@ -92,8 +92,8 @@ run: ## Run the operator against the cluster of the current kubeconfig.
 	$(GO) run -ldflags "$(LDFLAGS)" . $(ARGS)
 
 .PHONY: demo
-demo: controlplane ## Run the operator end to end on a local control plane (KEEP=1 leaves it running).
-	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) run ./test/demo $(if $(KEEP),--keep)
+demo: controlplane build ## Run the operator end to end on a local control plane (KEEP=1 leaves it running).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) run ./test/demo --manager bin/manager $(if $(KEEP),--keep)
 
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a container engine).
