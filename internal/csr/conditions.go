@@ -1,0 +1,54 @@
+package csr
+
+import (
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cmcsrutil "github.com/cert-manager/cert-manager/pkg/controller/certificatesigningrequests/util"
+)
+
+// The API server only admits Approved, Denied and Failed conditions with status
+// True and never lets them be removed, so the presence of the type is the whole
+// answer; cert-manager's helpers, used below, rely on the same guarantee.
+
+// IsApproved reports whether csr carries an Approved condition.
+func IsApproved(csr *certificatesv1.CertificateSigningRequest) bool {
+	return csr != nil && cmcsrutil.CertificateSigningRequestIsApproved(csr)
+}
+
+// IsDenied reports whether csr carries a Denied condition.
+func IsDenied(csr *certificatesv1.CertificateSigningRequest) bool {
+	return csr != nil && cmcsrutil.CertificateSigningRequestIsDenied(csr)
+}
+
+// IsFailed reports whether csr carries a Failed condition.
+func IsFailed(csr *certificatesv1.CertificateSigningRequest) bool {
+	return csr != nil && cmcsrutil.CertificateSigningRequestIsFailed(csr)
+}
+
+// IsIssued reports whether a signer has already written a certificate, the
+// signal cert-manager's signers use to never sign the same CSR twice.
+func IsIssued(csr *certificatesv1.CertificateSigningRequest) bool {
+	return csr != nil && len(csr.Status.Certificate) > 0
+}
+
+// IsPending reports whether csr still awaits a decision: neither Approved,
+// Denied nor Failed. Only such CSRs are the approval controller's to decide.
+func IsPending(csr *certificatesv1.CertificateSigningRequest) bool {
+	return csr != nil && !IsApproved(csr) && !IsDenied(csr) && !IsFailed(csr)
+}
+
+// FailedCondition is the condition a signer sets when a CSR can never be signed.
+// The clock is the caller's so status writes are reproducible in tests; both
+// timestamps are now because a Failed condition is set once and never changes.
+func FailedCondition(reason, message string, now metav1.Time) certificatesv1.CertificateSigningRequestCondition {
+	return certificatesv1.CertificateSigningRequestCondition{
+		Type:               certificatesv1.CertificateFailed,
+		Status:             corev1.ConditionTrue,
+		Reason:             reason,
+		Message:            message,
+		LastUpdateTime:     now,
+		LastTransitionTime: now,
+	}
+}
