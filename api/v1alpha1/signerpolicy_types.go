@@ -204,7 +204,7 @@ type DurationBounds struct {
 	// +kubebuilder:validation:MaxLength=32
 	Max *metav1.Duration `json:"max,omitempty"`
 
-	// default is the lifetime of a CSR that requests none; 90 days when omitted.
+	// default is the lifetime of a CSR that requests none. Omitted: 90 days, or max when shorter.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`

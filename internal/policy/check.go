@@ -1,0 +1,34 @@
+package policy
+
+import (
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+)
+
+// evaluation holds what one request needs across many policies: the facts derived from the CSR
+// once, and a pattern buffer reused by every match.
+type evaluation struct {
+	req   *Request
+	facts facts
+	m     matcher
+}
+
+func newEvaluation(req *Request) *evaluation {
+	ev := &evaluation{req: req, facts: factsOf(req)}
+	ev.m.id = ev.facts.id
+	return ev
+}
+
+// check runs every check, not just until the first refusal, so a requester learns everything
+// they would have to change in one go.
+func (ev *evaluation) check(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
+	var errs field.ErrorList
+	errs = append(errs, checkRequester(spec, &ev.facts)...)
+	errs = append(errs, checkDuration(spec, ev.req.Duration)...)
+	errs = append(errs, checkCA(spec, ev.req.IsCA, &ev.facts)...)
+	errs = append(errs, checkUsages(spec, ev.req.Usages, &ev.facts)...)
+	errs = append(errs, ev.checkAllowed(&spec.Allowed)...)
+	errs = append(errs, checkPrivateKey(spec.PrivateKey, &ev.facts)...)
+	return errs
+}

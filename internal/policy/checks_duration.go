@@ -1,0 +1,61 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+)
+
+const (
+	// defaultDuration is cert-manager's default certificate lifetime.
+	defaultDuration = 90 * 24 * time.Hour
+	// minimumDuration is the shortest lifetime Kubernetes and cert-manager issue.
+	minimumDuration = 10 * time.Minute
+)
+
+func checkDuration(spec *v1alpha1.SignerPolicySpec, requested time.Duration) field.ErrorList {
+	bounds := spec.Duration
+	if bounds == nil {
+		bounds = &v1alpha1.DurationBounds{}
+	}
+	lifetime, source := requested, "requested"
+	if requested == 0 {
+		lifetime, source = DefaultDuration(spec.Duration), "default"
+	}
+	var errs field.ErrorList
+	if minimum := orDefault(bounds.Min, minimumDuration); lifetime < minimum {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "duration", "min"), lifetime.String(),
+			fmt.Sprintf("the %s lifetime is shorter than the minimum %s", source, minimum)))
+	}
+	if bounds.Max != nil && lifetime > bounds.Max.Duration {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "duration", "max"), lifetime.String(),
+			fmt.Sprintf("the %s lifetime is longer than the maximum %s", source, bounds.Max.Duration)))
+	}
+	return errs
+}
+
+// DefaultDuration is the lifetime a certificate gets under the bounds when its CSR requests none:
+// the policy's default, else cert-manager's 90 days shortened to the policy's max, so that a policy
+// with only a max never refuses a CSR that asks for nothing. Signing uses the same default.
+func DefaultDuration(bounds *v1alpha1.DurationBounds) time.Duration {
+	switch {
+	case bounds == nil:
+		return defaultDuration
+	case bounds.Default != nil:
+		return bounds.Default.Duration
+	case bounds.Max != nil && bounds.Max.Duration < defaultDuration:
+		return bounds.Max.Duration
+	}
+	return defaultDuration
+}
+
+func orDefault(d *metav1.Duration, fallback time.Duration) time.Duration {
+	if d == nil {
+		return fallback
+	}
+	return d.Duration
+}

@@ -1,0 +1,28 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// isSystemIdentity reports whether the API server would read value, as a common name or an
+// organization in a client certificate, as a Kubernetes user or group of its own (system:masters
+// is cluster-admin), the way the CertificateSubjectRestriction admission plugin guards
+// kube-apiserver-client.
+func isSystemIdentity(value string) bool {
+	return strings.HasPrefix(value, "system:")
+}
+
+// listsExactly requires the policy to spell value out: a wildcard or placeholder written for
+// ordinary names must never hand out a system identity by accident.
+func listsExactly(patterns []string, value string) bool {
+	return slices.Contains(patterns, value)
+}
+
+func systemIdentityError(name, value string) *field.Error {
+	return field.Forbidden(allowedPath(name), fmt.Sprintf(
+		"%q is a Kubernetes system identity, allowed only when spec.allowed.%s lists it exactly", value, name))
+}

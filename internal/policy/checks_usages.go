@@ -1,0 +1,122 @@
+package policy
+
+import (
+	"crypto/x509"
+	"fmt"
+	"slices"
+	"strings"
+
+	apiutil "github.com/cert-manager/cert-manager/pkg/api/util"
+	"github.com/cert-manager/cert-manager/pkg/util/pki"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+)
+
+func checkUsages(spec *v1alpha1.SignerPolicySpec, requested []certificatesv1.KeyUsage, f *facts) field.ErrorList {
+	// A policy that omits spec.usages allows a TLS server or client. The array stays on the
+	// stack, so the default costs nothing per policy.
+	defaults := [...]v1alpha1.KeyUsage{"digital signature", "key encipherment", "server auth", "client auth"}
+	allowed := spec.Usages
+	if len(allowed) == 0 {
+		allowed = defaults[:]
+	}
+	var errs field.ErrorList
+	for _, u := range requested {
+		if !slices.Contains(allowed, v1alpha1.KeyUsage(u)) {
+			errs = append(errs, field.NotSupported(usagesPath(), string(u), allowed))
+		}
+	}
+	// The signer issues spec.usages, not what the PKCS#10 asks for, but a CSR asking for more
+	// in its own extensions than in spec.usages is either a mistake or an attempt to get a
+	// signer that copies extensions to grant it; either way it is refused.
+	switch ext := f.usageExt; {
+	case ext.err != nil:
+		errs = append(errs, field.Forbidden(usagesPath(), fmt.Sprintf("the CSR's key usage extensions cannot be read: %v", ext.err)))
+	case len(ext.extra) > 0:
+		errs = append(errs, field.Invalid(usagesPath(), strings.Join(ext.extra, ", "),
+			"the CSR's KeyUsage/ExtendedKeyUsage extension disagrees with its spec.usages: it asks for usages spec.usages does not request"))
+	}
+	return errs
+}
+
+// usageExtensions lists what the CSR's KeyUsage and ExtendedKeyUsage extensions ask for beyond
+// its spec.usages.
+type usageExtensions struct {
+	extra []string
+	err   error
+}
+
+func usageExtensionsOf(csr *x509.CertificateRequest, requested []certificatesv1.KeyUsage) usageExtensions {
+	// Mapped usage by usage rather than with pki.BuildKeyUsagesKube, which rejects the whole list
+	// for one unknown usage and substitutes defaults for an empty one; an unknown usage is
+	// refused by the spec.usages check anyway.
+	var ku x509.KeyUsage
+	var eku []x509.ExtKeyUsage
+	for _, u := range requested {
+		if k, ok := apiutil.KeyUsageTypeKube(u); ok {
+			ku |= k
+		} else if e, ok := apiutil.ExtKeyUsageTypeKube(u); ok {
+			eku = append(eku, e)
+		}
+	}
+	var out usageExtensions
+	for _, e := range csr.Extensions {
+		var err error
+		switch {
+		case e.Id.Equal(pki.OIDExtensionKeyUsage):
+			err = out.addKeyUsage(e.Value, ku)
+		case e.Id.Equal(pki.OIDExtensionExtendedKeyUsage):
+			err = out.addExtKeyUsage(e.Value, eku)
+		}
+		if err != nil {
+			return usageExtensions{err: err}
+		}
+	}
+	return out
+}
+
+func (u *usageExtensions) addKeyUsage(value []byte, requested x509.KeyUsage) error {
+	asked, err := pki.UnmarshalKeyUsage(value)
+	if err != nil {
+		return err
+	}
+	for _, name := range apiutil.KubeKeyUsageStrings(asked &^ requested) {
+		u.extra = append(u.extra, string(name))
+	}
+	return nil
+}
+
+func (u *usageExtensions) addExtKeyUsage(value []byte, requested []x509.ExtKeyUsage) error {
+	asked, unknown, err := pki.UnmarshalExtKeyUsage(value)
+	if err != nil {
+		return err
+	}
+	for _, e := range asked {
+		if !slices.Contains(requested, e) {
+			u.extra = append(u.extra, extKeyUsageName(e))
+		}
+	}
+	// No spec.usages value names an OID cert-manager does not know, so none can be requested.
+	for _, oid := range unknown {
+		u.extra = append(u.extra, oid.String())
+	}
+	return nil
+}
+
+// extKeyUsageName names an extended key usage as spec.usages would, or by OID for the few that
+// cert-manager knows but Kubernetes has no usage for.
+func extKeyUsageName(e x509.ExtKeyUsage) string {
+	if name := apiutil.KubeExtKeyUsageStrings([]x509.ExtKeyUsage{e})[0]; name != "unknown" {
+		return string(name)
+	}
+	if oid, ok := pki.OIDFromExtKeyUsage(e); ok {
+		return oid.String()
+	}
+	return fmt.Sprintf("extended key usage %d", e)
+}
+
+func usagesPath() *field.Path {
+	return field.NewPath("spec", "usages")
+}

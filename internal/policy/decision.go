@@ -1,0 +1,101 @@
+package policy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Result is what the approval controller should do with a CSR.
+type Result string
+
+const (
+	// NotGoverned: no SignerPolicy governs the CSR's signerName; leave the CSR alone.
+	NotGoverned Result = "NotGoverned"
+	// Approve: an Automatic policy allows the CSR.
+	Approve Result = "Approve"
+	// Deny: every governing policy is Ready and Automatic, and none allows the CSR.
+	Deny Result = "Deny"
+	// Wait: no policy allows the CSR yet, and a governing policy is not Ready, so a refusal now
+	// could be wrong; keep the CSR pending.
+	Wait Result = "Wait"
+	// Manual: people decide; Policy names the Manual policy that would allow the CSR, if any.
+	Manual Result = "Manual"
+)
+
+// Decision is the outcome of evaluating a CSR against the policies governing its signer.
+type Decision struct {
+	Result Result
+	// Policy names the policy that allows the CSR: set with Approve, and with Manual when a
+	// Manual policy would allow it.
+	Policy string
+	// Violations lists, sorted by policy name, each Ready policy that refused the CSR. It is
+	// empty when a policy allows the CSR, because other policies' refusals no longer matter.
+	Violations []PolicyViolation
+	// NotReady lists, sorted, the governing policies that are not Ready; set with Wait.
+	NotReady []string
+}
+
+// PolicyViolation holds why one policy refused a CSR.
+type PolicyViolation struct {
+	Policy string
+	Errors field.ErrorList
+}
+
+// maxListedViolations bounds Message: a CSR condition is read by people, and an event message is
+// cut at 1 KiB by the API server anyway.
+const maxListedViolations = 10
+
+// Message is the human text for the CSR's condition or event.
+func (d Decision) Message() string {
+	switch d.Result {
+	case NotGoverned:
+		return "no SignerPolicy governs this signer"
+	case Approve:
+		return fmt.Sprintf("approved by SignerPolicy %q", d.Policy)
+	case Wait:
+		head := "waiting for SignerPolicy " + quoteAll(d.NotReady) + " to become Ready"
+		if len(d.Violations) > 0 {
+			head += "; no Ready SignerPolicy allows this request"
+		}
+		return withViolations(head, d.Violations)
+	case Manual:
+		if d.Policy != "" {
+			return fmt.Sprintf("SignerPolicy %q allows this request; its approval is manual, so an approver decides", d.Policy)
+		}
+		return withViolations("no SignerPolicy allows this request; approval is manual, so an approver decides", d.Violations)
+	case Deny:
+		return withViolations("denied: no SignerPolicy allows this request", d.Violations)
+	}
+	return fmt.Sprintf("unknown decision %q", string(d.Result))
+}
+
+func withViolations(head string, violations []PolicyViolation) string {
+	if len(violations) == 0 {
+		return head
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	b.WriteString(": ")
+	for i, v := range violations {
+		if i == maxListedViolations {
+			fmt.Fprintf(&b, "; and %d more policies", len(violations)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "policy %q: %v", v.Policy, v.Errors.ToAggregate())
+	}
+	return b.String()
+}
+
+func quoteAll(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	return strings.Join(quoted, ", ")
+}

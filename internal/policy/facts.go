@@ -1,0 +1,75 @@
+package policy
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"net/netip"
+)
+
+// facts are what the checks need from a request that does not depend on the policy; computing
+// them once keeps evaluation against many policies cheap.
+type facts struct {
+	id          identity
+	groups      []string
+	commonNames []string
+	ips         []ipSAN
+	uris        []string
+	ca          caExtension
+	usageExt    usageExtensions
+	key         keyFacts
+}
+
+// ipSAN keeps the CSR's text for an address that netip cannot read, so the refusal can show it.
+type ipSAN struct {
+	addr netip.Addr
+	ok   bool
+	text string
+}
+
+func factsOf(req *Request) facts {
+	csr := req.CSR
+	f := facts{
+		id:       identityOf(req.Requester),
+		groups:   req.Requester.Groups,
+		ca:       caExtensionOf(csr),
+		usageExt: usageExtensionsOf(csr, req.Usages),
+		key:      keyFactsOf(csr),
+	}
+	if csr.Subject.CommonName != "" {
+		f.commonNames = []string{csr.Subject.CommonName}
+	}
+	for _, ip := range csr.IPAddresses {
+		a, ok := netip.AddrFromSlice(ip)
+		f.ips = append(f.ips, ipSAN{addr: a.Unmap(), ok: ok, text: ip.String()})
+	}
+	for _, u := range csr.URIs {
+		f.uris = append(f.uris, u.String())
+	}
+	return f
+}
+
+// Key algorithm names, spelled as the fields of spec.privateKey.
+const (
+	keyRSA     = "rsa"
+	keyECDSA   = "ecdsa"
+	keyEd25519 = "ed25519"
+)
+
+type keyFacts struct {
+	algorithm string // one of the key* names, or the x509 name of anything else
+	bits      int
+}
+
+func keyFactsOf(csr *x509.CertificateRequest) keyFacts {
+	switch pub := csr.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return keyFacts{algorithm: keyRSA, bits: pub.N.BitLen()}
+	case *ecdsa.PublicKey:
+		return keyFacts{algorithm: keyECDSA, bits: pub.Curve.Params().BitSize}
+	case ed25519.PublicKey:
+		return keyFacts{algorithm: keyEd25519, bits: 256}
+	}
+	return keyFacts{algorithm: csr.PublicKeyAlgorithm.String()}
+}

@@ -1,0 +1,106 @@
+package policy
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"slices"
+	"testing"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+)
+
+const testSigner = "issuers.cert-manager.io/team-a.ca"
+
+// newKey returns a P-256 key: fast to generate and allowed by the default key policy.
+func newKey(t testing.TB) crypto.Signer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// newCSR signs template with key and parses it back, as the approval controller would.
+func newCSR(t testing.TB, key crypto.Signer, template *x509.CertificateRequest) *x509.CertificateRequest {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, template, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return csr
+}
+
+// basePolicy allows baseRequest and nothing much else; tests change one thing at a time.
+func basePolicy(name string) v1alpha1.SignerPolicy {
+	p := v1alpha1.SignerPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1},
+		Spec: v1alpha1.SignerPolicySpec{
+			IssuerRef:  v1alpha1.IssuerReference{Kind: v1alpha1.IssuerKindIssuer, Namespace: "team-a", Name: "ca"},
+			Requesters: v1alpha1.Subjects{Users: []string{"alice"}},
+			Allowed: v1alpha1.Allowed{
+				CommonName: []string{"web.team-a.example.com"},
+				DNSNames:   []string{"*.team-a.example.com"},
+			},
+		},
+	}
+	return withReady(p, metav1.ConditionTrue, 1)
+}
+
+func withReady(p v1alpha1.SignerPolicy, status metav1.ConditionStatus, observed int64) v1alpha1.SignerPolicy {
+	p.Status.Conditions = []metav1.Condition{{
+		Type: v1alpha1.ConditionReady, Status: status, ObservedGeneration: observed, Reason: "Test",
+	}}
+	return p
+}
+
+func baseTemplate() *x509.CertificateRequest {
+	return &x509.CertificateRequest{
+		Subject:  pkix.Name{CommonName: "web.team-a.example.com"},
+		DNSNames: []string{"web.team-a.example.com"},
+	}
+}
+
+func baseRequest(t testing.TB, template *x509.CertificateRequest) Request {
+	t.Helper()
+	return Request{
+		SignerName: testSigner,
+		Requester:  Requester{Username: "alice", Groups: []string{"system:authenticated"}},
+		CSR:        newCSR(t, newKey(t), template),
+		Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth},
+	}
+}
+
+// violations evaluates req against one policy alone, as Evaluate does for each ready policy.
+func violations(p *v1alpha1.SignerPolicy, req Request) field.ErrorList {
+	return newEvaluation(&req).check(&p.Spec)
+}
+
+// fieldsOf lists "path type" for each error, which is what tests assert on: the path names the
+// policy field that refused.
+func fieldsOf(errs field.ErrorList) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Field+" "+string(e.Type))
+	}
+	return out
+}
+
+func assertFields(t *testing.T, errs field.ErrorList, want ...string) {
+	t.Helper()
+	if got := fieldsOf(errs); !slices.Equal(got, want) {
+		t.Errorf("errors = %v\nwant fields %q", errs, want)
+	}
+}

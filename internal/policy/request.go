@@ -1,0 +1,59 @@
+package policy
+
+import (
+	"crypto/x509"
+	"strings"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+)
+
+// Requester is the identity the API server recorded on a CSR.
+type Requester struct {
+	Username string
+	UID      string
+	Groups   []string
+	Extra    map[string][]string
+}
+
+// Request holds the facts of one CSR the approval controller has already parsed.
+type Request struct {
+	SignerName string
+	Requester  Requester
+	// CSR is the parsed PKCS#10 request; callers guarantee it is not nil.
+	CSR *x509.CertificateRequest
+	// Usages are the CSR's spec.usages.
+	Usages []certificatesv1.KeyUsage
+	// Duration is the requested lifetime; 0 means none was requested.
+	Duration time.Duration
+	// IsCA comes from the experimental.cert-manager.io/request-is-ca annotation.
+	IsCA bool
+}
+
+const serviceAccountUsernamePrefix = "system:serviceaccount:"
+
+// identity is the requester as placeholders and service-account rules see it.
+type identity struct {
+	username    string
+	saNamespace string
+	saName      string
+	// isServiceAccount is false for anyone whose username is not
+	// system:serviceaccount:<namespace>:<name>; the serviceAccount placeholders then match nothing.
+	isServiceAccount bool
+}
+
+func identityOf(r Requester) identity {
+	id := identity{username: r.Username}
+	rest, ok := strings.CutPrefix(r.Username, serviceAccountUsernamePrefix)
+	if !ok {
+		return id
+	}
+	ns, name, ok := strings.Cut(rest, ":")
+	// The API server never authenticates a service account whose name holds a colon, so such a
+	// username is someone impersonating the form; it gets no service-account powers.
+	if !ok || ns == "" || name == "" || strings.Contains(name, ":") {
+		return id
+	}
+	id.saNamespace, id.saName, id.isServiceAccount = ns, name, true
+	return id
+}
