@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
@@ -25,5 +26,35 @@ func indexPolicyByIssuer(obj client.Object) []string {
 // registerIndexes adds every field index the controllers rely on. Indexes are registered once per
 // manager, whichever controllers run.
 func registerIndexes(ctx context.Context, indexer client.FieldIndexer) error {
-	return indexer.IndexField(ctx, &policyv1alpha1.SignerPolicy{}, policyByIssuerIndex, indexPolicyByIssuer)
+	indexes := []struct {
+		obj   client.Object
+		field string
+		fn    client.IndexerFunc
+	}{
+		{&policyv1alpha1.SignerPolicy{}, policyByIssuerIndex, indexPolicyByIssuer},
+		{&policyv1alpha1.SignerPolicy{}, policyBySignerNameIndex, indexPolicyBySignerName},
+		{&certificatesv1.CertificateSigningRequest{}, csrBySignerNameIndex, indexCSRBySignerName},
+	}
+	for _, i := range indexes {
+		if err := indexer.IndexField(ctx, i.obj, i.field, i.fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// policyBySignerNameIndex indexes SignerPolicies by the signerName they govern: the approval
+// and signing controllers find a CSR's policies through it instead of scanning every policy.
+const policyBySignerNameIndex = "spec.issuerRef.signerName"
+
+func indexPolicyBySignerName(obj client.Object) []string {
+	return []string{obj.(*policyv1alpha1.SignerPolicy).Spec.IssuerRef.SignerName()}
+}
+
+// csrBySignerNameIndex indexes CSRs by signerName, so a policy change requeues only the CSRs
+// of its signer.
+const csrBySignerNameIndex = "spec.signerName"
+
+func indexCSRBySignerName(obj client.Object) []string {
+	return []string{obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName}
 }

@@ -5,11 +5,18 @@ import (
 	"fmt"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/audit"
+	"github.com/signerpolicy/signer-policy-operator/internal/rbac"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
@@ -33,6 +40,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := policies.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the SignerPolicy controller: %w", err)
 	}
+	approval := &ApprovalReconciler{
+		Client: mgr.GetClient(),
+		Events: mgr.GetEventRecorder("signer-policy-approver"),
+		Audit:  audit.New(mgr.GetLogger()),
+		Clock:  clock.RealClock{},
+	}
+	if err := approval.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the CSR approval controller: %w", err)
+	}
 	return nil
 }
 
@@ -45,4 +61,15 @@ func NewScheme() (*runtime.Scheme, error) {
 		}
 	}
 	return s, nil
+}
+
+// CacheOptions limit what the manager caches of kinds the operator only generates: the
+// operator never reads other RBAC objects, and caching every Role in a large cluster would cost
+// memory for nothing.
+func CacheOptions() cache.Options {
+	managed := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{rbac.ManagedByLabel: rbac.ManagedByValue})}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&rbacv1.Role{}: managed, &rbacv1.RoleBinding{}: managed,
+		&rbacv1.ClusterRole{}: managed, &rbacv1.ClusterRoleBinding{}: managed,
+	}}
 }

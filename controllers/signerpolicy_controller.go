@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -22,8 +23,8 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
-// SignerPolicyReconciler keeps a SignerPolicy's status true to its issuer: the signerName CSRs
-// must use and whether the policy is in force.
+// SignerPolicyReconciler makes a SignerPolicy true: it applies the RBAC the policy implies and
+// keeps its status true to its issuer (the signerName CSRs must use, and whether it is in force).
 type SignerPolicyReconciler struct {
 	Client client.Client
 	// SupportedTypes are the issuer types this operator can sign for; a policy over any other
@@ -39,23 +40,35 @@ type SignerPolicyReconciler struct {
 func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var policy policyv1alpha1.SignerPolicy
 	if err := r.Client.Get(ctx, req.NamespacedName, &policy); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			// The policy is gone: withdraw every grant it made.
+			return ctrl.Result{}, r.deleteGenerated(ctx, req.Name, nil)
+		}
+		return ctrl.Result{}, err
+	}
+	if !policy.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.deleteGenerated(ctx, policy.Name, nil)
 	}
 	obs, err := r.observeIssuer(ctx, policy.Spec.IssuerRef)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	generated, rbacErr := r.applyRBAC(ctx, &policy)
+
 	desired := policy.DeepCopy()
 	desired.Status.SignerName = policy.Spec.IssuerRef.SignerName()
-	meta.SetStatusCondition(&desired.Status.Conditions, readyCondition(&policy, obs, r.SupportedTypes))
-	if equality.Semantic.DeepEqual(policy.Status, desired.Status) {
-		return ctrl.Result{}, nil
+	if rbacErr == nil {
+		desired.Status.RBAC = generated
 	}
-	// A merge patch of the status subresource: the spec belongs to GitOps and is never written.
-	if err := r.Client.Status().Patch(ctx, desired, client.MergeFrom(&policy)); err != nil {
-		return ctrl.Result{}, fmt.Errorf("updating status of SignerPolicy %q: %w", policy.Name, err)
+	meta.SetStatusCondition(&desired.Status.Conditions, readyCondition(&policy, obs, rbacErr, r.SupportedTypes))
+	if !equality.Semantic.DeepEqual(policy.Status, desired.Status) {
+		// A merge patch of the status subresource: the spec belongs to GitOps and is never written.
+		if err := r.Client.Status().Patch(ctx, desired, client.MergeFrom(&policy)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("updating status of SignerPolicy %q: %w", policy.Name, err)
+		}
 	}
-	return ctrl.Result{}, nil
+	// Returning the RBAC error retries with backoff; the condition already tells the user why.
+	return ctrl.Result{}, rbacErr
 }
 
 // observeIssuer reads the referenced issuer. Not finding it is an observation, not an error.
@@ -75,12 +88,15 @@ func (r *SignerPolicyReconciler) observeIssuer(ctx context.Context, ref policyv1
 	return issuerObservation{found: true, typ: typ}, nil
 }
 
-// SetupWithManager registers the controller. Issuers are watched so that a policy becomes Ready
-// as soon as its issuer appears, and stops being Ready when it goes.
+// SetupWithManager registers the controller. Generated RBAC is watched so that drift is reverted
+// at once; issuers are watched so that a policy becomes Ready as soon as its issuer appears, and
+// stops being Ready when it goes.
 func (r *SignerPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("signerpolicy").
 		For(&policyv1alpha1.SignerPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&rbacv1.Role{}).Owns(&rbacv1.RoleBinding{}).
+		Owns(&rbacv1.ClusterRole{}).Owns(&rbacv1.ClusterRoleBinding{}).
 		Watches(&cmapi.Issuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindIssuer))).
 		Watches(&cmapi.ClusterIssuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindClusterIssuer))).
 		Complete(r)

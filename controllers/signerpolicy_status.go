@@ -16,9 +16,10 @@ type issuerObservation struct {
 	typ signer.IssuerType
 }
 
-// readyCondition computes the policy's Ready condition from what was observed about its issuer.
+// readyCondition computes the policy's Ready condition from what was observed about its issuer
+// and whether its RBAC could be applied.
 // It is pure so that every reason can be tested in a table without a client.
-func readyCondition(p *policyv1alpha1.SignerPolicy, obs issuerObservation, supported map[signer.IssuerType]bool) metav1.Condition {
+func readyCondition(p *policyv1alpha1.SignerPolicy, obs issuerObservation, rbacErr error, supported map[signer.IssuerType]bool) metav1.Condition {
 	c := metav1.Condition{Type: policyv1alpha1.ConditionReady, ObservedGeneration: p.Generation}
 	ref := p.Spec.IssuerRef
 	switch {
@@ -32,6 +33,9 @@ func readyCondition(p *policyv1alpha1.SignerPolicy, obs issuerObservation, suppo
 			typ = "none of ca, selfSigned, vault, venafi or acme"
 		}
 		c.Message = fmt.Sprintf("spec.issuerRef: %s is configured for %s, which this operator does not sign for", describeIssuer(ref), typ)
+	case rbacErr != nil:
+		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonRBACFailed
+		c.Message = "generating RBAC: " + rbacErr.Error()
 	default:
 		c.Status, c.Reason = metav1.ConditionTrue, policyv1alpha1.ReasonReady
 		c.Message = fmt.Sprintf("CSRs with signerName %s are governed by this policy", ref.SignerName())

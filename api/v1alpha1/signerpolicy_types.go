@@ -358,6 +358,8 @@ const (
 	ReasonIssuerNotFound = "IssuerNotFound"
 	// ReasonUnsupportedIssuerType: the issuer is of a type the operator does not sign for.
 	ReasonUnsupportedIssuerType = "UnsupportedIssuerType"
+	// ReasonRBACFailed: the RBAC the policy implies could not be applied.
+	ReasonRBACFailed = "RBACFailed"
 )
 
 // +kubebuilder:object:root=true

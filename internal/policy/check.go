@@ -25,6 +25,9 @@ func newEvaluation(req *Request) *evaluation {
 func (ev *evaluation) check(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
 	var errs field.ErrorList
 	errs = append(errs, checkRequester(spec, &ev.facts)...)
+	if len(ev.req.Problems) > 0 || ev.req.CSR == nil {
+		return append(errs, ev.req.Problems...)
+	}
 	errs = append(errs, checkDuration(spec, ev.req.Duration)...)
 	errs = append(errs, checkCA(spec, ev.req.IsCA, &ev.facts)...)
 	errs = append(errs, checkUsages(spec, ev.req.Usages, &ev.facts)...)

@@ -30,13 +30,11 @@ type ipSAN struct {
 
 func factsOf(req *Request) facts {
 	csr := req.CSR
-	f := facts{
-		id:       identityOf(req.Requester),
-		groups:   req.Requester.Groups,
-		ca:       caExtensionOf(csr),
-		usageExt: usageExtensionsOf(csr, req.Usages),
-		key:      keyFactsOf(csr),
+	f := facts{id: identityOf(req.Requester), groups: req.Requester.Groups}
+	if csr == nil {
+		return f
 	}
+	f.ca, f.usageExt, f.key = caExtensionOf(csr), usageExtensionsOf(csr, req.Usages), keyFactsOf(csr)
 	if csr.Subject.CommonName != "" {
 		f.commonNames = []string{csr.Subject.CommonName}
 	}

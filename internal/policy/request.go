@@ -6,6 +6,7 @@ import (
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Requester is the identity the API server recorded on a CSR.
@@ -20,7 +21,7 @@ type Requester struct {
 type Request struct {
 	SignerName string
 	Requester  Requester
-	// CSR is the parsed PKCS#10 request; callers guarantee it is not nil.
+	// CSR is the parsed PKCS#10 request; nil only when Problems says why it could not be parsed.
 	CSR *x509.CertificateRequest
 	// Usages are the CSR's spec.usages.
 	Usages []certificatesv1.KeyUsage
@@ -28,6 +29,11 @@ type Request struct {
 	Duration time.Duration
 	// IsCA comes from the experimental.cert-manager.io/request-is-ca annotation.
 	IsCA bool
+	// Problems are faults of the request itself, such as an unparsable spec.request or a garbage
+	// duration annotation. Every policy refuses a request with problems, but the refusal still goes
+	// through the approval modes and readiness rules: a Manual policy leaves it to people, and a
+	// policy that is not Ready yet delays it.
+	Problems field.ErrorList
 }
 
 const serviceAccountUsernamePrefix = "system:serviceaccount:"

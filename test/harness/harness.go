@@ -112,6 +112,7 @@ func Main(m *testing.M, out **Env, opts controllers.Options) int {
 func (e *Env) StartManager(opts controllers.Options) error {
 	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
 		Scheme:                 e.Scheme,
+		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// A test package may start more than one manager (restarts); names repeat by design.

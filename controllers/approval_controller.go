@@ -1,0 +1,154 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/audit"
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
+	"github.com/signerpolicy/signer-policy-operator/internal/policy"
+)
+
+// Approval condition reasons and event reasons of the approval controller.
+const (
+	ReasonApproved  = "SignerPolicyApproved"
+	ReasonDenied    = "SignerPolicyDenied"
+	ReasonEvaluated = "SignerPolicyEvaluated"
+	ReasonWaiting   = "WaitingForSignerPolicy"
+)
+
+// maxEventNote is the events.k8s.io/v1 limit on an event's note; denials listing many
+// policies are cut to fit, the condition keeps the whole message.
+const maxEventNote = 1024
+
+// ApprovalReconciler approves or denies pending CSRs whose signer is governed by SignerPolicies.
+// CSRs of signers no policy governs are left to whoever else approves them.
+type ApprovalReconciler struct {
+	Client client.Client
+	Events events.EventRecorder
+	Audit  *audit.Logger
+	Clock  clock.PassiveClock
+}
+
+// +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=get;list;watch
+// +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests/approval,verbs=update
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile decides one pending CSR.
+func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var c certificatesv1.CertificateSigningRequest
+	if err := r.Client.Get(ctx, req.NamespacedName, &c); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !csr.IsPending(&c) {
+		return ctrl.Result{}, nil
+	}
+	// A signerName that is not a well-formed cert-manager one can match no policy; the signing
+	// controller reports malformed ones, and others belong to someone else.
+	if _, err := csr.ParseSignerName(c.Spec.SignerName); err != nil {
+		return ctrl.Result{}, nil
+	}
+	var policies policyv1alpha1.SignerPolicyList
+	if err := r.Client.List(ctx, &policies, client.MatchingFields{policyBySignerNameIndex: c.Spec.SignerName}); err != nil {
+		return ctrl.Result{}, err
+	}
+	decision := policy.Evaluate(policies.Items, requestFor(&c))
+	return ctrl.Result{}, r.act(ctx, &c, decision, policies.Items)
+}
+
+// act carries out a decision: the only writes are through the /approval subresource.
+func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.CertificateSigningRequest, d policy.Decision, policies []policyv1alpha1.SignerPolicy) error {
+	switch d.Result {
+	case policy.Approve:
+		return r.decide(ctx, c, d, certificatesv1.CertificateApproved, ReasonApproved, policies)
+	case policy.Deny:
+		return r.decide(ctx, c, d, certificatesv1.CertificateDenied, ReasonDenied, policies)
+	case policy.Manual:
+		note := "approval is manual; " + d.Message()
+		r.Events.Eventf(c, nil, corev1.EventTypeNormal, ReasonEvaluated, "Evaluate", "%s", truncate(note))
+		rec := audit.ForCSR(audit.EventManualReview, c)
+		rec.Policy, rec.Reason, rec.Message = d.Policy, ReasonEvaluated, note
+		r.Audit.Write(rec)
+	case policy.Wait:
+		r.Events.Eventf(c, nil, corev1.EventTypeNormal, ReasonWaiting, "Evaluate", "%s", truncate(d.Message()))
+	}
+	return nil
+}
+
+func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.CertificateSigningRequest, d policy.Decision,
+	typ certificatesv1.RequestConditionType, reason string, policies []policyv1alpha1.SignerPolicy) error {
+	now := metav1.NewTime(r.Clock.Now())
+	msg := d.Message()
+	c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+		Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastUpdateTime: now, LastTransitionTime: now,
+	})
+	// A conflict means the CSR changed (perhaps someone else decided it); the requeue re-reads it.
+	if err := r.Client.SubResource("approval").Update(ctx, c); err != nil {
+		return fmt.Errorf("writing %s condition: %w", typ, err)
+	}
+	eventType, event := corev1.EventTypeNormal, audit.EventApproved
+	if typ == certificatesv1.CertificateDenied {
+		eventType, event = corev1.EventTypeWarning, audit.EventDenied
+	}
+	r.Events.Eventf(c, nil, eventType, reason, string(typ), "%s", truncate(msg))
+	rec := audit.ForCSR(event, c)
+	rec.Policy, rec.Reason, rec.Message = d.Policy, reason, msg
+	rec.IsCA = requestFor(c).IsCA
+	for _, p := range policies {
+		if p.Name == d.Policy {
+			rec.RBAC = p.Status.RBAC
+		}
+	}
+	r.Audit.Write(rec)
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) <= maxEventNote {
+		return s
+	}
+	return s[:maxEventNote-3] + "..."
+}
+
+// SetupWithManager watches pending CSRs, and SignerPolicies so that a policy that appears,
+// changes or becomes Ready re-evaluates the pending CSRs of its signer.
+func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	pending := predicate.NewPredicateFuncs(func(obj client.Object) bool {
+		return csr.IsPending(obj.(*certificatesv1.CertificateSigningRequest))
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("csr-approval").
+		For(&certificatesv1.CertificateSigningRequest{}, builder.WithPredicates(pending)).
+		Watches(&policyv1alpha1.SignerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.pendingCSRsForPolicy)).
+		Complete(r)
+}
+
+func (r *ApprovalReconciler) pendingCSRsForPolicy(ctx context.Context, obj client.Object) []reconcile.Request {
+	signerName := obj.(*policyv1alpha1.SignerPolicy).Spec.IssuerRef.SignerName()
+	var list certificatesv1.CertificateSigningRequestList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{csrBySignerNameIndex: signerName}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing CSRs for signer", "signer", signerName)
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if csr.IsPending(&list.Items[i]) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}})
+		}
+	}
+	return reqs
+}

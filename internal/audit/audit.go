@@ -1,0 +1,94 @@
+// Package audit writes the governance record: one structured entry for every decision the
+// operator makes about a CSR and every certificate it issues. CSRs are garbage-collected by
+// kube-controller-manager an hour after they finish, so this record is the durable trail.
+package audit
+
+import (
+	"github.com/go-logr/logr"
+	certificatesv1 "k8s.io/api/certificates/v1"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+)
+
+// Events a record can describe.
+const (
+	EventApproved     = "Approved"
+	EventDenied       = "Denied"
+	EventManualReview = "ManualReview"
+	EventIssued       = "Issued"
+	EventFailed       = "Failed"
+)
+
+// Record is one governance entry. Fields that do not apply to an event are omitted.
+type Record struct {
+	Event      string    `json:"event"`
+	CSR        string    `json:"csr"`
+	CSRUID     string    `json:"csrUID"`
+	Requester  Requester `json:"requester"`
+	SignerName string    `json:"signerName"`
+	Usages     []string  `json:"usages,omitempty"`
+	// RequestedLifetime is what the CSR asked for, empty when it asked for nothing.
+	RequestedLifetime string `json:"requestedLifetime,omitempty"`
+	// GrantedLifetime is what the certificate got after defaults and policy bounds.
+	GrantedLifetime string `json:"grantedLifetime,omitempty"`
+	IsCA            bool   `json:"isCA"`
+	// Policy is the SignerPolicy that made the decision, if one did.
+	Policy      string                           `json:"policy,omitempty"`
+	Reason      string                           `json:"reason,omitempty"`
+	Message     string                           `json:"message,omitempty"`
+	Issuer      *Issuer                          `json:"issuer,omitempty"`
+	Certificate *Certificate                     `json:"certificate,omitempty"`
+	RBAC        []policyv1alpha1.GeneratedObject `json:"rbac,omitempty"`
+}
+
+// Requester is who asked, as the API server authenticated them.
+type Requester struct {
+	Username string              `json:"username"`
+	UID      string              `json:"uid,omitempty"`
+	Groups   []string            `json:"groups,omitempty"`
+	Extra    map[string][]string `json:"extra,omitempty"`
+}
+
+// Issuer is the cert-manager issuer that signed.
+type Issuer struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Type      string `json:"type,omitempty"`
+}
+
+// Certificate identifies an issued certificate.
+type Certificate struct {
+	Serial            string `json:"serial"`
+	SHA256Fingerprint string `json:"sha256Fingerprint"`
+	NotBefore         string `json:"notBefore"`
+	NotAfter          string `json:"notAfter"`
+}
+
+// ForCSR starts a record with what every event shares: the CSR and its requester.
+func ForCSR(event string, csr *certificatesv1.CertificateSigningRequest) Record {
+	r := Record{
+		Event: event, CSR: csr.Name, CSRUID: string(csr.UID), SignerName: csr.Spec.SignerName,
+		Requester: Requester{Username: csr.Spec.Username, UID: csr.Spec.UID, Groups: csr.Spec.Groups},
+	}
+	if len(csr.Spec.Extra) > 0 {
+		r.Requester.Extra = make(map[string][]string, len(csr.Spec.Extra))
+		for k, v := range csr.Spec.Extra {
+			r.Requester.Extra[k] = append([]string(nil), v...)
+		}
+	}
+	for _, u := range csr.Spec.Usages {
+		r.Usages = append(r.Usages, string(u))
+	}
+	return r
+}
+
+// Logger writes records through the logger named "audit", so that log pipelines can route
+// them apart from operational logs.
+type Logger struct{ log logr.Logger }
+
+// New returns a Logger writing under log.
+func New(log logr.Logger) *Logger { return &Logger{log: log.WithName("audit")} }
+
+// Write emits one record.
+func (l *Logger) Write(r Record) { l.log.Info("governance record", "record", r) }

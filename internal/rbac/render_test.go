@@ -1,0 +1,158 @@
+package rbac
+
+import (
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+)
+
+func policy(ref policyv1alpha1.IssuerReference) *policyv1alpha1.SignerPolicy {
+	return &policyv1alpha1.SignerPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", UID: types.UID("uid-1")},
+		Spec: policyv1alpha1.SignerPolicySpec{
+			IssuerRef: ref,
+			Requesters: policyv1alpha1.Subjects{
+				Users: []string{"alice"}, Groups: []string{"devs"},
+				ServiceAccounts: []policyv1alpha1.ServiceAccountReference{{Namespace: "team-a", Name: "web"}},
+			},
+		},
+	}
+}
+
+var (
+	issuerRef  = policyv1alpha1.IssuerReference{Kind: "Issuer", Namespace: "team-a", Name: "ca"}
+	clusterRef = policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: "root"}
+)
+
+func kinds(objs []client.Object) string {
+	var k []string
+	for _, o := range objs {
+		k = append(k, o.GetObjectKind().GroupVersionKind().Kind+" "+o.GetNamespace()+"/"+o.GetName())
+	}
+	return strings.Join(k, ", ")
+}
+
+func TestForIssuerPolicyGrantsReferenceInTheIssuerNamespace(t *testing.T) {
+	objs := ForPolicy(policy(issuerRef))
+	want := "Role team-a/signerpolicy:web:reference, RoleBinding team-a/signerpolicy:web:reference, " +
+		"ClusterRole /signerpolicy:web:requester, ClusterRoleBinding /signerpolicy:web:requester"
+	if got := kinds(objs); got != want {
+		t.Fatalf("objects = %s\nwant      %s", got, want)
+	}
+	role := objs[0].(*rbacv1.Role)
+	wantRule := rbacv1.PolicyRule{APIGroups: []string{"cert-manager.io"}, Resources: []string{"signers"}, Verbs: []string{"reference"}, ResourceNames: []string{"ca"}}
+	if len(role.Rules) != 1 || !equality.Semantic.DeepEqual(role.Rules[0], wantRule) {
+		t.Errorf("reference Role rules = %+v, want exactly %+v", role.Rules, wantRule)
+	}
+	binding := objs[1].(*rbacv1.RoleBinding)
+	if binding.RoleRef != (rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "signerpolicy:web:reference"}) {
+		t.Errorf("RoleBinding roleRef = %+v", binding.RoleRef)
+	}
+	wantSubjects := []rbacv1.Subject{
+		{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "alice"},
+		{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "devs"},
+		{Kind: "ServiceAccount", Namespace: "team-a", Name: "web"},
+	}
+	if !equality.Semantic.DeepEqual(binding.Subjects, wantSubjects) {
+		t.Errorf("RoleBinding subjects = %+v, want %+v", binding.Subjects, wantSubjects)
+	}
+}
+
+func TestRequesterRoleOnlyCreatesAndReadsCSRs(t *testing.T) {
+	objs := ForPolicy(policy(clusterRef))
+	if got, want := kinds(objs), "ClusterRole /signerpolicy:web:requester, ClusterRoleBinding /signerpolicy:web:requester"; got != want {
+		t.Fatalf("a ClusterIssuer policy renders %s, want %s (ClusterIssuers have no reference check)", got, want)
+	}
+	role := objs[0].(*rbacv1.ClusterRole)
+	want := []rbacv1.PolicyRule{{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get", "list", "watch"}}}
+	if !equality.Semantic.DeepEqual(role.Rules, want) {
+		t.Errorf("requester rules = %+v, want %+v", role.Rules, want)
+	}
+}
+
+func TestApproversGetApproveForTheSignerNameOnly(t *testing.T) {
+	p := policy(issuerRef)
+	p.Spec.Approval = policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{"security"}}}
+	objs := ForPolicy(p)
+	if len(objs) != 6 {
+		t.Fatalf("objects = %s, want reference, requester and approver roles with bindings", kinds(objs))
+	}
+	role := objs[4].(*rbacv1.ClusterRole)
+	if role.Name != "signerpolicy:web:approver" {
+		t.Fatalf("fifth object is %s, want the approver ClusterRole", role.Name)
+	}
+	var approve *rbacv1.PolicyRule
+	for i, r := range role.Rules {
+		for _, v := range r.Verbs {
+			if v == "approve" {
+				approve = &role.Rules[i]
+			}
+		}
+	}
+	if approve == nil || len(approve.ResourceNames) != 1 || approve.ResourceNames[0] != "issuers.cert-manager.io/team-a.ca" {
+		t.Errorf("approve rule = %+v, want resourceNames [issuers.cert-manager.io/team-a.ca]", approve)
+	}
+	binding := objs[5].(*rbacv1.ClusterRoleBinding)
+	if len(binding.Subjects) != 1 || binding.Subjects[0].Name != "security" {
+		t.Errorf("approver binding subjects = %+v, want only the approvers", binding.Subjects)
+	}
+	for _, o := range objs[:4] {
+		if r, ok := o.(*rbacv1.ClusterRole); ok {
+			for _, rule := range r.Rules {
+				if strings.Contains(strings.Join(rule.Verbs, ","), "approve") || strings.Contains(strings.Join(rule.Resources, ","), "approval") {
+					t.Errorf("requester role %s grants approval: %+v", r.Name, rule)
+				}
+			}
+		}
+	}
+}
+
+func TestEmptyApproversRenderNoApproverRole(t *testing.T) {
+	p := policy(clusterRef)
+	p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{}
+	if objs := ForPolicy(p); len(objs) != 2 {
+		t.Errorf("objects = %s, want no approver role for an empty approvers list", kinds(objs))
+	}
+}
+
+func TestGeneratedObjectsAreLabelledAndOwnedByThePolicy(t *testing.T) {
+	p := policy(issuerRef)
+	for _, o := range ForPolicy(p) {
+		if o.GetLabels()[PolicyLabel] != "web" || o.GetLabels()[ManagedByLabel] != ManagedByValue {
+			t.Errorf("%s labels = %v", o.GetName(), o.GetLabels())
+		}
+		refs := o.GetOwnerReferences()
+		if len(refs) != 1 || refs[0].Kind != "SignerPolicy" || refs[0].Name != "web" || refs[0].UID != "uid-1" || refs[0].Controller == nil || !*refs[0].Controller {
+			t.Errorf("%s owner references = %+v, want the policy as controller", o.GetName(), refs)
+		}
+	}
+}
+
+func TestRenderingIsDeterministic(t *testing.T) {
+	a, b := ForPolicy(policy(issuerRef)), ForPolicy(policy(issuerRef))
+	if !equality.Semantic.DeepEqual(a, b) {
+		t.Error("two renderings of one policy differ")
+	}
+}
+
+func TestLongPolicyNamesGetAValidLabelValue(t *testing.T) {
+	long := strings.Repeat("a", 200)
+	v := PolicyLabelValue(long)
+	if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+		t.Fatalf("label value %q is invalid: %v", v, errs)
+	}
+	if v == PolicyLabelValue(long+"b") {
+		t.Error("two long policy names share a label value")
+	}
+	if PolicyLabelValue("short") != "short" {
+		t.Error("a short name is not used as its own label value")
+	}
+}

@@ -1,0 +1,137 @@
+package harness
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ECDSAKey returns a fresh P-256 key.
+func ECDSAKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// CSRPEM signs a PKCS#10 request for tmpl with key and PEM-encodes it.
+func CSRPEM(t testing.TB, tmpl *x509.CertificateRequest, key crypto.Signer) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+}
+
+// CSR is a CertificateSigningRequest to submit; zero fields take test-friendly defaults.
+type CSR struct {
+	SignerName        string
+	Request           []byte
+	Usages            []certificatesv1.KeyUsage
+	Annotations       map[string]string
+	ExpirationSeconds *int32
+}
+
+// SubmitCSR creates the CSR as the given client (so spec.username and spec.groups are the
+// client's), retrying briefly while freshly generated RBAC reaches the API server's authorizer,
+// and deletes it when the test ends.
+func (e *Env) SubmitCSR(t testing.TB, as client.Client, c CSR) *certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	usages := c.Usages
+	if usages == nil {
+		usages = []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageKeyEncipherment, certificatesv1.UsageServerAuth}
+	}
+	obj := &certificatesv1.CertificateSigningRequest{
+		// A name chosen here rather than generateName, so a create retried after a refusal is
+		// still one CSR.
+		ObjectMeta: metav1.ObjectMeta{Name: "csr-" + strings.ToLower(rand.Text()[:12]), Annotations: c.Annotations},
+		Spec: certificatesv1.CertificateSigningRequestSpec{
+			SignerName: c.SignerName, Request: c.Request, Usages: usages, ExpirationSeconds: c.ExpirationSeconds,
+		},
+	}
+	Eventually(t, 10*time.Second, func() error {
+		err := as.Create(context.Background(), obj)
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	})
+	t.Cleanup(func() { _ = e.Admin.Delete(context.Background(), obj) })
+	return obj
+}
+
+// WaitForCSR polls the CSR until check accepts it.
+func (e *Env) WaitForCSR(t testing.TB, name string, timeout time.Duration, check func(*certificatesv1.CertificateSigningRequest) error) *certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	var c certificatesv1.CertificateSigningRequest
+	Eventually(t, timeout, func() error {
+		if err := e.Admin.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
+			return err
+		}
+		return check(&c)
+	})
+	return &c
+}
+
+// Condition returns the CSR's condition of the given type, or nil.
+func Condition(c *certificatesv1.CertificateSigningRequest, typ certificatesv1.RequestConditionType) *certificatesv1.CertificateSigningRequestCondition {
+	for i := range c.Status.Conditions {
+		if c.Status.Conditions[i].Type == typ {
+			return &c.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// HasCondition is a WaitForCSR check for a condition of the given type.
+func HasCondition(typ certificatesv1.RequestConditionType) func(*certificatesv1.CertificateSigningRequest) error {
+	return func(c *certificatesv1.CertificateSigningRequest) error {
+		if Condition(c, typ) == nil {
+			return fmt.Errorf("CSR %s has conditions %+v, want %s", c.Name, c.Status.Conditions, typ)
+		}
+		return nil
+	}
+}
+
+// WaitForEvent waits for an events.k8s.io/v1 event about obj with the given reason.
+func (e *Env) WaitForEvent(t testing.TB, obj client.Object, reason string) *eventsv1.Event {
+	t.Helper()
+	var found *eventsv1.Event
+	Eventually(t, 20*time.Second, func() error {
+		var list eventsv1.EventList
+		if err := e.Admin.List(context.Background(), &list); err != nil {
+			return err
+		}
+		var seen []string
+		for i := range list.Items {
+			ev := &list.Items[i]
+			if ev.Regarding.Name != obj.GetName() {
+				continue
+			}
+			if ev.Reason == reason {
+				found = ev
+				return nil
+			}
+			seen = append(seen, ev.Reason)
+		}
+		return fmt.Errorf("no %s event for %s; saw %v", reason, obj.GetName(), seen)
+	})
+	return found
+}
