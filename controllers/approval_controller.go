@@ -66,30 +66,29 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if err := r.Client.List(ctx, &policies, client.MatchingFields{policyBySignerNameIndex: c.Spec.SignerName}); err != nil {
 		return ctrl.Result{}, err
 	}
-	decision := policy.Evaluate(policies.Items, requestFor(&c))
-	return ctrl.Result{}, r.act(ctx, &c, decision, policies.Items)
+	request := requestFor(&c)
+	decision := policy.Evaluate(policies.Items, request)
+	return ctrl.Result{}, r.act(ctx, &c, request, decision, policies.Items)
 }
 
 // act carries out a decision: the only writes are through the /approval subresource.
-func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.CertificateSigningRequest, d policy.Decision, policies []policyv1alpha1.SignerPolicy) error {
+func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision, policies []policyv1alpha1.SignerPolicy) error {
 	switch d.Result {
 	case policy.Approve:
-		return r.decide(ctx, c, d, certificatesv1.CertificateApproved, ReasonApproved, policies)
+		return r.decide(ctx, c, req, d, certificatesv1.CertificateApproved, ReasonApproved, policies)
 	case policy.Deny:
-		return r.decide(ctx, c, d, certificatesv1.CertificateDenied, ReasonDenied, policies)
+		return r.decide(ctx, c, req, d, certificatesv1.CertificateDenied, ReasonDenied, policies)
 	case policy.Manual:
 		note := "approval is manual; " + d.Message()
 		r.Events.Eventf(c, nil, corev1.EventTypeNormal, ReasonEvaluated, "Evaluate", "%s", truncate(note))
-		rec := audit.ForCSR(audit.EventManualReview, c)
-		rec.Policy, rec.Reason, rec.Message = d.Policy, ReasonEvaluated, note
-		r.Audit.Write(rec)
+		r.Audit.Write(decisionRecord(audit.EventManualReview, c, req, d, ReasonEvaluated, note, policies))
 	case policy.Wait:
 		r.Events.Eventf(c, nil, corev1.EventTypeNormal, ReasonWaiting, "Evaluate", "%s", truncate(d.Message()))
 	}
 	return nil
 }
 
-func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.CertificateSigningRequest, d policy.Decision,
+func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision,
 	typ certificatesv1.RequestConditionType, reason string, policies []policyv1alpha1.SignerPolicy) error {
 	now := metav1.NewTime(r.Clock.Now())
 	msg := d.Message()
@@ -105,16 +104,24 @@ func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.Certi
 		eventType, event = corev1.EventTypeWarning, audit.EventDenied
 	}
 	r.Events.Eventf(c, nil, eventType, reason, string(typ), "%s", truncate(msg))
+	r.Audit.Write(decisionRecord(event, c, req, d, reason, msg, policies))
+	return nil
+}
+
+// decisionRecord is the governance record of a decision, with the RBAC of the deciding policy.
+func decisionRecord(event string, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision,
+	reason, msg string, policies []policyv1alpha1.SignerPolicy) audit.Record {
 	rec := audit.ForCSR(event, c)
-	rec.Policy, rec.Reason, rec.Message = d.Policy, reason, msg
-	rec.IsCA = requestFor(c).IsCA
+	rec.Policy, rec.Reason, rec.Message, rec.IsCA = d.Policy, reason, msg, req.IsCA
+	if req.Duration > 0 {
+		rec.RequestedLifetime = req.Duration.String()
+	}
 	for _, p := range policies {
 		if p.Name == d.Policy {
 			rec.RBAC = p.Status.RBAC
 		}
 	}
-	r.Audit.Write(rec)
-	return nil
+	return rec
 }
 
 func truncate(s string) string {

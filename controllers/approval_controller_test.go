@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -250,13 +251,34 @@ func TestCSRsOfUngovernedSignersAreLeftUntouched(t *testing.T) {
 	}
 }
 
-func TestDecisionsAreRecordedAsEvents(t *testing.T) {
+func TestDecisionsAreRecordedAsEventsAndGovernanceRecords(t *testing.T) {
 	tn := newTenant(t)
-	c := env.SubmitCSR(t, env.User(t, tn.user), harness.CSR{SignerName: tn.signerName, Request: dnsCSR(t, "web.example.com")})
+	alice := env.User(t, tn.user, "team-a")
+	c := env.SubmitCSR(t, alice, harness.CSR{SignerName: tn.signerName, Request: dnsCSR(t, "web.example.com"),
+		Annotations: map[string]string{"experimental.cert-manager.io/request-duration": "24h"}})
 	ev := waitForEvent(t, c, "SignerPolicyApproved")
 	if ev.Type != corev1.EventTypeNormal || !strings.Contains(ev.Note, tn.policy) {
 		t.Errorf("approval event = %s %q, want Normal naming the policy", ev.Type, ev.Note)
 	}
+	recs := records.For(c.Name)
+	if len(recs) != 1 {
+		t.Fatalf("%d governance records for the approval, want 1: %+v", len(recs), recs)
+	}
+	r := recs[0]
+	if r.Event != "Approved" || r.CSRUID != string(c.UID) || r.Requester.Username != tn.user || !slices.Contains(r.Requester.Groups, "team-a") ||
+		r.SignerName != tn.signerName || r.Policy != tn.policy || r.Reason != "SignerPolicyApproved" || r.RequestedLifetime != "24h0m0s" ||
+		len(r.Usages) != 3 || len(r.RBAC) != 4 {
+		t.Errorf("governance record = %+v", r)
+	}
+
+	denied := env.SubmitCSR(t, alice, harness.CSR{SignerName: tn.signerName, Request: dnsCSR(t, "web.evil.com")})
+	env.WaitForCSR(t, denied.Name, wait, deniedNaming("spec.allowed.dnsNames"))
+	harness.Eventually(t, wait, func() error {
+		if recs := records.For(denied.Name); len(recs) != 1 || recs[0].Event != "Denied" || !strings.Contains(recs[0].Message, "spec.allowed.dnsNames") {
+			return fmt.Errorf("governance records for the denial: %+v", recs)
+		}
+		return nil
+	})
 }
 
 func waitForEvent(t *testing.T, c *certificatesv1.CertificateSigningRequest, reason string) *eventsv1.Event {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	"github.com/go-logr/logr"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -25,6 +26,8 @@ import (
 type Options struct {
 	// SupportedTypes are the issuer types the operator signs for.
 	SupportedTypes []signer.IssuerType
+	// AuditLog receives the governance records; the manager's logger when unset.
+	AuditLog *logr.Logger
 }
 
 // Setup registers the field indexes and every controller with the manager.
@@ -40,10 +43,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := policies.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the SignerPolicy controller: %w", err)
 	}
+	auditLog := mgr.GetLogger()
+	if opts.AuditLog != nil {
+		auditLog = *opts.AuditLog
+	}
 	approval := &ApprovalReconciler{
 		Client: mgr.GetClient(),
 		Events: mgr.GetEventRecorder("signer-policy-approver"),
-		Audit:  audit.New(mgr.GetLogger()),
+		Audit:  audit.New(auditLog),
 		Clock:  clock.RealClock{},
 	}
 	if err := approval.SetupWithManager(mgr); err != nil {

@@ -1,0 +1,268 @@
+package ca_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"net"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	"github.com/cert-manager/cert-manager/pkg/util/pki"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+)
+
+const (
+	namespace  = "team-a"
+	secretName = "ca-key-pair"
+)
+
+func issuer() *cmapi.Issuer {
+	return &cmapi.Issuer{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "ca"},
+		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{
+			SecretName:             secretName,
+			CRLDistributionPoints:  []string{"http://crl.example.com/ca.crl"},
+			OCSPServers:            []string{"http://ocsp.example.com"},
+			IssuingCertificateURLs: []string{"http://aia.example.com/ca.crt"},
+		}}},
+	}
+}
+
+// requestTemplate asks for every kind of name, so each is checked to reach the certificate.
+func requestTemplate(t *testing.T) *x509.CertificateRequest {
+	t.Helper()
+	uri, err := url.Parse("spiffe://cluster.local/ns/team-a/sa/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &x509.CertificateRequest{
+		Subject:        pkix.Name{CommonName: "app.team-a.svc", Organization: []string{"Team A"}},
+		DNSNames:       []string{"app.team-a.svc", "app.example.com"},
+		IPAddresses:    []net.IP{net.ParseIP("10.0.0.1").To4(), net.ParseIP("2001:db8::1")},
+		URIs:           []*url.URL{uri},
+		EmailAddresses: []string{"app@example.com"},
+	}
+}
+
+func newRequest(t *testing.T, key crypto.Signer, tmpl *x509.CertificateRequest) signer.Request {
+	t.Helper()
+	requestPEM := signertest.RequestPEM(t, key, tmpl)
+	usages := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth, certificatesv1.UsageClientAuth}
+	return signer.Request{
+		CSR: &certificatesv1.CertificateSigningRequest{
+			ObjectMeta: metav1.ObjectMeta{Name: "app"},
+			Spec:       certificatesv1.CertificateSigningRequestSpec{Request: requestPEM, Usages: usages},
+		},
+		Issuer:            issuer(),
+		ResourceNamespace: namespace,
+		Duration:          36 * time.Hour,
+		Usages:            usages,
+	}
+}
+
+func readerWith(objs ...client.Object) client.Reader {
+	return fake.NewClientBuilder().WithObjects(objs...).Build()
+}
+
+func sign(t *testing.T, r client.Reader, req signer.Request) (signer.PEMChain, time.Time, time.Time, error) {
+	t.Helper()
+	start := time.Now()
+	chain, err := ca.New(r).Sign(context.Background(), req)
+	return chain, start, time.Now(), err
+}
+
+func TestSignForEachKeyAlgorithm(t *testing.T) {
+	for _, caAlg := range signertest.KeyAlgorithms() {
+		root := signertest.NewRootCA(t, caAlg, "root "+string(caAlg))
+		r := readerWith(root.Secret(namespace, secretName))
+		for _, alg := range signertest.KeyAlgorithms() {
+			t.Run(string(caAlg)+" CA signs "+string(alg), func(t *testing.T) {
+				key := signertest.NewKey(t, alg)
+				req := newRequest(t, key, requestTemplate(t))
+				chain, start, end, err := sign(t, r, req)
+				if err != nil {
+					t.Fatalf("Sign error = %v", err)
+				}
+				certs := signertest.ParseChain(t, chain)
+				// cert-manager's ChainPEM leaves out a self-signed root, so only the leaf.
+				if len(certs) != 1 {
+					t.Fatalf("chain has %d certificates, want the leaf alone", len(certs))
+				}
+				verify(t, certs, root.Cert)
+				checkLeaf(t, certs[0], key, req, start, end)
+				checkIssuerURLs(t, certs[0], req.Issuer.GetSpec().CA)
+			})
+		}
+	}
+}
+
+func TestSignCARequest(t *testing.T) {
+	root := signertest.NewRootCA(t, signertest.ECDSA, "root")
+	key := signertest.NewKey(t, signertest.ECDSA)
+	req := newRequest(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "sub-ca"}})
+	req.IsCA = true
+	req.Usages = []certificatesv1.KeyUsage{certificatesv1.UsageCertSign, certificatesv1.UsageCRLSign}
+	chain, start, end, err := sign(t, readerWith(root.Secret(namespace, secretName)), req)
+	if err != nil {
+		t.Fatalf("Sign error = %v", err)
+	}
+	certs := signertest.ParseChain(t, chain)
+	verify(t, certs, root.Cert)
+	checkLeaf(t, certs[0], key, req, start, end)
+}
+
+func TestSignDefaultUsages(t *testing.T) {
+	root := signertest.NewRootCA(t, signertest.ECDSA, "root")
+	key := signertest.NewKey(t, signertest.RSA)
+	req := newRequest(t, key, nil)
+	req.Usages, req.CSR.Spec.Usages = nil, nil
+	chain, _, _, err := sign(t, readerWith(root.Secret(namespace, secretName)), req)
+	if err != nil {
+		t.Fatalf("Sign error = %v", err)
+	}
+	leaf := signertest.ParseChain(t, chain)[0]
+	if leaf.KeyUsage != x509.KeyUsageDigitalSignature|x509.KeyUsageKeyEncipherment || len(leaf.ExtKeyUsage) != 0 {
+		t.Errorf("usages = %b, %v; want digital signature and key encipherment only", leaf.KeyUsage, leaf.ExtKeyUsage)
+	}
+}
+
+// An intermediate CA's chain is returned after the leaf, so clients that trust only the root
+// can verify; the root itself stays out, as in cert-manager.
+func TestSignReturnsIntermediates(t *testing.T) {
+	root := signertest.NewRootCA(t, signertest.RSA, "root")
+	intermediate := root.NewIntermediate(t, signertest.ECDSA, "intermediate")
+	inCACrt := intermediate.Secret(namespace, secretName)
+	inCACrt.Data["ca.crt"] = root.CertPEM
+	inTLSCrt := intermediate.Secret(namespace, secretName)
+	inTLSCrt.Data[corev1.TLSCertKey] = slices.Concat(intermediate.CertPEM, root.CertPEM)
+
+	for name, secret := range map[string]*corev1.Secret{
+		"root in ca.crt":         inCACrt,
+		"root in tls.crt":        inTLSCrt,
+		"root nowhere in Secret": intermediate.Secret(namespace, secretName),
+	} {
+		t.Run(name, func(t *testing.T) {
+			key := signertest.NewKey(t, signertest.Ed25519)
+			req := newRequest(t, key, requestTemplate(t))
+			chain, start, end, err := sign(t, readerWith(secret), req)
+			if err != nil {
+				t.Fatalf("Sign error = %v", err)
+			}
+			certs := signertest.ParseChain(t, chain)
+			if len(certs) != 2 || !certs[1].Equal(intermediate.Cert) {
+				t.Fatalf("chain has %d certificates, want the leaf and the intermediate", len(certs))
+			}
+			verify(t, certs, root.Cert)
+			checkLeaf(t, certs[0], key, req, start, end)
+		})
+	}
+}
+
+// The signer must not change the issuer it was given: it usually comes from the cache.
+func TestSignLeavesIssuerAlone(t *testing.T) {
+	root := signertest.NewRootCA(t, signertest.ECDSA, "root")
+	req := newRequest(t, signertest.NewKey(t, signertest.ECDSA), nil)
+	before := req.Issuer.(*cmapi.Issuer).DeepCopy()
+	if _, _, _, err := sign(t, readerWith(root.Secret(namespace, secretName)), req); err != nil {
+		t.Fatalf("Sign error = %v", err)
+	}
+	if got := req.Issuer.(*cmapi.Issuer); !equalIssuers(got, before) {
+		t.Errorf("issuer changed by Sign: %+v", got.Spec.CA)
+	}
+}
+
+func equalIssuers(a, b *cmapi.Issuer) bool {
+	return a.Spec.CA.SecretName == b.Spec.CA.SecretName &&
+		slices.Equal(a.Spec.CA.CRLDistributionPoints, b.Spec.CA.CRLDistributionPoints) &&
+		slices.Equal(a.Spec.CA.OCSPServers, b.Spec.CA.OCSPServers) &&
+		slices.Equal(a.Spec.CA.IssuingCertificateURLs, b.Spec.CA.IssuingCertificateURLs)
+}
+
+func verify(t *testing.T, certs []*x509.Certificate, root *x509.Certificate) {
+	t.Helper()
+	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(root)
+	for _, c := range certs[1:] {
+		intermediates.AddCert(c)
+	}
+	_, err := certs[0].Verify(x509.VerifyOptions{
+		Roots: roots, Intermediates: intermediates, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		t.Errorf("issued certificate does not verify to the CA: %v", err)
+	}
+}
+
+// checkLeaf checks that the certificate carries what the request asked for and the gate decided.
+func checkLeaf(t *testing.T, cert *x509.Certificate, key crypto.Signer, req signer.Request, start, end time.Time) {
+	t.Helper()
+	if eq, err := pki.PublicKeysEqual(key.Public(), cert.PublicKey); err != nil || !eq {
+		t.Errorf("certificate does not carry the request's public key")
+	}
+	want := req.Parsed
+	if want == nil {
+		var err error
+		if want, err = pki.DecodeX509CertificateRequestBytes(req.CSR.Spec.Request); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cert.Subject.String() != want.Subject.String() {
+		t.Errorf("subject = %q, want %q", cert.Subject, want.Subject)
+	}
+	if !slices.Equal(cert.DNSNames, want.DNSNames) || !slices.Equal(cert.EmailAddresses, want.EmailAddresses) {
+		t.Errorf("DNS %v email %v, want %v %v", cert.DNSNames, cert.EmailAddresses, want.DNSNames, want.EmailAddresses)
+	}
+	if !slices.EqualFunc(cert.IPAddresses, want.IPAddresses, net.IP.Equal) {
+		t.Errorf("IPs = %v, want %v", cert.IPAddresses, want.IPAddresses)
+	}
+	if !slices.EqualFunc(cert.URIs, want.URIs, func(a, b *url.URL) bool { return a.String() == b.String() }) {
+		t.Errorf("URIs = %v, want %v", cert.URIs, want.URIs)
+	}
+	if !cert.BasicConstraintsValid || cert.IsCA != req.IsCA {
+		t.Errorf("basic constraints valid %t isCA %t, want isCA %t", cert.BasicConstraintsValid, cert.IsCA, req.IsCA)
+	}
+	ku, eku, err := csr.KeyUsages(req.Usages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.KeyUsage != ku || !slices.Equal(cert.ExtKeyUsage, eku) {
+		t.Errorf("usages = %b %v, want %b %v", cert.KeyUsage, cert.ExtKeyUsage, ku, eku)
+	}
+	// Certificate times have second precision.
+	if earliest, latest := start.Add(req.Duration).Add(-time.Second), end.Add(req.Duration).Add(time.Second); cert.NotAfter.Before(earliest) || cert.NotAfter.After(latest) {
+		t.Errorf("NotAfter = %v, want between %v and %v", cert.NotAfter, earliest, latest)
+	}
+	if cert.NotBefore.After(end) {
+		t.Errorf("NotBefore = %v is in the future", cert.NotBefore)
+	}
+	if cert.SerialNumber == nil || cert.SerialNumber.Sign() <= 0 {
+		t.Errorf("serial number = %v, want a positive one", cert.SerialNumber)
+	}
+}
+
+func checkIssuerURLs(t *testing.T, cert *x509.Certificate, spec *cmapi.CAIssuer) {
+	t.Helper()
+	if !slices.Equal(cert.CRLDistributionPoints, spec.CRLDistributionPoints) {
+		t.Errorf("CRL distribution points = %v, want %v", cert.CRLDistributionPoints, spec.CRLDistributionPoints)
+	}
+	if !slices.Equal(cert.OCSPServer, spec.OCSPServers) {
+		t.Errorf("OCSP servers = %v, want %v", cert.OCSPServer, spec.OCSPServers)
+	}
+	if !slices.Equal(cert.IssuingCertificateURL, spec.IssuingCertificateURLs) {
+		t.Errorf("issuing certificate URLs = %v, want %v", cert.IssuingCertificateURL, spec.IssuingCertificateURLs)
+	}
+}

@@ -1,0 +1,57 @@
+package signer
+
+import (
+	"context"
+	"crypto/x509"
+	"time"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
+)
+
+// Signer issues certificates for one issuer type.
+type Signer interface {
+	// Sign returns the PEM chain for an approved request. It never writes to the API server
+	// except to persist its own progress markers through req.Progress.
+	//
+	// A *PendingError means "not yet" and a *PermanentError means "never for this CSR"; any
+	// other error is retried with backoff, so it must only be returned for conditions that
+	// can clear by themselves (API or network trouble).
+	Sign(ctx context.Context, req Request) (PEMChain, error)
+}
+
+// Request is everything a signer needs. The signing controller has already run the shared
+// gate (approval, issuer lookup, reference SubjectAccessReview, duration and policy bounds), so
+// a signer checks only what is specific to its backend.
+type Request struct {
+	// CSR is the object being signed. Signers must treat it as read-only: it is usually the
+	// informer cache's copy.
+	CSR *certificatesv1.CertificateSigningRequest
+	// Parsed is CSR.Spec.Request, decoded and signature-verified by the gate.
+	Parsed *x509.CertificateRequest
+	// Issuer is the Issuer or ClusterIssuer named by the CSR's signerName.
+	Issuer cmapi.GenericIssuer
+	// ResourceNamespace is where the issuer's Secrets live: the Issuer's namespace, or the
+	// operator's --cluster-resource-namespace for a ClusterIssuer.
+	ResourceNamespace string
+	// Duration is the lifetime to issue for, decided by the gate from the annotation,
+	// spec.expirationSeconds or the default, and already clamped to the governing policies.
+	Duration time.Duration
+	// IsCA is the requested basic constraint, already checked against policy.
+	IsCA bool
+	// Usages are spec.usages, already checked against policy.
+	Usages []certificatesv1.KeyUsage
+	// Progress lets long-running signers persist markers on the CSR before reporting
+	// pending, so a restarted operator resumes the work instead of starting it again.
+	Progress Progress
+}
+
+// Progress persists a signer's progress markers on the CSR being signed.
+type Progress interface {
+	// Annotate sets one annotation on the CSR and returns once the API server has stored it.
+	Annotate(ctx context.Context, key, value string) error
+}
+
+// PEMChain is an issued certificate in PEM: the leaf first, then any intermediates, which is
+// what status.certificate of a CertificateSigningRequest holds.
+type PEMChain []byte

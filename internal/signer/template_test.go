@@ -1,0 +1,168 @@
+package signer_test
+
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cert-manager/cert-manager/pkg/util/pki"
+	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"github.com/signerpolicy/signer-policy-operator/internal/signer"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+)
+
+func requestFor(requestPEM []byte, isCA bool, usages ...certificatesv1.KeyUsage) signer.Request {
+	return signer.Request{
+		CSR: &certificatesv1.CertificateSigningRequest{
+			Spec: certificatesv1.CertificateSigningRequestSpec{Request: requestPEM, Usages: usages},
+		},
+		Duration: time.Hour,
+		IsCA:     isCA,
+		Usages:   usages,
+	}
+}
+
+func extension(t *testing.T, ext pkix.Extension, err error) pkix.Extension {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("marshalling extension: %v", err)
+	}
+	return ext
+}
+
+func TestCertificateTemplateOverridesWithGateDecisions(t *testing.T) {
+	key := signertest.NewKey(t, signertest.ECDSA)
+	req := requestFor(signertest.RequestPEM(t, key, nil), true, certificatesv1.UsageCertSign, certificatesv1.UsageServerAuth)
+	req.Duration = 48 * time.Hour
+	before := time.Now()
+	tmpl, err := signer.CertificateTemplate(req)
+	if err != nil {
+		t.Fatalf("CertificateTemplate error = %v", err)
+	}
+	if !tmpl.BasicConstraintsValid || !tmpl.IsCA {
+		t.Errorf("basic constraints = valid %t, isCA %t; want a CA", tmpl.BasicConstraintsValid, tmpl.IsCA)
+	}
+	if tmpl.KeyUsage != x509.KeyUsageCertSign || !slices.Equal(tmpl.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}) {
+		t.Errorf("usages = %b, %v", tmpl.KeyUsage, tmpl.ExtKeyUsage)
+	}
+	if got := tmpl.NotAfter.Sub(tmpl.NotBefore); got != req.Duration {
+		t.Errorf("lifetime = %v, want %v", got, req.Duration)
+	}
+	if tmpl.NotBefore.Before(before) || time.Since(tmpl.NotBefore) > time.Minute {
+		t.Errorf("NotBefore = %v, want now", tmpl.NotBefore)
+	}
+}
+
+// The request may encode its own basic constraints and key usages; they must agree with what
+// was approved, and the disagreement names what to fix.
+func TestCertificateTemplateRefusesDisagreeingRequests(t *testing.T) {
+	key := signertest.NewKey(t, signertest.ECDSA)
+	bc := func(isCA bool) pkix.Extension {
+		ext, err := pki.MarshalBasicConstraints(isCA, nil)
+		return extension(t, ext, err)
+	}
+	ku := func(usage x509.KeyUsage) pkix.Extension {
+		ext, err := pki.MarshalKeyUsage(usage)
+		return extension(t, ext, err)
+	}
+	withExtensions := func(exts ...pkix.Extension) []byte {
+		return signertest.RequestPEM(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "x"}, ExtraExtensions: exts})
+	}
+	tests := map[string]struct {
+		req        signer.Request
+		wantReason string
+		mention    string
+	}{
+		"request is a CA, CSR is not": {
+			req:        requestFor(withExtensions(bc(true)), false),
+			wantReason: signer.ReasonBasicConstraintsMismatch,
+			mention:    "experimental.cert-manager.io/request-is-ca",
+		},
+		"CSR is a CA, request is not": {
+			req:        requestFor(withExtensions(bc(false)), true),
+			wantReason: signer.ReasonBasicConstraintsMismatch,
+			mention:    "IsCA false does not match expected value true",
+		},
+		"request key usage differs from spec.usages": {
+			req:        requestFor(withExtensions(ku(x509.KeyUsageCertSign)), false, certificatesv1.UsageDigitalSignature),
+			wantReason: signer.ReasonKeyUsageMismatch,
+			mention:    "spec.usages",
+		},
+		"request key usage differs from the default usages": {
+			req:        requestFor(withExtensions(ku(x509.KeyUsageDigitalSignature)), false),
+			wantReason: signer.ReasonKeyUsageMismatch,
+			mention:    "key encipherment",
+		},
+		"unknown usage": {
+			req:        requestFor(withExtensions(), false, "teleport"),
+			wantReason: signer.ReasonErrorGenerating,
+			mention:    "spec.usages",
+		},
+		"unparsable request": {
+			req:        requestFor([]byte("not a request"), false),
+			wantReason: signer.ReasonErrorGenerating,
+			mention:    "spec.request",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			tmpl, err := signer.CertificateTemplate(tc.req)
+			pe, ok := signer.AsPermanent(err)
+			if !ok {
+				t.Fatalf("CertificateTemplate = %v, %v; want a permanent error", tmpl, err)
+			}
+			if pe.Reason != tc.wantReason {
+				t.Errorf("reason = %q, want %q (%v)", pe.Reason, tc.wantReason, err)
+			}
+			if !strings.Contains(pe.Message, tc.mention) {
+				t.Errorf("message %q does not mention %q", pe.Message, tc.mention)
+			}
+		})
+	}
+}
+
+func TestCertificateTemplateAgreeingExtensionsPass(t *testing.T) {
+	key := signertest.NewKey(t, signertest.Ed25519)
+	bcExt, err := pki.MarshalBasicConstraints(true, nil)
+	bcExt = extension(t, bcExt, err)
+	kuExt, err := pki.MarshalKeyUsage(x509.KeyUsageCertSign | x509.KeyUsageCRLSign)
+	kuExt = extension(t, kuExt, err)
+	requestPEM := signertest.RequestPEM(t, key, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "sub-ca"}, ExtraExtensions: []pkix.Extension{bcExt, kuExt},
+	})
+	tmpl, err := signer.CertificateTemplate(requestFor(requestPEM, true, certificatesv1.UsageCertSign, certificatesv1.UsageCRLSign))
+	if err != nil {
+		t.Fatalf("CertificateTemplate error = %v", err)
+	}
+	if !tmpl.IsCA || tmpl.KeyUsage != x509.KeyUsageCertSign|x509.KeyUsageCRLSign {
+		t.Errorf("template isCA %t usages %b", tmpl.IsCA, tmpl.KeyUsage)
+	}
+}
+
+// Caller bugs are plain errors: retried and logged, never a Failed condition blaming the CSR.
+func TestCertificateTemplateCallerBugs(t *testing.T) {
+	key := signertest.NewKey(t, signertest.ECDSA)
+	noDuration := requestFor(signertest.RequestPEM(t, key, nil), false)
+	noDuration.Duration = 0
+	for name, req := range map[string]signer.Request{
+		"no CSR":        {Duration: time.Hour},
+		"zero duration": noDuration,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := signer.CertificateTemplate(req)
+			if err == nil {
+				t.Fatal("CertificateTemplate succeeded, want an error")
+			}
+			if _, ok := signer.AsPermanent(err); ok {
+				t.Errorf("error %v is permanent, want a plain error", err)
+			}
+			if _, ok := signer.AsPending(err); ok {
+				t.Errorf("error %v is pending, want a plain error", err)
+			}
+		})
+	}
+}
