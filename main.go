@@ -7,14 +7,18 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/signerpolicy/signer-policy-operator/controllers"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/selfsigned"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -29,13 +33,18 @@ func main() {
 
 func run() error {
 	var (
-		metricsAddr string
-		probeAddr   string
-		leaderElect bool
+		metricsAddr              string
+		probeAddr                string
+		leaderElect              bool
+		clusterResourceNamespace string
+		concurrency              int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", `Address the metrics endpoint binds to; "0" disables it.`)
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica acts at a time.")
+	flag.StringVar(&clusterResourceNamespace, "cluster-resource-namespace", "",
+		"Namespace of ClusterIssuers' Secrets (default: the operator's own namespace).")
+	flag.IntVar(&concurrency, "concurrency", 4, "CSRs each CSR controller works on at once.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -61,10 +70,23 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
+	if clusterResourceNamespace == "" {
+		if clusterResourceNamespace, err = ownNamespace(); err != nil {
+			return err
+		}
+	}
 	ctx := ctrl.SetupSignalHandler()
 	opts := controllers.Options{
-		// The issuer types of the design; each is served by its signer package.
-		SupportedTypes: []signer.IssuerType{signer.TypeCA, signer.TypeSelfSigned, signer.TypeVault, signer.TypeVenafi, signer.TypeACME},
+		// One signer per issuer type, built here with the clients they need; a policy for a type
+		// not listed is not Ready.
+		Signers: func(secrets client.Reader) (*signer.Registry, error) {
+			return signer.NewRegistry(
+				signer.Entry{Type: signer.TypeCA, Signer: ca.New(secrets)},
+				signer.Entry{Type: signer.TypeSelfSigned, Signer: selfsigned.New(secrets)},
+			)
+		},
+		ClusterResourceNamespace: clusterResourceNamespace,
+		Concurrency:              concurrency,
 	}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		return err
@@ -77,4 +99,17 @@ func run() error {
 	}
 	log.Info("starting signer-policy-operator", "version", version)
 	return mgr.Start(ctx)
+}
+
+// ownNamespace is the namespace the operator runs in: POD_NAMESPACE (set from the downward API
+// by the Deployment), else the service account's namespace file.
+func ownNamespace() (string, error) {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns, nil
+	}
+	data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if err != nil {
+		return "", fmt.Errorf("cannot tell the operator's namespace; set --cluster-resource-namespace: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
 }

@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -133,7 +134,7 @@ func truncate(s string) string {
 
 // SetupWithManager watches pending CSRs, and SignerPolicies so that a policy that appears,
 // changes or becomes Ready re-evaluates the pending CSRs of its signer.
-func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	pending := predicate.NewPredicateFuncs(func(obj client.Object) bool {
 		return csr.IsPending(obj.(*certificatesv1.CertificateSigningRequest))
 	})
@@ -141,6 +142,7 @@ func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("csr-approval").
 		For(&certificatesv1.CertificateSigningRequest{}, builder.WithPredicates(pending)).
 		Watches(&policyv1alpha1.SignerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.pendingCSRsForPolicy)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Complete(r)
 }
 

@@ -3,10 +3,13 @@ package controllers
 import (
 	"context"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmexperimental "github.com/cert-manager/cert-manager/pkg/apis/experimental/v1alpha1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 )
 
 // policyByIssuerIndex indexes SignerPolicies by the issuer they reference, so that an Issuer or
@@ -25,7 +28,7 @@ func indexPolicyByIssuer(obj client.Object) []string {
 
 // registerIndexes adds every field index the controllers rely on. Indexes are registered once per
 // manager, whichever controllers run.
-func registerIndexes(ctx context.Context, indexer client.FieldIndexer) error {
+func registerIndexes(ctx context.Context, indexer client.FieldIndexer, clusterResourceNamespace string) error {
 	indexes := []struct {
 		obj   client.Object
 		field string
@@ -34,6 +37,9 @@ func registerIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 		{&policyv1alpha1.SignerPolicy{}, policyByIssuerIndex, indexPolicyByIssuer},
 		{&policyv1alpha1.SignerPolicy{}, policyBySignerNameIndex, indexPolicyBySignerName},
 		{&certificatesv1.CertificateSigningRequest{}, csrBySignerNameIndex, indexCSRBySignerName},
+		{&certificatesv1.CertificateSigningRequest{}, csrByPrivateKeySecretIndex, indexCSRByPrivateKeySecret(clusterResourceNamespace)},
+		{&cmapi.Issuer{}, issuerByCASecretIndex, indexIssuerByCASecret("")},
+		{&cmapi.ClusterIssuer{}, issuerByCASecretIndex, indexIssuerByCASecret(clusterResourceNamespace)},
 	}
 	for _, i := range indexes {
 		if err := indexer.IndexField(ctx, i.obj, i.field, i.fn); err != nil {
@@ -57,4 +63,48 @@ const csrBySignerNameIndex = "spec.signerName"
 
 func indexCSRBySignerName(obj client.Object) []string {
 	return []string{obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName}
+}
+
+// issuerByCASecretIndex indexes CA issuers by "<namespace>/<secret>" of their key pair Secret,
+// so a Secret event finds its issuers without scanning them all.
+const issuerByCASecretIndex = "spec.ca.secretName"
+
+// indexIssuerByCASecret indexes Issuers in their own namespace, and ClusterIssuers in the
+// cluster resource namespace given here.
+func indexIssuerByCASecret(clusterResourceNamespace string) client.IndexerFunc {
+	return func(obj client.Object) []string {
+		issuer := obj.(cmapi.GenericIssuer)
+		ca := issuer.GetSpec().CA
+		if ca == nil || ca.SecretName == "" {
+			return nil
+		}
+		ns := issuer.GetNamespace()
+		if ns == "" {
+			ns = clusterResourceNamespace
+		}
+		return []string{ns + "/" + ca.SecretName}
+	}
+}
+
+// csrByPrivateKeySecretIndex indexes SelfSigned CSRs by "<namespace>/<secret>" of the Secret
+// their private-key-secret-name annotation names.
+const csrByPrivateKeySecretIndex = "metadata.annotations.private-key-secret-name"
+
+func indexCSRByPrivateKeySecret(clusterResourceNamespace string) client.IndexerFunc {
+	return func(obj client.Object) []string {
+		c := obj.(*certificatesv1.CertificateSigningRequest)
+		name := c.Annotations[cmexperimental.CertificateSigningRequestPrivateKeyAnnotationKey]
+		if name == "" {
+			return nil
+		}
+		ref, err := csr.ParseSignerName(c.Spec.SignerName)
+		if err != nil {
+			return nil
+		}
+		ns := ref.Namespace
+		if ref.Kind == csr.KindClusterIssuer {
+			ns = clusterResourceNamespace
+		}
+		return []string{ns + "/" + name}
+	}
 }

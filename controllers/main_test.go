@@ -4,10 +4,17 @@ import (
 	"os"
 	"testing"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/signerpolicy/signer-policy-operator/controllers"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/selfsigned"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 )
+
+// clusterResourceNamespace holds ClusterIssuers' Secrets in these tests.
+const clusterResourceNamespace = "signer-policy-system"
 
 var (
 	// env is the control plane and manager every test in this package shares.
@@ -18,7 +25,13 @@ var (
 
 func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, &env, controllers.Options{
-		SupportedTypes: []signer.IssuerType{signer.TypeCA, signer.TypeSelfSigned, signer.TypeVault, signer.TypeVenafi, signer.TypeACME},
-		AuditLog:       records.Logger(),
+		Signers: func(secrets client.Reader) (*signer.Registry, error) {
+			return signer.NewRegistry(
+				signer.Entry{Type: signer.TypeCA, Signer: ca.New(secrets)},
+				signer.Entry{Type: signer.TypeSelfSigned, Signer: selfsigned.New(secrets)},
+			)
+		},
+		ClusterResourceNamespace: clusterResourceNamespace,
+		AuditLog:                 records.Logger(),
 	}))
 }

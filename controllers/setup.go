@@ -24,28 +24,39 @@ import (
 // Options configure the operator's controllers. main.go and the test harness build the manager
 // through the same Setup so that tests run exactly the wiring that ships.
 type Options struct {
-	// SupportedTypes are the issuer types the operator signs for.
-	SupportedTypes []signer.IssuerType
+	// Signers builds the signer for each issuer type from a reader that goes straight to the API
+	// server (Secrets are read, never cached). A policy for an issuer type without a signer is
+	// not Ready.
+	Signers func(secrets client.Reader) (*signer.Registry, error)
+	// ClusterResourceNamespace is where ClusterIssuers' Secrets live.
+	ClusterResourceNamespace string
+	// Concurrency is how many CSRs each CSR controller works on at once.
+	Concurrency int
 	// AuditLog receives the governance records; the manager's logger when unset.
 	AuditLog *logr.Logger
 }
 
 // Setup registers the field indexes and every controller with the manager.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	if err := registerIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+	if err := registerIndexes(ctx, mgr.GetFieldIndexer(), opts.ClusterResourceNamespace); err != nil {
 		return fmt.Errorf("registering field indexes: %w", err)
 	}
-	supported := make(map[signer.IssuerType]bool, len(opts.SupportedTypes))
-	for _, t := range opts.SupportedTypes {
-		supported[t] = true
+	signers, err := opts.Signers(mgr.GetAPIReader())
+	if err != nil {
+		return fmt.Errorf("building signers: %w", err)
 	}
-	policies := &SignerPolicyReconciler{Client: mgr.GetClient(), SupportedTypes: supported}
-	if err := policies.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the SignerPolicy controller: %w", err)
+	supported := map[signer.IssuerType]bool{}
+	for _, t := range signers.Types() {
+		supported[t] = true
 	}
 	auditLog := mgr.GetLogger()
 	if opts.AuditLog != nil {
 		auditLog = *opts.AuditLog
+	}
+	concurrency := max(opts.Concurrency, 1)
+	policies := &SignerPolicyReconciler{Client: mgr.GetClient(), SupportedTypes: supported}
+	if err := policies.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the SignerPolicy controller: %w", err)
 	}
 	approval := &ApprovalReconciler{
 		Client: mgr.GetClient(),
@@ -53,8 +64,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Audit:  audit.New(auditLog),
 		Clock:  clock.RealClock{},
 	}
-	if err := approval.SetupWithManager(mgr); err != nil {
+	if err := approval.SetupWithManager(mgr, concurrency); err != nil {
 		return fmt.Errorf("setting up the CSR approval controller: %w", err)
+	}
+	signing := &SigningReconciler{
+		Client:                   mgr.GetClient(),
+		Events:                   mgr.GetEventRecorder("signer-policy-signer"),
+		Audit:                    audit.New(auditLog),
+		Clock:                    clock.RealClock{},
+		Signers:                  signers,
+		ClusterResourceNamespace: opts.ClusterResourceNamespace,
+	}
+	if err := signing.SetupWithManager(mgr, concurrency); err != nil {
+		return fmt.Errorf("setting up the CSR signing controller: %w", err)
 	}
 	return nil
 }

@@ -95,6 +95,13 @@ func Main(m *testing.M, out **Env, opts controllers.Options) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if ns := opts.ClusterResourceNamespace; ns != "" {
+		if err := e.Admin.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			_ = e.Stop()
+			return 1
+		}
+	}
 	if err := e.StartManager(opts); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		_ = e.Stop()

@@ -1,0 +1,79 @@
+package controllers
+
+import (
+	"context"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+)
+
+// SetupWithManager watches CSRs, the issuers they name and the Secrets those issuers (and
+// SelfSigned CSRs) read, so that a CSR waiting for any of them is retried as soon as it changes.
+// Secrets are watched as metadata only: the operator never caches key material.
+func (r *SigningReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("csr-signing").
+		For(&certificatesv1.CertificateSigningRequest{}).
+		Watches(&cmapi.Issuer{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
+			return r.csrsOfSigner(ctx, policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: obj.GetNamespace(), Name: obj.GetName()}.SignerName())
+		})).
+		Watches(&cmapi.ClusterIssuer{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
+			return r.csrsOfSigner(ctx, policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: obj.GetName()}.SignerName())
+		})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.csrsReadingSecret), builder.OnlyMetadata).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		Complete(r)
+}
+
+func (r *SigningReconciler) csrsOfSigner(ctx context.Context, signerName string) []reconcile.Request {
+	var list certificatesv1.CertificateSigningRequestList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{csrBySignerNameIndex: signerName}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing CSRs for signer", "signer", signerName)
+		return nil
+	}
+	return requestsFor(list.Items)
+}
+
+// csrsReadingSecret finds the CSRs a Secret matters to: those of CA issuers whose key pair it
+// holds, and SelfSigned CSRs whose private key it holds.
+func (r *SigningReconciler) csrsReadingSecret(ctx context.Context, secret client.Object) []reconcile.Request {
+	key := secret.GetNamespace() + "/" + secret.GetName()
+	var reqs []reconcile.Request
+	var issuers cmapi.IssuerList
+	if err := r.Client.List(ctx, &issuers, client.MatchingFields{issuerByCASecretIndex: key}); err == nil {
+		for _, i := range issuers.Items {
+			reqs = append(reqs, r.csrsOfSigner(ctx, policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: i.Namespace, Name: i.Name}.SignerName())...)
+		}
+	}
+	if secret.GetNamespace() == r.ClusterResourceNamespace {
+		var cis cmapi.ClusterIssuerList
+		if err := r.Client.List(ctx, &cis, client.MatchingFields{issuerByCASecretIndex: key}); err == nil {
+			for _, ci := range cis.Items {
+				reqs = append(reqs, r.csrsOfSigner(ctx, policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: ci.Name}.SignerName())...)
+			}
+		}
+	}
+	var csrs certificatesv1.CertificateSigningRequestList
+	if err := r.Client.List(ctx, &csrs, client.MatchingFields{csrByPrivateKeySecretIndex: key}); err == nil {
+		reqs = append(reqs, requestsFor(csrs.Items)...)
+	}
+	return reqs
+}
+
+func requestsFor(csrs []certificatesv1.CertificateSigningRequest) []reconcile.Request {
+	reqs := make([]reconcile.Request, 0, len(csrs))
+	for _, c := range csrs {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: c.Name}})
+	}
+	return reqs
+}
