@@ -76,7 +76,9 @@ func (r *SigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, nil
 	}
 	switch {
-	case csr.IsFailed(&c), csr.IsDenied(&c), csr.IsIssued(&c):
+	case csr.IsIssued(&c):
+		return ctrl.Result{}, r.annotateCertificate(ctx, &c)
+	case csr.IsFailed(&c), csr.IsDenied(&c):
 		return ctrl.Result{}, nil
 	case !csr.IsApproved(&c):
 		r.Events.Eventf(&c, nil, corev1.EventTypeNormal, ReasonWaitingApproval, "Sign", "waiting for the CSR to be approved")

@@ -48,9 +48,10 @@ func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.Certific
 	return nil
 }
 
-// issue records the certificate on the CSR: the serial and fingerprint annotations first, then
-// status.certificate. If the status write fails the next attempt signs afresh and overwrites the
-// annotations, so they never describe a certificate other than the one delivered.
+// issue writes the certificate to status.certificate, then annotates the CSR with its serial
+// and fingerprint. The status write carries the resourceVersion the controller read, so when a
+// reconcile working from a stale cache signs a second time its write conflicts and only the
+// first certificate is ever delivered; the annotations are derived from what status holds.
 func (r *SigningReconciler) issue(ctx context.Context, c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer,
 	typ signer.IssuerType, b bounds, chain signer.PEMChain) error {
 	leaf, err := leafOf(chain)
@@ -59,7 +60,32 @@ func (r *SigningReconciler) issue(ctx context.Context, c *certificatesv1.Certifi
 		// upstream fault); writing it would hand the requester garbage.
 		return fmt.Errorf("signer for %s returned an unusable chain: %w", typ, err)
 	}
+	c.Status.Certificate = chain
+	if err := r.Client.Status().Update(ctx, c); err != nil {
+		return fmt.Errorf("writing status.certificate: %w", err)
+	}
+	if err := r.annotateCertificate(ctx, c); err != nil {
+		return err
+	}
+	serial := leaf.SerialNumber.Text(16)
+	r.Events.Eventf(c, nil, corev1.EventTypeNormal, ReasonCertificateIssued, "Sign",
+		"certificate %s issued by %s %s, valid until %s", serial, issuer.GetObjectKind().GroupVersionKind().Kind, issuer.GetName(), leaf.NotAfter.UTC().Format(time.RFC3339))
+	r.Audit.Write(issuanceRecord(c, issuer, typ, b, leaf, serial, sha256Hex(leaf.Raw)))
+	return nil
+}
+
+// annotateCertificate sets the serial and fingerprint annotations from status.certificate when
+// they are missing or stale, so that `kubectl get csr -o yaml` identifies the certificate. It is
+// also run for issued CSRs, which repairs a CSR whose annotation write was interrupted.
+func (r *SigningReconciler) annotateCertificate(ctx context.Context, c *certificatesv1.CertificateSigningRequest) error {
+	leaf, err := leafOf(c.Status.Certificate)
+	if err != nil {
+		return nil // not a certificate this operator wrote; nothing to describe
+	}
 	serial, fingerprint := leaf.SerialNumber.Text(16), sha256Hex(leaf.Raw)
+	if c.Annotations[SerialAnnotation] == serial && c.Annotations[FingerprintAnnotation] == fingerprint {
+		return nil
+	}
 	patch := client.MergeFrom(c.DeepCopy())
 	if c.Annotations == nil {
 		c.Annotations = map[string]string{}
@@ -68,13 +94,6 @@ func (r *SigningReconciler) issue(ctx context.Context, c *certificatesv1.Certifi
 	if err := r.Client.Patch(ctx, c, patch); err != nil {
 		return fmt.Errorf("annotating the CSR with its certificate: %w", err)
 	}
-	c.Status.Certificate = chain
-	if err := r.Client.Status().Update(ctx, c); err != nil {
-		return fmt.Errorf("writing status.certificate: %w", err)
-	}
-	r.Events.Eventf(c, nil, corev1.EventTypeNormal, ReasonCertificateIssued, "Sign",
-		"certificate %s issued by %s %s, valid until %s", serial, issuer.GetObjectKind().GroupVersionKind().Kind, issuer.GetName(), leaf.NotAfter.UTC().Format(time.RFC3339))
-	r.Audit.Write(issuanceRecord(c, issuer, typ, b, leaf, serial, fingerprint))
 	return nil
 }
 
