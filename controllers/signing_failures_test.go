@@ -1,0 +1,246 @@
+package controllers_test
+
+import (
+	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"strings"
+	"testing"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	"github.com/cert-manager/cert-manager/pkg/util/pki"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	"github.com/signerpolicy/signer-policy-operator/test/harness"
+)
+
+func failedWith(reason string) func(*certificatesv1.CertificateSigningRequest) error {
+	return func(c *certificatesv1.CertificateSigningRequest) error {
+		cond := harness.Condition(c, certificatesv1.CertificateFailed)
+		if cond == nil {
+			return fmt.Errorf("not Failed: %+v", c.Status.Conditions)
+		}
+		if cond.Reason != reason {
+			return fmt.Errorf("Failed with %s: %s, want %s", cond.Reason, cond.Message, reason)
+		}
+		if len(c.Status.Certificate) > 0 {
+			return fmt.Errorf("Failed CSR carries a certificate")
+		}
+		return nil
+	}
+}
+
+var webCSR = signingCase{tmpl: x509.CertificateRequest{DNSNames: []string{"web.example.com"}}}
+
+func TestRequesterWithoutReferenceFailsDeniedReference(t *testing.T) {
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, false)
+	stranger := "stranger-" + policyName(t)
+	grantCSRCreate(t, stranger)
+	iut.requester = env.User(t, stranger)
+	c, _ := iut.submit(t, webCSR)
+	got := env.WaitForCSR(t, c.Name, wait, failedWith("DeniedReference"))
+	if msg := harness.Condition(got, certificatesv1.CertificateFailed).Message; !strings.Contains(msg, stranger) {
+		t.Errorf("DeniedReference message %q does not name the requester", msg)
+	}
+}
+
+func TestDurationUnderTenMinutesFailsInvalidDuration(t *testing.T) {
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, false)
+	tc := webCSR
+	tc.annotations = map[string]string{"experimental.cert-manager.io/request-duration": "5m"}
+	c, _ := iut.submit(t, tc)
+	env.WaitForCSR(t, c.Name, wait, failedWith("InvalidDuration"))
+}
+
+func TestUnparsableDurationFailsErrorParseDuration(t *testing.T) {
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, false)
+	tc := webCSR
+	tc.annotations = map[string]string{"experimental.cert-manager.io/request-duration": "a fortnight"}
+	c, _ := iut.submit(t, tc)
+	env.WaitForCSR(t, c.Name, wait, failedWith("ErrorParseDuration"))
+}
+
+func TestIsCAAnnotationDisagreeingWithBasicConstraintsFails(t *testing.T) {
+	for _, selfSigned := range []bool{false, true} {
+		iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, selfSigned)
+		t.Run(iut.name, func(t *testing.T) {
+			ext, err := pki.MarshalBasicConstraints(true, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc := signingCase{tmpl: x509.CertificateRequest{Subject: pkix.Name{CommonName: "not a CA"}, ExtraExtensions: []pkix.Extension{ext}}}
+			c, _ := iut.submit(t, tc) // the annotation is absent: the request says CA, the CSR says not
+			env.WaitForCSR(t, c.Name, wait, failedWith("BasicConstraintsMismatch"))
+		})
+	}
+}
+
+func TestCASecretCreatedAfterTheCSRIsUsedOnceItExists(t *testing.T) {
+	ns := env.Namespace(t)
+	root := signertest.NewRootCA(t, signertest.ECDSA, "late CA")
+	env.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "late"},
+		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "late-ca"}}}})
+	user := "requester-" + ns
+	grantCSRCreate(t, user)
+	grantReference(t, ns, "late", user)
+	iut := issuerUnderTest{signerName: "issuers.cert-manager.io/" + ns + ".late", secretNamespace: ns, ca: root, requester: env.User(t, user)}
+
+	c, key := iut.submit(t, webCSR)
+	waitForEvent(t, c, "SecretMissing")
+	env.Create(t, root.Secret(ns, "late-ca"))
+	got := env.WaitForCSR(t, c.Name, wait, issued)
+	verifyCertificate(t, iut, webCSR, got, key)
+}
+
+func TestSelfSignedSecretCreatedLateOrFixedIsUsed(t *testing.T) {
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, true)
+	key := signertest.NewKey(t, signertest.ECDSA)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: iut.secretNamespace, Name: "late-key"},
+		Data: map[string][]byte{"tls.key": []byte("not a key")}}
+	c := env.SubmitCSR(t, iut.requester, harness.CSR{
+		SignerName: iut.signerName, Request: signertest.RequestPEM(t, key, &webCSR.tmpl),
+		Annotations: map[string]string{"experimental.cert-manager.io/private-key-secret-name": "late-key"},
+	})
+	if err := approve(env.Admin, c.Name); err != nil {
+		t.Fatal(err)
+	}
+	waitForEvent(t, c, "SecretMissing")
+	env.Create(t, secret)
+	ev := waitForEvent(t, c, "SecretInvalidData")
+	if strings.Contains(ev.Note, "not a key") {
+		t.Errorf("event leaks the Secret's content: %q", ev.Note)
+	}
+	secret.Data["tls.key"] = signertest.KeyPEM(t, key)
+	if err := env.Admin.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	got := env.WaitForCSR(t, c.Name, wait, issued)
+	verifyCertificate(t, iut, webCSR, got, key)
+}
+
+func TestSelfSignedWithTheWrongKeyFailsErrorKeyMatch(t *testing.T) {
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, true)
+	other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: iut.secretNamespace, GenerateName: "other-"},
+		Data: map[string][]byte{"tls.key": signertest.KeyPEM(t, signertest.NewKey(t, signertest.ECDSA))}}
+	env.Create(t, other)
+	c := env.SubmitCSR(t, iut.requester, harness.CSR{
+		SignerName: iut.signerName, Request: signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &webCSR.tmpl),
+		Annotations: map[string]string{"experimental.cert-manager.io/private-key-secret-name": other.Name},
+	})
+	if err := approve(env.Admin, c.Name); err != nil {
+		t.Fatal(err)
+	}
+	env.WaitForCSR(t, c.Name, wait, failedWith("ErrorKeyMatch"))
+}
+
+func TestSelfSignedWithoutTheKeyAnnotationFailsMissingAnnotation(t *testing.T) {
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, true)
+	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: dnsCSR(t, "web.example.com")})
+	if err := approve(env.Admin, c.Name); err != nil {
+		t.Fatal(err)
+	}
+	env.WaitForCSR(t, c.Name, wait, failedWith("MissingAnnotation"))
+}
+
+// A person may approve a CSR the policy would have refused, but signing still holds it to the
+// governing policy's bounds.
+func TestPersonApprovingWhatThePolicyForbidsFailsPolicyViolation(t *testing.T) {
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, false)
+	name := policyName(t)
+	p := policyFor(name, policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: strings.TrimPrefix(iut.signerName, "clusterissuers.cert-manager.io/")})
+	p.Spec.Approval.Mode = policyv1alpha1.ApprovalManual
+	env.Create(t, p)
+	readyStatus(t, name, metav1.ConditionTrue)
+
+	tc := signingCase{tmpl: x509.CertificateRequest{Subject: pkix.Name{CommonName: "Rogue CA"}},
+		annotations: map[string]string{"experimental.cert-manager.io/request-is-ca": "true"}}
+	c, _ := iut.submit(t, tc)
+	got := env.WaitForCSR(t, c.Name, wait, failedWith("PolicyViolation"))
+	if msg := harness.Condition(got, certificatesv1.CertificateFailed).Message; !strings.Contains(msg, "spec.allowCA") {
+		t.Errorf("PolicyViolation message %q does not name spec.allowCA", msg)
+	}
+}
+
+func TestPolicyMaxClampsTheDuration(t *testing.T) {
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, false)
+	name := policyName(t)
+	p := policyFor(name, policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: strings.TrimPrefix(iut.signerName, "clusterissuers.cert-manager.io/")})
+	p.Spec.Approval.Mode = policyv1alpha1.ApprovalManual
+	p.Spec.Duration = &policyv1alpha1.DurationBounds{Max: &metav1.Duration{Duration: 48 * 3600e9}}
+	env.Create(t, p)
+	readyStatus(t, name, metav1.ConditionTrue)
+
+	tc := webCSR
+	tc.annotations = map[string]string{"experimental.cert-manager.io/request-duration": "720h"}
+	c, key := iut.submit(t, tc)
+	got := env.WaitForCSR(t, c.Name, wait, issued)
+	tc.duration = 48 * 3600e9
+	verifyCertificate(t, iut, tc, got, key)
+}
+
+func TestMalformedSignerNameIsIgnoredAndOthersProceed(t *testing.T) {
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, false)
+	bad := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: "issuers.cert-manager.io/no-dot-here", Request: dnsCSR(t, "web.example.com")})
+	if err := approve(env.Admin, bad.Name); err != nil {
+		t.Fatal(err)
+	}
+	ev := waitForEvent(t, bad, "InvalidSignerName")
+	if !strings.Contains(ev.Note, "spec.signerName") {
+		t.Errorf("event %q does not name spec.signerName", ev.Note)
+	}
+	good, _ := iut.submit(t, webCSR)
+	env.WaitForCSR(t, good.Name, wait, issued)
+	var got certificatesv1.CertificateSigningRequest
+	if err := env.Admin.Get(context.Background(), client.ObjectKeyFromObject(bad), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Status.Certificate) > 0 || harness.Condition(&got, certificatesv1.CertificateFailed) != nil {
+		t.Errorf("malformed signerName CSR was acted on: %+v", got.Status)
+	}
+}
+
+func TestUnapprovedCSRWaitsAndIsSignedAfterApproval(t *testing.T) {
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, false)
+	key := signertest.NewKey(t, signertest.ECDSA)
+	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: signertest.RequestPEM(t, key, &webCSR.tmpl)})
+	waitForEvent(t, c, "WaitingApproval")
+	if err := approve(env.Admin, c.Name); err != nil {
+		t.Fatal(err)
+	}
+	got := env.WaitForCSR(t, c.Name, wait, issued)
+	verifyCertificate(t, iut, webCSR, got, key)
+	waitForEvent(t, got, "CertificateIssued")
+	recs := records.For(c.Name)
+	var issuedRec bool
+	for _, r := range recs {
+		if r.Event == "Issued" && r.Certificate != nil && r.Certificate.Serial == got.Annotations["policy.signerpolicy.dev/certificate-serial"] &&
+			r.Certificate.SHA256Fingerprint == got.Annotations["policy.signerpolicy.dev/certificate-sha256-fingerprint"] && r.Issuer != nil && r.Issuer.Type == "CA" &&
+			r.GrantedLifetime == "2160h0m0s" {
+			issuedRec = true
+		}
+	}
+	if !issuedRec {
+		t.Errorf("no governance record of the issuance matching the certificate: %+v", recs)
+	}
+}
+
+func TestIssuerCreatedAfterTheCSRIsUsed(t *testing.T) {
+	ns := env.Namespace(t)
+	user := "requester-" + ns
+	grantCSRCreate(t, user)
+	iut := issuerUnderTest{signerName: "clusterissuers.cert-manager.io/late-" + ns, secretNamespace: clusterResourceNamespace, requester: env.User(t, user)}
+	iut.ca = signertest.NewRootCA(t, signertest.ECDSA, "late")
+	env.Create(t, iut.ca.Secret(clusterResourceNamespace, "late-"+ns))
+	c, key := iut.submit(t, webCSR)
+	waitForEvent(t, c, "IssuerNotFound")
+	env.Create(t, &cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: "late-" + ns},
+		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "late-" + ns}}}})
+	got := env.WaitForCSR(t, c.Name, wait, issued)
+	verifyCertificate(t, iut, webCSR, got, key)
+}
