@@ -80,7 +80,7 @@ func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.Certific
 	case policy.Deny:
 		return r.decide(ctx, c, req, d, certificatesv1.CertificateDenied, ReasonDenied, policies)
 	case policy.Manual:
-		note := "approval is manual; " + d.Message()
+		note := d.Message() // it says that approval is manual and what an approver would decide
 		r.Events.Eventf(c, nil, corev1.EventTypeNormal, ReasonEvaluated, "Evaluate", "%s", truncate(note))
 		r.Audit.Write(decisionRecord(audit.EventManualReview, c, req, d, ReasonEvaluated, note, policies))
 	case policy.Wait:

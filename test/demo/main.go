@@ -17,8 +17,14 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 )
+
+// clusterResourceNamespace stands for the namespace the operator would be installed in.
+const clusterResourceNamespace = "signer-policy-system"
 
 func main() {
 	manager := flag.String("manager", "bin/manager", "Path of the operator binary to run.")
@@ -57,6 +63,10 @@ func run(managerPath string, keep bool) error {
 	}
 	k := kubectl{path: filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), kubeconfig: kubeconfig, root: root}
 
+	// ClusterIssuers' Secrets live in the operator's namespace, as with cert-manager.
+	if err := env.Admin.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterResourceNamespace}}); err != nil {
+		return err
+	}
 	step("Starting the operator as its own process (logs: " + filepath.Join(dir, "operator.log") + ")")
 	stopOperator, err := startOperator(filepath.Join(root, managerPath), kubeconfig, filepath.Join(dir, "operator.log"))
 	if err != nil {
@@ -65,6 +75,9 @@ func run(managerPath string, keep bool) error {
 	defer stopOperator()
 
 	if err := showPolicyLifecycle(k); err != nil {
+		return err
+	}
+	if err := showCSRRoundTrip(context.Background(), env, k, dir); err != nil {
 		return err
 	}
 
@@ -127,7 +140,8 @@ func startOperator(path, kubeconfig, logPath string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(path, "--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	cmd := exec.Command(path, "--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
+		"--cluster-resource-namespace", clusterResourceNamespace)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s (run `make build` first): %w", path, err)
@@ -146,6 +160,12 @@ func startOperator(path, kubeconfig, logPath string) (func(), error) {
 }
 
 type kubectl struct{ path, kubeconfig, root string }
+
+// as runs kubectl with the user's own credentials.
+func (k kubectl) as(u user) kubectl {
+	k.kubeconfig = u.kubeconfig
+	return k
+}
 
 // show prints a kubectl command the way a reader would type it, then its output.
 func (k kubectl) show(args ...string) error {

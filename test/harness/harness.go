@@ -157,11 +157,17 @@ func (e *Env) Stop() error {
 // authorized by the API server's RBAC.
 func (e *Env) UserConfig(t testing.TB, name string, groups ...string) *rest.Config {
 	t.Helper()
-	u, err := e.env.AddUser(envtest.User{Name: name, Groups: groups}, e.Config)
+	u, err := e.AddUser(name, groups...)
 	if err != nil {
 		t.Fatalf("adding user %q: %v", name, err)
 	}
 	return u.Config()
+}
+
+// AddUser provisions a client certificate for the named user with the given groups; its
+// Config and KubeConfig authenticate as that user.
+func (e *Env) AddUser(name string, groups ...string) (*envtest.AuthenticatedUser, error) {
+	return e.env.AddUser(envtest.User{Name: name, Groups: groups}, e.Config)
 }
 
 // User returns a client acting as the named user.
