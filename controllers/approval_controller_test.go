@@ -30,7 +30,7 @@ type tenant struct {
 	ns, user, policy, signerName string
 }
 
-func newTenant(t *testing.T, mutate ...func(*policyv1alpha1.SignerPolicy)) tenant {
+func newTenant(t testing.TB, mutate ...func(*policyv1alpha1.SignerPolicy)) tenant {
 	t.Helper()
 	ns := env.Namespace(t)
 	env.Create(t, caIssuer(ns, "ca"))
@@ -46,7 +46,7 @@ func newTenant(t *testing.T, mutate ...func(*policyv1alpha1.SignerPolicy)) tenan
 	return tn
 }
 
-func dnsCSR(t *testing.T, dnsNames ...string) []byte {
+func dnsCSR(t testing.TB, dnsNames ...string) []byte {
 	return harness.CSRPEM(t, &x509.CertificateRequest{DNSNames: dnsNames}, harness.ECDSAKey(t))
 }
 

@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 			)
 		},
 		ClusterResourceNamespace: clusterResourceNamespace,
+		Concurrency:              4, // main.go's default
 		AuditLog:                 records.Logger(),
 	}))
 }

@@ -37,7 +37,7 @@ func caIssuer(ns, name string) *cmapi.Issuer {
 }
 
 // policyName gives each test its own cluster-scoped policy name.
-func policyName(t *testing.T) string {
+func policyName(t testing.TB) string {
 	n := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
 	if len(n) > 60 {
 		n = n[:60]
@@ -47,7 +47,7 @@ func policyName(t *testing.T) string {
 
 // readyStatus waits until the policy's Ready condition has the wanted status for its current
 // generation, and returns the policy as last read.
-func readyStatus(t *testing.T, name string, want metav1.ConditionStatus) *policyv1alpha1.SignerPolicy {
+func readyStatus(t testing.TB, name string, want metav1.ConditionStatus) *policyv1alpha1.SignerPolicy {
 	t.Helper()
 	var p policyv1alpha1.SignerPolicy
 	harness.Eventually(t, wait, func() error {
