@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -79,7 +78,8 @@ func run() error {
 	opts := controllers.Options{
 		// One signer per issuer type, built here with the clients they need; a policy for a type
 		// not listed is not Ready.
-		Signers: func(secrets client.Reader) (*signer.Registry, error) {
+		Signers: func(mgr ctrl.Manager) (*signer.Registry, error) {
+			secrets := mgr.GetAPIReader()
 			return signer.NewRegistry(
 				signer.Entry{Type: signer.TypeCA, Signer: ca.New(secrets)},
 				signer.Entry{Type: signer.TypeSelfSigned, Signer: selfsigned.New(secrets)},

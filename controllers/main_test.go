@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/signerpolicy/signer-policy-operator/controllers"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
@@ -25,7 +25,8 @@ var (
 
 func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, &env, controllers.Options{
-		Signers: func(secrets client.Reader) (*signer.Registry, error) {
+		Signers: func(mgr ctrl.Manager) (*signer.Registry, error) {
+			secrets := mgr.GetAPIReader()
 			return signer.NewRegistry(
 				signer.Entry{Type: signer.TypeCA, Signer: ca.New(secrets)},
 				signer.Entry{Type: signer.TypeSelfSigned, Signer: selfsigned.New(secrets)},

@@ -24,10 +24,11 @@ import (
 // Options configure the operator's controllers. main.go and the test harness build the manager
 // through the same Setup so that tests run exactly the wiring that ships.
 type Options struct {
-	// Signers builds the signer for each issuer type from a reader that goes straight to the API
-	// server (Secrets are read, never cached). A policy for an issuer type without a signer is
-	// not Ready.
-	Signers func(secrets client.Reader) (*signer.Registry, error)
+	// Signers builds the signer for each issuer type. Signers read Secrets through
+	// mgr.GetAPIReader(), which goes straight to the API server, so key material is never cached;
+	// a signer that serves something (an ACME HTTP-01 listener) adds itself to mgr. A policy for
+	// an issuer type without a signer is not Ready.
+	Signers func(mgr ctrl.Manager) (*signer.Registry, error)
 	// ClusterResourceNamespace is where ClusterIssuers' Secrets live.
 	ClusterResourceNamespace string
 	// Concurrency is how many CSRs each CSR controller works on at once.
@@ -41,7 +42,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := registerIndexes(ctx, mgr.GetFieldIndexer(), opts.ClusterResourceNamespace); err != nil {
 		return fmt.Errorf("registering field indexes: %w", err)
 	}
-	signers, err := opts.Signers(mgr.GetAPIReader())
+	signers, err := opts.Signers(mgr)
 	if err != nil {
 		return fmt.Errorf("building signers: %w", err)
 	}

@@ -141,15 +141,20 @@ func (e *Env) StartManager(opts controllers.Options) error {
 	return nil
 }
 
+// StopManager stops the operator's manager, as a crash or a rollout would; StartManager starts a
+// new one. Tests of restarts use the pair.
+func (e *Env) StopManager() error {
+	if e.stopManager == nil {
+		return nil
+	}
+	e.stopManager()
+	e.stopManager = nil
+	return <-e.managerErr
+}
+
 // Stop stops the manager, if running, and the control plane.
 func (e *Env) Stop() error {
-	var errs []error
-	if e.stopManager != nil {
-		e.stopManager()
-		errs = append(errs, <-e.managerErr)
-	}
-	errs = append(errs, e.env.Stop())
-	return errors.Join(errs...)
+	return errors.Join(e.StopManager(), e.env.Stop())
 }
 
 // UserConfig returns a REST config authenticated as the named user with the given groups, so
