@@ -12,6 +12,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/signerpolicy/signer-policy-operator/controllers"
@@ -30,23 +32,42 @@ func main() {
 	}
 }
 
-func run() error {
-	var (
-		metricsAddr              string
-		probeAddr                string
-		leaderElect              bool
-		clusterResourceNamespace string
-		concurrency              int
-	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", `Address the metrics endpoint binds to; "0" disables it.`)
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica acts at a time.")
-	flag.StringVar(&clusterResourceNamespace, "cluster-resource-namespace", "",
+// flags are the operator's command-line settings, beside zap's --zap-* logging flags.
+type flags struct {
+	metricsAddr              string
+	metricsSecure            bool
+	probeAddr                string
+	leaderElect              bool
+	clusterResourceNamespace string
+	concurrency              int
+	controllers              string
+	version                  bool
+}
+
+func parseFlags(zapOpts *zap.Options) flags {
+	var f flags
+	flag.StringVar(&f.metricsAddr, "metrics-bind-address", "0", `Address the metrics endpoint binds to, such as :8443; "0" disables it.`)
+	flag.BoolVar(&f.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, to scrapers the API server authenticates and authorizes.")
+	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
+	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader so that only one replica acts at a time.")
+	flag.StringVar(&f.clusterResourceNamespace, "cluster-resource-namespace", "",
 		"Namespace of ClusterIssuers' Secrets (default: the operator's own namespace).")
-	flag.IntVar(&concurrency, "concurrency", 4, "CSRs each CSR controller works on at once.")
-	zapOpts := zap.Options{}
+	flag.IntVar(&f.concurrency, "concurrency", 4, "CSRs each CSR controller works on at once.")
+	flag.StringVar(&f.controllers, "controllers", "policy,approval,signing",
+		"Controllers to run: policy (status and generated RBAC), approval, signing. Run them in separate Deployments to keep the approve and sign powers apart.")
+	flag.BoolVar(&f.version, "version", false, "Print the version and exit.")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	return f
+}
+
+func run() error {
+	zapOpts := zap.Options{}
+	f := parseFlags(&zapOpts)
+	if f.version {
+		fmt.Println(version)
+		return nil
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -58,19 +79,25 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
+	selected := strings.Split(f.controllers, ",")
+	metrics := metricsserver.Options{BindAddress: f.metricsAddr, SecureServing: f.metricsSecure}
+	if f.metricsSecure {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  controllers.CacheOptions(),
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElect,
-		LeaderElectionID:       "signer-policy-operator.policy.signerpolicy.dev",
+		Metrics:                metrics,
+		HealthProbeBindAddress: f.probeAddr,
+		LeaderElection:         f.leaderElect,
+		// Each set of controllers elects its own leader, so split Deployments both act.
+		LeaderElectionID: "signer-policy-operator-" + strings.Join(selected, "-"),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	if clusterResourceNamespace == "" {
-		if clusterResourceNamespace, err = ownNamespace(); err != nil {
+	if f.clusterResourceNamespace == "" {
+		if f.clusterResourceNamespace, err = ownNamespace(); err != nil {
 			return err
 		}
 	}
@@ -85,8 +112,10 @@ func run() error {
 				signer.Entry{Type: signer.TypeSelfSigned, Signer: selfsigned.New(secrets)},
 			)
 		},
-		ClusterResourceNamespace: clusterResourceNamespace,
-		Concurrency:              concurrency,
+		ClusterResourceNamespace: f.clusterResourceNamespace,
+		Concurrency:              f.concurrency,
+		Controllers:              selected,
+		Metrics:                  ctrlmetrics.Registry,
 	}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		return err
@@ -97,7 +126,7 @@ func run() error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	log.Info("starting signer-policy-operator", "version", version)
+	log.Info("starting signer-policy-operator", "version", version, "controllers", selected)
 	return mgr.Start(ctx)
 }
 

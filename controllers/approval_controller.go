@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +44,8 @@ type ApprovalReconciler struct {
 	Events events.EventRecorder
 	Audit  *audit.Logger
 	Clock  clock.PassiveClock
+	// Metrics may be nil.
+	Metrics *Metrics
 }
 
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=get;list;watch
@@ -74,6 +77,7 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 
 // act carries out a decision: the only writes are through the /approval subresource.
 func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision, policies []policyv1alpha1.SignerPolicy) error {
+	r.Metrics.decided(orNone(d.Policy), strings.ToLower(string(d.Result)))
 	switch d.Result {
 	case policy.Approve:
 		return r.decide(ctx, c, req, d, certificatesv1.CertificateApproved, ReasonApproved, policies)
@@ -123,6 +127,13 @@ func decisionRecord(event string, c *certificatesv1.CertificateSigningRequest, r
 		}
 	}
 	return rec
+}
+
+func orNone(policy string) string {
+	if policy == "" {
+		return "none"
+	}
+	return policy
 }
 
 func truncate(s string) string {

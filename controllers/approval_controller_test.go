@@ -214,16 +214,7 @@ func TestManualModeLeavesTheDecisionToNamedApprovers(t *testing.T) {
 	}
 }
 
-func approve(as client.Client, name string) error {
-	var c certificatesv1.CertificateSigningRequest
-	if err := as.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
-		return err
-	}
-	c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "KubectlApprove", Message: "approved by a person",
-	})
-	return as.SubResource("approval").Update(context.Background(), &c)
-}
+func approve(as client.Client, name string) error { return harness.Approve(as, name) }
 
 func TestCSRsOfUngovernedSignersAreLeftUntouched(t *testing.T) {
 	tn := newTenant(t)

@@ -3,9 +3,11 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,49 +37,88 @@ type Options struct {
 	Concurrency int
 	// AuditLog receives the governance records; the manager's logger when unset.
 	AuditLog *logr.Logger
+	// Controllers selects which controllers run, from Policy, Approval and Signing; empty runs
+	// them all. Splitting lets the power to approve and the power to sign live in different
+	// Deployments with different service accounts.
+	Controllers []string
+	// Metrics receives the operator's Prometheus metrics; none are kept when nil.
+	Metrics prometheus.Registerer
 }
 
-// Setup registers the field indexes and every controller with the manager.
+// The controllers Options.Controllers can select.
+const (
+	ControllerPolicy   = "policy"
+	ControllerApproval = "approval"
+	ControllerSigning  = "signing"
+)
+
+func (o Options) runs(name string) bool {
+	return len(o.Controllers) == 0 || slices.Contains(o.Controllers, name)
+}
+
+func (o Options) validate() error {
+	for _, c := range o.Controllers {
+		if c != ControllerPolicy && c != ControllerApproval && c != ControllerSigning {
+			return fmt.Errorf("unknown controller %q: choose from %s, %s and %s", c, ControllerPolicy, ControllerApproval, ControllerSigning)
+		}
+	}
+	return nil
+}
+
+// Setup registers the field indexes and the selected controllers with the manager.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
 	if err := registerIndexes(ctx, mgr.GetFieldIndexer(), opts.ClusterResourceNamespace); err != nil {
 		return fmt.Errorf("registering field indexes: %w", err)
 	}
-	signers, err := opts.Signers(mgr)
-	if err != nil {
-		return fmt.Errorf("building signers: %w", err)
-	}
-	supported := map[signer.IssuerType]bool{}
-	for _, t := range signers.Types() {
-		supported[t] = true
+	var metrics *Metrics
+	if opts.Metrics != nil {
+		var err error
+		if metrics, err = NewMetrics(opts.Metrics); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
 	}
 	auditLog := mgr.GetLogger()
 	if opts.AuditLog != nil {
 		auditLog = *opts.AuditLog
 	}
 	concurrency := max(opts.Concurrency, 1)
-	policies := &SignerPolicyReconciler{Client: mgr.GetClient(), SupportedTypes: supported}
-	if err := policies.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("setting up the SignerPolicy controller: %w", err)
+	// The signers decide which issuer types a policy can be Ready for, so they are built even
+	// when only the policy controller runs.
+	signers, err := opts.Signers(mgr)
+	if err != nil {
+		return fmt.Errorf("building signers: %w", err)
 	}
-	approval := &ApprovalReconciler{
-		Client: mgr.GetClient(),
-		Events: mgr.GetEventRecorder("signer-policy-approver"),
-		Audit:  audit.New(auditLog),
-		Clock:  clock.RealClock{},
+	if opts.runs(ControllerPolicy) {
+		supported := map[signer.IssuerType]bool{}
+		for _, t := range signers.Types() {
+			supported[t] = true
+		}
+		policies := &SignerPolicyReconciler{Client: mgr.GetClient(), SupportedTypes: supported}
+		if err := policies.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the SignerPolicy controller: %w", err)
+		}
 	}
-	if err := approval.SetupWithManager(mgr, concurrency); err != nil {
-		return fmt.Errorf("setting up the CSR approval controller: %w", err)
+	if opts.runs(ControllerApproval) {
+		approval := &ApprovalReconciler{
+			Client: mgr.GetClient(), Events: mgr.GetEventRecorder("signer-policy-approver"),
+			Audit: audit.New(auditLog), Clock: clock.RealClock{}, Metrics: metrics,
+		}
+		if err := approval.SetupWithManager(mgr, concurrency); err != nil {
+			return fmt.Errorf("setting up the CSR approval controller: %w", err)
+		}
 	}
-	signing := &SigningReconciler{
-		Client:                   mgr.GetClient(),
-		Events:                   mgr.GetEventRecorder("signer-policy-signer"),
-		Audit:                    audit.New(auditLog),
-		Clock:                    clock.RealClock{},
-		Signers:                  signers,
-		ClusterResourceNamespace: opts.ClusterResourceNamespace,
-	}
-	if err := signing.SetupWithManager(mgr, concurrency); err != nil {
-		return fmt.Errorf("setting up the CSR signing controller: %w", err)
+	if opts.runs(ControllerSigning) {
+		signing := &SigningReconciler{
+			Client: mgr.GetClient(), Events: mgr.GetEventRecorder("signer-policy-signer"),
+			Audit: audit.New(auditLog), Clock: clock.RealClock{}, Metrics: metrics,
+			Signers: signers, ClusterResourceNamespace: opts.ClusterResourceNamespace,
+		}
+		if err := signing.SetupWithManager(mgr, concurrency); err != nil {
+			return fmt.Errorf("setting up the CSR signing controller: %w", err)
+		}
 	}
 	return nil
 }

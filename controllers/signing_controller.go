@@ -51,6 +51,8 @@ type SigningReconciler struct {
 	Signers *signer.Registry
 	// ClusterResourceNamespace is where ClusterIssuers' Secrets live.
 	ClusterResourceNamespace string
+	// Metrics may be nil.
+	Metrics *Metrics
 }
 
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=get;list;watch;update;patch
@@ -63,6 +65,9 @@ type SigningReconciler struct {
 func (r *SigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var c certificatesv1.CertificateSigningRequest
 	if err := r.Client.Get(ctx, req.NamespacedName, &c); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.waiting(req.Name, "")
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	ref, err := csr.ParseSignerName(c.Spec.SignerName)
@@ -77,16 +82,20 @@ func (r *SigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	switch {
 	case csr.IsIssued(&c):
+		r.Metrics.waiting(c.Name, "")
 		return ctrl.Result{}, r.annotateCertificate(ctx, &c)
 	case csr.IsFailed(&c), csr.IsDenied(&c):
+		r.Metrics.waiting(c.Name, "")
 		return ctrl.Result{}, nil
 	case !csr.IsApproved(&c):
+		r.Metrics.waiting(c.Name, ReasonWaitingApproval)
 		r.Events.Eventf(&c, nil, corev1.EventTypeNormal, ReasonWaitingApproval, "Sign", "waiting for the CSR to be approved")
 		return ctrl.Result{}, nil
 	}
 	issuer, err := r.issuer(ctx, ref)
 	if apierrors.IsNotFound(err) {
 		// The issuer watch brings the CSR back when the issuer appears.
+		r.Metrics.waiting(c.Name, ReasonIssuerNotFound)
 		r.Events.Eventf(&c, nil, corev1.EventTypeWarning, ReasonIssuerNotFound, "Sign", "%s %q not found", ref.Kind, issuerKey(policyv1alpha1.IssuerKind(ref.Kind), ref.Namespace, ref.Name))
 		return ctrl.Result{}, nil
 	}
@@ -118,12 +127,14 @@ func (r *SigningReconciler) gateAndSign(ctx context.Context, c *certificatesv1.C
 	}
 	if cond := issuerReadyCondition(issuer); cond != nil && cond.Status == cmmeta.ConditionFalse {
 		// cert-manager's own verdict on the issuer; its update wakes the CSR through the watch.
+		r.Metrics.waiting(c.Name, ReasonIssuerNotReady)
 		r.Events.Eventf(c, nil, corev1.EventTypeNormal, ReasonIssuerNotReady, "Sign", "issuer is not Ready: %s", cond.Message)
 		return ctrl.Result{}, nil
 	}
 	typ, _ := signer.TypeOf(issuer.GetSpec())
 	s, ok := r.Signers.Get(typ)
 	if !ok {
+		r.Metrics.waiting(c.Name, ReasonUnsupportedIssuerType)
 		r.Events.Eventf(c, nil, corev1.EventTypeWarning, ReasonUnsupportedIssuerType, "Sign", "the issuer is configured for %q, which this operator does not sign for", typ)
 		return ctrl.Result{}, nil
 	}
@@ -141,6 +152,8 @@ func (r *SigningReconciler) gateAndSign(ctx context.Context, c *certificatesv1.C
 func (r *SigningReconciler) handleSignResult(ctx context.Context, c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer,
 	typ signer.IssuerType, b bounds, chain signer.PEMChain, err error) (ctrl.Result, error) {
 	if pending, ok := signer.AsPending(err); ok {
+		r.Metrics.waiting(c.Name, pending.Reason)
+		r.Metrics.signed(string(typ), "pending")
 		r.Events.Eventf(c, nil, corev1.EventTypeNormal, pending.Reason, "Sign", "%s", pending.Message)
 		after := pending.RequeueAfter
 		if after <= 0 {
@@ -149,9 +162,11 @@ func (r *SigningReconciler) handleSignResult(ctx context.Context, c *certificate
 		return ctrl.Result{RequeueAfter: after}, nil
 	}
 	if permanent, ok := signer.AsPermanent(err); ok {
+		r.Metrics.signed(string(typ), "failed")
 		return ctrl.Result{}, r.fail(ctx, c, &b, permanent.Reason, permanent.Message)
 	}
 	if err != nil {
+		r.Metrics.signed(string(typ), "error")
 		r.Events.Eventf(c, nil, corev1.EventTypeWarning, ReasonSigningRetry, "Sign", "signing failed and will be retried: %s", err)
 		return ctrl.Result{}, err
 	}

@@ -35,6 +35,7 @@ func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.Certific
 	if err := r.Client.Status().Update(ctx, c); err != nil {
 		return fmt.Errorf("marking the CSR Failed (%s): %w", reason, err)
 	}
+	r.Metrics.waiting(c.Name, "")
 	r.Events.Eventf(c, nil, corev1.EventTypeWarning, reason, "Sign", "%s", truncate(message))
 	rec := audit.ForCSR(audit.EventFailed, c)
 	rec.Reason, rec.Message = reason, message
@@ -64,6 +65,10 @@ func (r *SigningReconciler) issue(ctx context.Context, c *certificatesv1.Certifi
 	if err := r.Client.Status().Update(ctx, c); err != nil {
 		return fmt.Errorf("writing status.certificate: %w", err)
 	}
+	now := r.Clock.Now()
+	r.Metrics.waiting(c.Name, "")
+	r.Metrics.signed(string(typ), "issued")
+	r.Metrics.issued(string(typ), c.CreationTimestamp.Time, now)
 	if err := r.annotateCertificate(ctx, c); err != nil {
 		return err
 	}

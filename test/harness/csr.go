@@ -14,6 +14,7 @@ import (
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -134,4 +135,17 @@ func (e *Env) WaitForEvent(t testing.TB, obj client.Object, reason string) *even
 		return fmt.Errorf("no %s event for %s; saw %v", reason, obj.GetName(), seen)
 	})
 	return found
+}
+
+// Approve approves the CSR as the given client, the way `kubectl certificate approve` does: a
+// get, then an update of the /approval subresource.
+func Approve(as client.Client, name string) error {
+	var c certificatesv1.CertificateSigningRequest
+	if err := as.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
+		return err
+	}
+	c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "KubectlApprove", Message: "approved by a person",
+	})
+	return as.SubResource("approval").Update(context.Background(), &c)
 }

@@ -45,8 +45,7 @@ type Env struct {
 	KubeConfig []byte
 
 	env         *envtest.Environment
-	stopManager context.CancelFunc
-	managerErr  chan error
+	stopManager func() error
 }
 
 // Start starts the control plane and installs the CRDs. Binaries come from KUBEBUILDER_ASSETS,
@@ -117,28 +116,41 @@ func Main(m *testing.M, out **Env, opts controllers.Options) int {
 
 // StartManager runs the operator's controllers in-process with the admin's credentials.
 func (e *Env) StartManager(opts controllers.Options) error {
-	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
+	stop, err := e.RunManager(e.Config, opts, metricsserver.Options{BindAddress: "0"})
+	if err != nil {
+		return err
+	}
+	e.stopManager = stop
+	return nil
+}
+
+// RunManager runs the operator's controllers in-process with the given credentials (for
+// example a config impersonating the operator's service account) and metrics server, and
+// returns a function that stops it.
+func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics metricsserver.Options) (stop func() error, err error) {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 e.Scheme,
 		Cache:                  controllers.CacheOptions(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                metrics,
 		HealthProbeBindAddress: "0",
 		// A test package may start more than one manager (restarts); names repeat by design.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
-		return fmt.Errorf("creating manager: %w", err)
+		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		cancel()
-		return err
+		return nil, err
 	}
-	e.stopManager, e.managerErr = cancel, make(chan error, 1)
-	go func() { e.managerErr <- mgr.Start(ctx) }()
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		return errors.New("manager cache did not sync")
+		cancel()
+		return nil, errors.Join(errors.New("manager cache did not sync"), <-done)
 	}
-	return nil
+	return func() error { cancel(); return <-done }, nil
 }
 
 // StopManager stops the operator's manager, as a crash or a rollout would; StartManager starts a
@@ -147,9 +159,9 @@ func (e *Env) StopManager() error {
 	if e.stopManager == nil {
 		return nil
 	}
-	e.stopManager()
+	stop := e.stopManager
 	e.stopManager = nil
-	return <-e.managerErr
+	return stop()
 }
 
 // Stop stops the manager, if running, and the control plane.

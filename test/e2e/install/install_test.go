@@ -1,0 +1,274 @@
+// Package install proves what a platform team installs: the kustomize overlays render, apply to
+// a real API server, and the operator does its whole job under exactly the RBAC they install,
+// by running it with the identity of the installed service account.
+package install
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/controllers"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/selfsigned"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	"github.com/signerpolicy/signer-policy-operator/test/harness"
+)
+
+// operatorNamespace is where config/default and config/split install the operator.
+const operatorNamespace = "signer-policy-system"
+
+var env *harness.Env
+
+func TestMain(m *testing.M) {
+	e, err := harness.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	env = e
+	code := m.Run()
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+// render builds a kustomize overlay of config/ in-process, as `kustomize build` does.
+func render(t *testing.T, overlay string) []*unstructured.Unstructured {
+	t.Helper()
+	root, err := harness.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(root, "config", overlay))
+	if err != nil {
+		t.Fatalf("kustomize build config/%s: %v", overlay, err)
+	}
+	data, err := res.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := harness.DecodeObjects(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// install applies the rendered objects; every one of them must be accepted by the API server.
+func install(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	if err := harness.Apply(context.Background(), env.Admin, objs); err != nil {
+		t.Fatalf("installing: %v", err)
+	}
+	for _, o := range objs {
+		t.Cleanup(func() {
+			if o.GetKind() != "Namespace" && o.GetKind() != "CustomResourceDefinition" {
+				_ = env.Admin.Delete(context.Background(), o)
+			}
+		})
+	}
+}
+
+func kinds(objs []*unstructured.Unstructured) map[string]int {
+	k := map[string]int{}
+	for _, o := range objs {
+		k[o.GetKind()]++
+	}
+	return k
+}
+
+// asServiceAccount is a REST config that acts with the installed service account's identity
+// and nothing else, the way the Deployment's pods would.
+func asServiceAccount(name string) *rest.Config {
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + operatorNamespace + ":" + name,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + operatorNamespace, "system:authenticated"},
+	}
+	return cfg
+}
+
+func options(controllersToRun ...string) controllers.Options {
+	return controllers.Options{
+		Signers: func(mgr ctrl.Manager) (*signer.Registry, error) {
+			return signer.NewRegistry(
+				signer.Entry{Type: signer.TypeCA, Signer: ca.New(mgr.GetAPIReader())},
+				signer.Entry{Type: signer.TypeSelfSigned, Signer: selfsigned.New(mgr.GetAPIReader())},
+			)
+		},
+		ClusterResourceNamespace: operatorNamespace,
+		Concurrency:              2,
+		Controllers:              controllersToRun,
+		Metrics:                  ctrlmetrics.Registry,
+	}
+}
+
+func TestDefaultInstallRunsUnderItsOwnClusterRole(t *testing.T) {
+	objs := render(t, "default")
+	k := kinds(objs)
+	if k["CustomResourceDefinition"] != 1 || k["Deployment"] != 1 || k["ClusterRole"] < 1 || k["ServiceAccount"] != 1 {
+		t.Fatalf("config/default renders %v", k)
+	}
+	install(t, objs)
+
+	metricsAddr := freeAddress(t)
+	stop, err := env.RunManager(asServiceAccount("signer-policy-controller-manager"), options(), metricsserver.Options{BindAddress: metricsAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stop() })
+	roundTrip(t)
+
+	body := scrape(t, metricsAddr)
+	for _, want := range []string{
+		`signerpolicy_csr_decisions_total{policy="`, `result="approve"}`,
+		`signerpolicy_csr_signing_total{issuer_type="CA",result="issued"}`,
+		`signerpolicy_csr_signing_total{issuer_type="SelfSigned",result="issued"}`,
+		`signerpolicy_csr_issuance_seconds_count{issuer_type="CA"}`,
+		`signerpolicy_csr_pending{reason="WaitingApproval"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func TestSplitInstallRunsEachControllerUnderItsOwnRole(t *testing.T) {
+	objs := render(t, "split")
+	if k := kinds(objs); k["Deployment"] != 3 || k["ServiceAccount"] != 3 || k["ClusterRole"] != 3 {
+		t.Fatalf("config/split renders %v, want three Deployments each with its own service account and ClusterRole", k)
+	}
+	install(t, objs)
+	for _, c := range []string{controllers.ControllerPolicy, controllers.ControllerApproval, controllers.ControllerSigning} {
+		stop, err := env.RunManager(asServiceAccount("signer-policy-"+c), options(c), metricsserver.Options{BindAddress: "0"})
+		if err != nil {
+			t.Fatalf("starting the %s controller: %v", c, err)
+		}
+		t.Cleanup(func() { _ = stop() })
+	}
+	roundTrip(t)
+}
+
+// roundTrip runs the operator's whole job: generated RBAC (an Automatic policy, and a Manual
+// one with approvers, which needs the approve power to grant), an automatic approval, a
+// person's approval, and signing by a CA Issuer and a SelfSigned ClusterIssuer.
+func roundTrip(t *testing.T) {
+	t.Helper()
+	ns := env.Namespace(t)
+	root := signertest.NewRootCA(t, signertest.ECDSA, "install CA")
+	env.Create(t, root.Secret(ns, "ca"))
+	env.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ca"},
+		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "ca"}}}})
+	alice := "alice-" + ns
+	automatic := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "auto-" + ns}, Spec: policyv1alpha1.SignerPolicySpec{
+		IssuerRef:  policyv1alpha1.IssuerReference{Kind: "Issuer", Namespace: ns, Name: "ca"},
+		Requesters: policyv1alpha1.Subjects{Users: []string{alice}},
+		Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}},
+	}}
+	env.Create(t, automatic)
+
+	env.Create(t, &cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: "self-" + ns},
+		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{SelfSigned: &cmapi.SelfSignedIssuer{}}}})
+	approvers := "approvers-" + ns
+	manual := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "manual-" + ns}, Spec: policyv1alpha1.SignerPolicySpec{
+		IssuerRef:  policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: "self-" + ns},
+		Requesters: policyv1alpha1.Subjects{Users: []string{alice}},
+		Approval:   policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{approvers}}},
+		Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}},
+	}}
+	env.Create(t, manual)
+	for _, name := range []string{automatic.Name, manual.Name} {
+		waitReady(t, name)
+	}
+
+	requester := env.User(t, alice)
+	key := signertest.NewKey(t, signertest.ECDSA)
+	auto := env.SubmitCSR(t, requester, harness.CSR{SignerName: "issuers.cert-manager.io/" + ns + ".ca",
+		Request: signertest.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})})
+	got := env.WaitForCSR(t, auto.Name, 30*time.Second, hasCertificate)
+	if chain := signertest.ParseChain(t, got.Status.Certificate); chain[0].CheckSignatureFrom(root.Cert) != nil {
+		t.Error("the certificate is not signed by the Issuer's CA")
+	}
+
+	selfKey := signertest.NewKey(t, signertest.ECDSA)
+	env.Create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: "key-" + ns},
+		Data: map[string][]byte{"tls.key": signertest.KeyPEM(t, selfKey)}})
+	person := env.SubmitCSR(t, requester, harness.CSR{SignerName: "clusterissuers.cert-manager.io/self-" + ns,
+		Request:     signertest.RequestPEM(t, selfKey, &x509.CertificateRequest{DNSNames: []string{"api.example.com"}}),
+		Annotations: map[string]string{"experimental.cert-manager.io/private-key-secret-name": "key-" + ns}})
+	env.WaitForEvent(t, person, "SignerPolicyEvaluated")
+	approver := env.User(t, "sam-"+ns, approvers)
+	harness.Eventually(t, 10*time.Second, func() error { return harness.Approve(approver, person.Name) })
+	env.WaitForCSR(t, person.Name, 30*time.Second, hasCertificate)
+}
+
+func waitReady(t *testing.T, name string) {
+	t.Helper()
+	harness.Eventually(t, 30*time.Second, func() error {
+		var p policyv1alpha1.SignerPolicy
+		if err := env.Admin.Get(context.Background(), client.ObjectKey{Name: name}, &p); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(p.Status.Conditions, policyv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("policy %s not Ready: %+v", name, c)
+		}
+		return nil
+	})
+}
+
+func hasCertificate(c *certificatesv1.CertificateSigningRequest) error {
+	if len(c.Status.Certificate) == 0 {
+		return fmt.Errorf("no certificate: %+v", c.Status.Conditions)
+	}
+	return nil
+}
+
+func freeAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
+	var body string
+	harness.Eventually(t, 10*time.Second, func() error {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		body = string(b)
+		return err
+	})
+	return body
+}
