@@ -27,7 +27,7 @@ IMG ?= ghcr.io/signerpolicy/signer-policy-operator:$(VERSION)
 TEST_FLAGS ?=
 
 # Files the generators own; `make test` fails when regenerating would change any of them.
-GENERATED = api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml
+GENERATED = api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml bundle bundle.Dockerfile
 
 .PHONY: all
 all: build
@@ -43,6 +43,10 @@ manifests: ## Generate the CRD and the operator's ClusterRole from kubebuilder m
 generate: ## Generate deepcopy methods for the API types.
 	$(CONTROLLER_GEN) object paths="./api/..."
 
+.PHONY: bundle
+bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/manifests.
+	$(GO) run ./internal/bundle/cmd/bundle-gen --config config/manifests --out bundle --dockerfile bundle.Dockerfile
+
 .PHONY: fmt
 fmt: ## Run gofmt over the tree.
 	$(GO) fmt ./...
@@ -55,7 +59,7 @@ vet: ## Run go vet.
 .PHONY: verify-generated
 verify-generated: ## Fail when committed generated files differ from what the generators write.
 	@before=$$(find $(GENERATED) -type f -print0 | sort -z | xargs -0 sha256sum); \
-	$(MAKE) --no-print-directory generate manifests >/dev/null; \
+	$(MAKE) --no-print-directory generate manifests bundle >/dev/null; \
 	after=$$(find $(GENERATED) -type f -print0 | sort -z | xargs -0 sha256sum); \
 	if [ "$$before" != "$$after" ]; then \
 		diff <(echo "$$before") <(echo "$$after") || true; \

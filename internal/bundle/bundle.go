@@ -1,0 +1,338 @@
+// Package bundle renders the Operator Lifecycle Manager bundle from the objects config/manifests
+// builds to: the CSV base, the operator as config/default installs it, and the samples. Nothing
+// in the bundle is written by hand, and the output is deterministic, so `make bundle` twice
+// changes nothing.
+package bundle
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/blang/semver/v4"
+	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+// Package is the OLM package name; Channel its only channel for now.
+const (
+	Package = "signer-policy-operator"
+	Channel = "candidate"
+)
+
+// Files maps a path inside the bundle directory to its content.
+type Files map[string][]byte
+
+// Generate renders the bundle's manifests/ and metadata/ from config/manifests' objects.
+func Generate(objs []*unstructured.Unstructured) (Files, error) {
+	g := &generator{files: Files{}}
+	for _, o := range objs {
+		if err := g.add(o); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+	}
+	if g.csv == nil {
+		return nil, fmt.Errorf("config/manifests has no ClusterServiceVersion base")
+	}
+	if err := g.finishCSV(); err != nil {
+		return nil, err
+	}
+	annotations, err := yaml.Marshal(map[string]map[string]string{"annotations": Annotations()})
+	if err != nil {
+		return nil, err
+	}
+	g.files["metadata/annotations.yaml"] = annotations
+	return g.files, nil
+}
+
+// Annotations are the bundle's metadata/annotations.yaml, which bundle.Dockerfile repeats as
+// labels.
+func Annotations() map[string]string {
+	return map[string]string{
+		"operators.operatorframework.io.bundle.mediatype.v1":       "registry+v1",
+		"operators.operatorframework.io.bundle.manifests.v1":       "manifests/",
+		"operators.operatorframework.io.bundle.metadata.v1":        "metadata/",
+		"operators.operatorframework.io.bundle.package.v1":         Package,
+		"operators.operatorframework.io.bundle.channels.v1":        Channel,
+		"operators.operatorframework.io.bundle.channel.default.v1": Channel,
+	}
+}
+
+type generator struct {
+	files       Files
+	csv         *operatorsv1alpha1.ClusterServiceVersion
+	deployments []appsv1.Deployment
+	roles       map[string][]rbacv1.PolicyRule // "ClusterRole/name" or "Role/name"
+	bindings    []binding
+	examples    []map[string]any
+	ownedKinds  map[string]bool
+}
+
+// binding is a role granted to a service account.
+type binding struct {
+	role           string // "ClusterRole/name" or "Role/name"
+	serviceAccount string
+}
+
+func (g *generator) add(o *unstructured.Unstructured) error {
+	if g.roles == nil {
+		g.roles, g.ownedKinds = map[string][]rbacv1.PolicyRule{}, map[string]bool{}
+	}
+	switch o.GetKind() {
+	case "ClusterServiceVersion":
+		g.csv = &operatorsv1alpha1.ClusterServiceVersion{}
+		return fromUnstructured(o, g.csv)
+	case "Deployment":
+		var d appsv1.Deployment
+		if err := fromUnstructured(o, &d); err != nil {
+			return err
+		}
+		g.deployments = append(g.deployments, d)
+	case "ClusterRole", "Role":
+		var rules struct {
+			Rules []rbacv1.PolicyRule `json:"rules"`
+		}
+		if err := fromUnstructured(o, &rules); err != nil {
+			return err
+		}
+		g.roles[o.GetKind()+"/"+o.GetName()] = rules.Rules
+		if o.GetKind() == "ClusterRole" {
+			// Kept as a manifest too: OLM installs unbound ClusterRoles (the metrics reader) as
+			// they are; bound ones are dropped in finishCSV in favour of clusterPermissions.
+			return g.manifest(o)
+		}
+	case "ClusterRoleBinding", "RoleBinding":
+		var b rbacv1.RoleBinding
+		if err := fromUnstructured(o, &b); err != nil {
+			return err
+		}
+		for _, s := range b.Subjects {
+			if s.Kind == rbacv1.ServiceAccountKind {
+				g.bindings = append(g.bindings, binding{role: b.RoleRef.Kind + "/" + b.RoleRef.Name, serviceAccount: s.Name})
+			}
+		}
+	case "CustomResourceDefinition":
+		g.ownedKinds[nestedString(o, "spec", "names", "kind")] = true
+		return g.manifest(o)
+	case "Service":
+		return g.manifest(o)
+	case "Namespace", "ServiceAccount":
+		// OLM creates the install namespace, and service accounts from the permissions.
+	default:
+		// Samples: the owned kinds become alm-examples; others (cert-manager issuers) are only
+		// there to make the examples meaningful and are not part of the bundle.
+		g.examples = append(g.examples, o.Object)
+	}
+	return nil
+}
+
+func (g *generator) manifest(o *unstructured.Unstructured) error {
+	o = o.DeepCopy()
+	o.SetNamespace("")
+	data, err := marshal(o.Object)
+	if err != nil {
+		return err
+	}
+	gv := strings.ReplaceAll(o.GetAPIVersion(), "/", "_")
+	g.files[filepath.Join("manifests", o.GetName()+"_"+gv+"_"+strings.ToLower(o.GetKind())+".yaml")] = data
+	return nil
+}
+
+func (g *generator) finishCSV() error {
+	csv := g.csv
+	if len(g.deployments) != 1 {
+		return fmt.Errorf("config/manifests holds %d Deployments, want the operator's one", len(g.deployments))
+	}
+	d := g.deployments[0]
+	image := d.Spec.Template.Spec.Containers[0].Image
+	version, err := versionOf(image)
+	if err != nil {
+		return err
+	}
+	csv.Name, csv.Namespace = Package+".v"+version, ""
+	csv.Spec.Version.Version, err = parseVersion(version)
+	if err != nil {
+		return err
+	}
+	if csv.Annotations == nil {
+		csv.Annotations = map[string]string{}
+	}
+	csv.Annotations["containerImage"] = image
+	examples, err := g.almExamples()
+	if err != nil {
+		return err
+	}
+	csv.Annotations["alm-examples"] = examples
+	strategy := operatorsv1alpha1.StrategyDetailsDeployment{
+		DeploymentSpecs: []operatorsv1alpha1.StrategyDeploymentSpec{{Name: d.Name, Label: d.Labels, Spec: d.Spec}},
+	}
+	strategy.ClusterPermissions, strategy.Permissions = g.permissions()
+	csv.Spec.InstallStrategy = operatorsv1alpha1.NamedInstallStrategy{StrategyName: operatorsv1alpha1.InstallStrategyNameDeployment, StrategySpec: strategy}
+	for _, b := range g.bindings {
+		if strings.HasPrefix(b.role, "ClusterRole/") {
+			name := strings.TrimPrefix(b.role, "ClusterRole/")
+			delete(g.files, filepath.Join("manifests", name+"_rbac.authorization.k8s.io_v1_clusterrole.yaml"))
+		}
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(csv)
+	if err != nil {
+		return err
+	}
+	data, err := marshal(content)
+	if err != nil {
+		return err
+	}
+	g.files[filepath.Join("manifests", Package+".clusterserviceversion.yaml")] = data
+	return nil
+}
+
+// permissions turns what config/rbac binds to service accounts into the CSV's
+// clusterPermissions and permissions, one entry per service account, sorted.
+func (g *generator) permissions() (cluster, namespaced []operatorsv1alpha1.StrategyDeploymentPermissions) {
+	bySA := map[string]map[bool][]rbacv1.PolicyRule{}
+	for _, b := range g.bindings {
+		if bySA[b.serviceAccount] == nil {
+			bySA[b.serviceAccount] = map[bool][]rbacv1.PolicyRule{}
+		}
+		isCluster := strings.HasPrefix(b.role, "ClusterRole/")
+		bySA[b.serviceAccount][isCluster] = append(bySA[b.serviceAccount][isCluster], g.roles[b.role]...)
+	}
+	names := make([]string, 0, len(bySA))
+	for sa := range bySA {
+		names = append(names, sa)
+	}
+	sort.Strings(names)
+	for _, sa := range names {
+		if rules := bySA[sa][true]; len(rules) > 0 {
+			cluster = append(cluster, operatorsv1alpha1.StrategyDeploymentPermissions{ServiceAccountName: sa, Rules: rules})
+		}
+		if rules := bySA[sa][false]; len(rules) > 0 {
+			namespaced = append(namespaced, operatorsv1alpha1.StrategyDeploymentPermissions{ServiceAccountName: sa, Rules: rules})
+		}
+	}
+	return cluster, namespaced
+}
+
+func (g *generator) almExamples() (string, error) {
+	var examples []map[string]any
+	for _, e := range g.examples {
+		u := &unstructured.Unstructured{Object: e}
+		if g.ownedKinds[u.GetKind()] {
+			examples = append(examples, e)
+		}
+	}
+	slices.SortFunc(examples, func(a, b map[string]any) int {
+		return strings.Compare((&unstructured.Unstructured{Object: a}).GetName(), (&unstructured.Unstructured{Object: b}).GetName())
+	})
+	data, err := json.MarshalIndent(examples, "", "  ")
+	return string(data), err
+}
+
+// versionOf takes the bundle version from the operator image's tag (v0.1.0 → 0.1.0), so the
+// image kustomization in config/manager is the one place a release changes.
+func versionOf(image string) (string, error) {
+	i := strings.LastIndex(image, ":")
+	if i < 0 || strings.Contains(image[i:], "/") {
+		return "", fmt.Errorf("operator image %q has no tag to take the version from", image)
+	}
+	return strings.TrimPrefix(image[i+1:], "v"), nil
+}
+
+func fromUnstructured(o *unstructured.Unstructured, into any) error {
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, into)
+}
+
+func nestedString(o *unstructured.Unstructured, fields ...string) string {
+	s, _, _ := unstructured.NestedString(o.Object, fields...)
+	return s
+}
+
+// marshal writes YAML without the null creationTimestamps typed objects carry, which OLM
+// tooling would otherwise show as noise.
+func marshal(obj map[string]any) ([]byte, error) {
+	dropNullTimestamps(obj)
+	return yaml.Marshal(obj)
+}
+
+func dropNullTimestamps(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			if k == "creationTimestamp" && val == nil {
+				delete(t, k)
+				continue
+			}
+			dropNullTimestamps(val)
+		}
+	case []any:
+		for _, val := range t {
+			dropNullTimestamps(val)
+		}
+	}
+}
+
+func parseVersion(v string) (semver.Version, error) {
+	parsed, err := semver.Parse(v)
+	if err != nil {
+		return semver.Version{}, fmt.Errorf("bundle version %q is not semver: %w", v, err)
+	}
+	return parsed, nil
+}
+
+// Dockerfile is bundle.Dockerfile: the bundle image, labelled with the bundle's annotations.
+func Dockerfile() []byte {
+	a := Annotations()
+	keys := make([]string, 0, len(a))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# Generated by `make bundle` from config/; do not edit.\nFROM scratch\n\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "LABEL %s=%s\n", k, a[k])
+	}
+	b.WriteString("\nCOPY bundle/manifests /manifests/\nCOPY bundle/metadata /metadata/\n")
+	return []byte(b.String())
+}
+
+// Build runs kustomize over dir in-process, as `kustomize build` does.
+func Build(dir string) ([]*unstructured.Unstructured, error) {
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	data, err := res.AsYaml()
+	if err != nil {
+		return nil, err
+	}
+	// Decoded through apimachinery rather than taken from kustomize's maps, whose plain ints
+	// unstructured objects do not accept.
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var objs []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs, nil
+			}
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
