@@ -2,6 +2,8 @@ module github.com/signerpolicy/signer-policy-operator
 
 go 1.26.3
 
+toolchain go1.26.8
+
 require (
 	github.com/blang/semver/v4 v4.0.0
 	github.com/cert-manager/cert-manager v1.21.2
