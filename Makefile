@@ -99,6 +99,10 @@ run: ## Run the operator against the cluster of the current kubeconfig.
 demo: controlplane build ## Run the operator end to end on a local control plane (KEEP=1 leaves it running).
 	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) run ./test/demo --manager bin/manager $(if $(KEEP),--keep)
 
+.PHONY: bench
+bench: controlplane build ## Measure issuance on a local control plane (BENCH_FLAGS="-n 1000 -policies 1000 -key rsa -scale 10000").
+	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) run ./test/bench --manager bin/manager $(BENCH_FLAGS)
+
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a container engine).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	"github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // user is a person of the demo: a client and a kubeconfig for kubectl, both authenticated as
@@ -50,7 +51,7 @@ func newUser(env *harness.Env, dir, name string, groups ...string) (user, error)
 // with kubectl.
 func showCSRRoundTrip(ctx context.Context, env *harness.Env, k kubectl, dir string) error {
 	step("The team's CA keypair goes into the Secret the CA Issuer names")
-	caCert, caKey, err := newCA("Team A Root CA")
+	caCert, caKey, err := pki.NewCA("Team A Root CA")
 	if err != nil {
 		return err
 	}
@@ -108,11 +109,11 @@ func showManualApproval(ctx context.Context, env *harness.Env, k kubectl, dir st
 	if err != nil {
 		return err
 	}
-	key, err := newKey(elliptic.P384())
+	key, err := pki.NewKey(elliptic.P384())
 	if err != nil {
 		return err
 	}
-	keyBytes, err := keyPEM(key)
+	keyBytes, err := pki.KeyPEM(key)
 	if err != nil {
 		return err
 	}
@@ -161,7 +162,7 @@ func showManualApproval(ctx context.Context, env *harness.Env, k kubectl, dir st
 }
 
 func submit(ctx context.Context, u user, signerName string, tmpl *x509.CertificateRequest, annotations map[string]string, curve elliptic.Curve) (string, error) {
-	key, err := newKey(curve)
+	key, err := pki.NewKey(curve)
 	if err != nil {
 		return "", err
 	}
@@ -172,7 +173,7 @@ func submit(ctx context.Context, u user, signerName string, tmpl *x509.Certifica
 // moment to reach the API server's authorizer, so a refusal is retried briefly.
 func submitWithKey(ctx context.Context, u user, signerName string, tmpl *x509.CertificateRequest, annotations map[string]string,
 	key crypto.Signer, usages []certificatesv1.KeyUsage) (string, error) {
-	req, err := requestPEM(key, tmpl)
+	req, err := pki.RequestPEM(key, tmpl)
 	if err != nil {
 		return "", err
 	}
