@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -20,6 +21,7 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/selfsigned"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/venafi"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -107,9 +109,14 @@ func run() error {
 		// not listed is not Ready.
 		Signers: func(mgr ctrl.Manager) (*signer.Registry, error) {
 			secrets := mgr.GetAPIReader()
+			venafiSigner, err := venafi.New(venafi.Options{APIReader: secrets, Clock: clock.RealClock{}})
+			if err != nil {
+				return nil, err
+			}
 			return signer.NewRegistry(
 				signer.Entry{Type: signer.TypeCA, Signer: ca.New(secrets)},
 				signer.Entry{Type: signer.TypeSelfSigned, Signer: selfsigned.New(secrets)},
+				signer.Entry{Type: signer.TypeVenafi, Signer: venafiSigner},
 			)
 		},
 		ClusterResourceNamespace: f.clusterResourceNamespace,

@@ -232,10 +232,16 @@ type csrAnnotator struct {
 }
 
 func (a csrAnnotator) Annotate(ctx context.Context, key, value string) error {
-	patch := client.MergeFrom(a.csr.DeepCopy())
-	if a.csr.Annotations == nil {
-		a.csr.Annotations = map[string]string{}
+	// The patch is built on a copy and only adopted once written, so a failed write leaves the
+	// CSR as it was and a retry sends the annotation again.
+	updated := a.csr.DeepCopy()
+	if updated.Annotations == nil {
+		updated.Annotations = map[string]string{}
 	}
-	a.csr.Annotations[key] = value
-	return a.client.Patch(ctx, a.csr, patch)
+	updated.Annotations[key] = value
+	if err := a.client.Patch(ctx, updated, client.MergeFrom(a.csr)); err != nil {
+		return err
+	}
+	*a.csr = *updated
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,6 +47,8 @@ type Env struct {
 
 	env         *envtest.Environment
 	stopManager func() error
+	// usersMu serialises AddUser: envtest provisions users by writing to shared state.
+	usersMu sync.Mutex
 }
 
 // Start starts the control plane and installs the CRDs. Binaries come from KUBEBUILDER_ASSETS,
@@ -184,6 +187,8 @@ func (e *Env) UserConfig(t testing.TB, name string, groups ...string) *rest.Conf
 // AddUser provisions a client certificate for the named user with the given groups; its
 // Config and KubeConfig authenticate as that user.
 func (e *Env) AddUser(name string, groups ...string) (*envtest.AuthenticatedUser, error) {
+	e.usersMu.Lock()
+	defer e.usersMu.Unlock()
 	return e.env.AddUser(envtest.User{Name: name, Groups: groups}, e.Config)
 }
 
