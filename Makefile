@@ -69,7 +69,7 @@ verify-generated: ## Fail when committed generated files differ from what the ge
 
 .PHONY: test
 test: controlplane verify-generated vet ## Run every test against the real control plane.
-	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test $(TEST_FLAGS) ./...
+	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -timeout 30m $(TEST_FLAGS) ./...
 
 ##@ Control plane
 

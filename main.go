@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -19,8 +21,10 @@ import (
 
 	"github.com/signerpolicy/signer-policy-operator/controllers"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/acme"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/selfsigned"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/vault"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/venafi"
 )
 
@@ -43,6 +47,8 @@ type flags struct {
 	clusterResourceNamespace string
 	concurrency              int
 	controllers              string
+	acmeHTTP01Address        string
+	acmeHTTP01Service        string
 	version                  bool
 }
 
@@ -57,6 +63,10 @@ func parseFlags(zapOpts *zap.Options) flags {
 	flag.IntVar(&f.concurrency, "concurrency", 4, "CSRs each CSR controller works on at once.")
 	flag.StringVar(&f.controllers, "controllers", "policy,approval,signing",
 		"Controllers to run: policy (status and generated RBAC), approval, signing. Run them in separate Deployments to keep the approve and sign powers apart.")
+	flag.StringVar(&f.acmeHTTP01Address, "acme-http01-bind-address", ":8089",
+		"Address the ACME HTTP-01 challenge listener binds to (signing controller only).")
+	flag.StringVar(&f.acmeHTTP01Service, "acme-http01-service", "",
+		"namespace/name of the Service in front of the challenge listener, which http01.ingress solvers route to (default: <own namespace>/signer-policy-acme-http01).")
 	flag.BoolVar(&f.version, "version", false, "Print the version and exit.")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -103,20 +113,30 @@ func run() error {
 			return err
 		}
 	}
+	acmeOpts, err := f.acmeOptions(selected)
+	if err != nil {
+		return err
+	}
 	ctx := ctrl.SetupSignalHandler()
 	opts := controllers.Options{
 		// One signer per issuer type, built here with the clients they need; a policy for a type
-		// not listed is not Ready.
+		// not listed is not Ready. Secrets are read through the API reader, never cached.
 		Signers: func(mgr ctrl.Manager) (*signer.Registry, error) {
 			secrets := mgr.GetAPIReader()
 			venafiSigner, err := venafi.New(venafi.Options{APIReader: secrets, Clock: clock.RealClock{}})
 			if err != nil {
 				return nil, err
 			}
+			acmeSigner, err := acme.New(mgr, acmeOpts)
+			if err != nil {
+				return nil, err
+			}
 			return signer.NewRegistry(
 				signer.Entry{Type: signer.TypeCA, Signer: ca.New(secrets)},
 				signer.Entry{Type: signer.TypeSelfSigned, Signer: selfsigned.New(secrets)},
+				signer.Entry{Type: signer.TypeVault, Signer: vault.New(secrets, mgr.GetClient(), clock.RealClock{})},
 				signer.Entry{Type: signer.TypeVenafi, Signer: venafiSigner},
+				signer.Entry{Type: signer.TypeACME, Signer: acmeSigner},
 			)
 		},
 		ClusterResourceNamespace: f.clusterResourceNamespace,
@@ -135,6 +155,27 @@ func run() error {
 	}
 	log.Info("starting signer-policy-operator", "version", version, "controllers", selected)
 	return mgr.Start(ctx)
+}
+
+// acmeOptions configure the ACME signer's HTTP-01 listener, which only a process running the
+// signing controller serves: the policy and approval Deployments of a split install need none.
+func (f flags) acmeOptions(selected []string) (acme.Options, error) {
+	if !slices.Contains(selected, controllers.ControllerSigning) {
+		return acme.Options{}, nil
+	}
+	service := f.acmeHTTP01Service
+	if service == "" {
+		ns, err := ownNamespace()
+		if err != nil {
+			ns = f.clusterResourceNamespace
+		}
+		service = ns + "/signer-policy-acme-http01"
+	}
+	ns, name, ok := strings.Cut(service, "/")
+	if !ok || ns == "" || name == "" {
+		return acme.Options{}, fmt.Errorf("--acme-http01-service %q: want namespace/name", service)
+	}
+	return acme.Options{HTTP01Address: f.acmeHTTP01Address, HTTP01Service: types.NamespacedName{Namespace: ns, Name: name}}, nil
 }
 
 // ownNamespace is the namespace the operator runs in: POD_NAMESPACE (set from the downward API

@@ -10,6 +10,7 @@ import (
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
 // policyByIssuerIndex indexes SignerPolicies by the issuer they reference, so that an Issuer or
@@ -38,8 +39,8 @@ func registerIndexes(ctx context.Context, indexer client.FieldIndexer, clusterRe
 		{&policyv1alpha1.SignerPolicy{}, policyBySignerNameIndex, indexPolicyBySignerName},
 		{&certificatesv1.CertificateSigningRequest{}, csrBySignerNameIndex, indexCSRBySignerName},
 		{&certificatesv1.CertificateSigningRequest{}, csrByPrivateKeySecretIndex, indexCSRByPrivateKeySecret(clusterResourceNamespace)},
-		{&cmapi.Issuer{}, issuerByCASecretIndex, indexIssuerByCASecret("")},
-		{&cmapi.ClusterIssuer{}, issuerByCASecretIndex, indexIssuerByCASecret(clusterResourceNamespace)},
+		{&cmapi.Issuer{}, issuerBySecretIndex, indexIssuerBySecret("")},
+		{&cmapi.ClusterIssuer{}, issuerBySecretIndex, indexIssuerBySecret(clusterResourceNamespace)},
 	}
 	for _, i := range indexes {
 		if err := indexer.IndexField(ctx, i.obj, i.field, i.fn); err != nil {
@@ -65,24 +66,26 @@ func indexCSRBySignerName(obj client.Object) []string {
 	return []string{obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName}
 }
 
-// issuerByCASecretIndex indexes CA issuers by "<namespace>/<secret>" of their key pair Secret,
-// so a Secret event finds its issuers without scanning them all.
-const issuerByCASecretIndex = "spec.ca.secretName"
+// issuerBySecretIndex indexes issuers by "<namespace>/<secret>" of every Secret they refer to
+// (CA key pair, Vault, Venafi and ACME credentials, CA bundles), so a Secret event finds its
+// issuers without scanning them all.
+const issuerBySecretIndex = "spec.secretRefs"
 
-// indexIssuerByCASecret indexes Issuers in their own namespace, and ClusterIssuers in the
+// indexIssuerBySecret indexes Issuers in their own namespace, and ClusterIssuers in the
 // cluster resource namespace given here.
-func indexIssuerByCASecret(clusterResourceNamespace string) client.IndexerFunc {
+func indexIssuerBySecret(clusterResourceNamespace string) client.IndexerFunc {
 	return func(obj client.Object) []string {
 		issuer := obj.(cmapi.GenericIssuer)
-		ca := issuer.GetSpec().CA
-		if ca == nil || ca.SecretName == "" {
-			return nil
-		}
 		ns := issuer.GetNamespace()
 		if ns == "" {
 			ns = clusterResourceNamespace
 		}
-		return []string{ns + "/" + ca.SecretName}
+		names := signer.ReferencedSecrets(issuer.GetSpec())
+		keys := make([]string, 0, len(names))
+		for _, name := range names {
+			keys = append(keys, ns+"/"+name)
+		}
+		return keys
 	}
 }
 

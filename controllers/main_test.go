@@ -4,12 +4,16 @@ import (
 	"os"
 	"testing"
 
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/signerpolicy/signer-policy-operator/controllers"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/acme"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/selfsigned"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/vault"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/venafi"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 )
 
@@ -25,11 +29,24 @@ var (
 
 func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, &env, controllers.Options{
+		// The issuer types main.go registers, so that every sample policy can become Ready; the
+		// Vault, Venafi and ACME signers are exercised against their peers in test/e2e.
 		Signers: func(mgr ctrl.Manager) (*signer.Registry, error) {
 			secrets := mgr.GetAPIReader()
+			venafiSigner, err := venafi.New(venafi.Options{APIReader: secrets})
+			if err != nil {
+				return nil, err
+			}
+			acmeSigner, err := acme.New(mgr, acme.Options{})
+			if err != nil {
+				return nil, err
+			}
 			return signer.NewRegistry(
 				signer.Entry{Type: signer.TypeCA, Signer: ca.New(secrets)},
 				signer.Entry{Type: signer.TypeSelfSigned, Signer: selfsigned.New(secrets)},
+				signer.Entry{Type: signer.TypeVault, Signer: vault.New(secrets, mgr.GetClient(), clock.RealClock{})},
+				signer.Entry{Type: signer.TypeVenafi, Signer: venafiSigner},
+				signer.Entry{Type: signer.TypeACME, Signer: acmeSigner},
 			)
 		},
 		ClusterResourceNamespace: clusterResourceNamespace,

@@ -44,20 +44,20 @@ func (r *SigningReconciler) csrsOfSigner(ctx context.Context, signerName string)
 	return requestsFor(list.Items)
 }
 
-// csrsReadingSecret finds the CSRs a Secret matters to: those of CA issuers whose key pair it
-// holds, and SelfSigned CSRs whose private key it holds.
+// csrsReadingSecret finds the CSRs a Secret matters to: those of the issuers that refer to it,
+// and SelfSigned CSRs whose private key it holds.
 func (r *SigningReconciler) csrsReadingSecret(ctx context.Context, secret client.Object) []reconcile.Request {
 	key := secret.GetNamespace() + "/" + secret.GetName()
 	var reqs []reconcile.Request
 	var issuers cmapi.IssuerList
-	if err := r.Client.List(ctx, &issuers, client.MatchingFields{issuerByCASecretIndex: key}); err == nil {
+	if err := r.Client.List(ctx, &issuers, client.MatchingFields{issuerBySecretIndex: key}); err == nil {
 		for _, i := range issuers.Items {
 			reqs = append(reqs, r.csrsOfSigner(ctx, policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: i.Namespace, Name: i.Name}.SignerName())...)
 		}
 	}
 	if secret.GetNamespace() == r.ClusterResourceNamespace {
 		var cis cmapi.ClusterIssuerList
-		if err := r.Client.List(ctx, &cis, client.MatchingFields{issuerByCASecretIndex: key}); err == nil {
+		if err := r.Client.List(ctx, &cis, client.MatchingFields{issuerBySecretIndex: key}); err == nil {
 			for _, ci := range cis.Items {
 				reqs = append(reqs, r.csrsOfSigner(ctx, policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: ci.Name}.SignerName())...)
 			}

@@ -49,7 +49,7 @@ func startOperator(ctx context.Context, env *harness.Env, path, dir string) (*op
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, path, "--kubeconfig", kubeconfig, "--metrics-bind-address", addr, "--metrics-secure=false",
-		"--health-probe-bind-address", "0", "--cluster-resource-namespace", clusterResourceNamespace, "--zap-log-level", "error")
+		"--health-probe-bind-address", "0", "--cluster-resource-namespace", clusterResourceNamespace, "--zap-log-level", "error", "--acme-http01-bind-address", "127.0.0.1:0")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s (run `make build`): %w", path, err)

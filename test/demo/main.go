@@ -141,7 +141,7 @@ func startOperator(path, kubeconfig, logPath string) (func(), error) {
 		return nil, err
 	}
 	cmd := exec.Command(path, "--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-		"--cluster-resource-namespace", clusterResourceNamespace)
+		"--cluster-resource-namespace", clusterResourceNamespace, "--acme-http01-bind-address", "127.0.0.1:0")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s (run `make build` first): %w", path, err)

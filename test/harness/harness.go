@@ -149,7 +149,11 @@ func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics met
 	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
+	// An identity that may not list what the controllers watch never syncs; give up rather
+	// than hang, so tests of missing permissions can tell.
+	syncCtx, cancelSync := context.WithTimeout(ctx, 20*time.Second)
+	defer cancelSync()
+	if !mgr.GetCache().WaitForCacheSync(syncCtx) {
 		cancel()
 		return nil, errors.Join(errors.New("manager cache did not sync"), <-done)
 	}

@@ -6,6 +6,7 @@ package install
 import (
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -173,78 +175,152 @@ func TestSplitInstallRunsEachControllerUnderItsOwnRole(t *testing.T) {
 	roundTrip(t)
 }
 
-// roundTrip runs the operator's whole job: generated RBAC (an Automatic policy, and a Manual
-// one with approvers, which needs the approve power to grant), an automatic approval, a
-// person's approval, and signing by a CA Issuer and a SelfSigned ClusterIssuer.
+// roundTrip runs the operator's whole job and fails the test if any part of it does not happen.
 func roundTrip(t *testing.T) {
 	t.Helper()
-	ns := env.Namespace(t)
-	root := signertest.NewRootCA(t, signertest.ECDSA, "install CA")
-	env.Create(t, root.Secret(ns, "ca"))
-	env.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ca"},
-		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "ca"}}}})
-	alice := "alice-" + ns
-	automatic := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "auto-" + ns}, Spec: policyv1alpha1.SignerPolicySpec{
-		IssuerRef:  policyv1alpha1.IssuerReference{Kind: "Issuer", Namespace: ns, Name: "ca"},
-		Requesters: policyv1alpha1.Subjects{Users: []string{alice}},
-		Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}},
-	}}
-	env.Create(t, automatic)
-
-	env.Create(t, &cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: "self-" + ns},
-		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{SelfSigned: &cmapi.SelfSignedIssuer{}}}})
-	approvers := "approvers-" + ns
-	manual := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "manual-" + ns}, Spec: policyv1alpha1.SignerPolicySpec{
-		IssuerRef:  policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: "self-" + ns},
-		Requesters: policyv1alpha1.Subjects{Users: []string{alice}},
-		Approval:   policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{approvers}}},
-		Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}},
-	}}
-	env.Create(t, manual)
-	for _, name := range []string{automatic.Name, manual.Name} {
-		waitReady(t, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := tryRoundTrip(ctx, t, env.Namespace(t)); err != nil {
+		t.Fatal(err)
 	}
-
-	requester := env.User(t, alice)
-	key := signertest.NewKey(t, signertest.ECDSA)
-	auto := env.SubmitCSR(t, requester, harness.CSR{SignerName: "issuers.cert-manager.io/" + ns + ".ca",
-		Request: signertest.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})})
-	got := env.WaitForCSR(t, auto.Name, 30*time.Second, hasCertificate)
-	if chain := signertest.ParseChain(t, got.Status.Certificate); chain[0].CheckSignatureFrom(root.Cert) != nil {
-		t.Error("the certificate is not signed by the Issuer's CA")
-	}
-
-	selfKey := signertest.NewKey(t, signertest.ECDSA)
-	env.Create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: "key-" + ns},
-		Data: map[string][]byte{"tls.key": signertest.KeyPEM(t, selfKey)}})
-	person := env.SubmitCSR(t, requester, harness.CSR{SignerName: "clusterissuers.cert-manager.io/self-" + ns,
-		Request:     signertest.RequestPEM(t, selfKey, &x509.CertificateRequest{DNSNames: []string{"api.example.com"}}),
-		Annotations: map[string]string{"experimental.cert-manager.io/private-key-secret-name": "key-" + ns}})
-	env.WaitForEvent(t, person, "SignerPolicyEvaluated")
-	approver := env.User(t, "sam-"+ns, approvers)
-	harness.Eventually(t, 10*time.Second, func() error { return harness.Approve(approver, person.Name) })
-	env.WaitForCSR(t, person.Name, 30*time.Second, hasCertificate)
 }
 
-func waitReady(t *testing.T, name string) {
-	t.Helper()
-	harness.Eventually(t, 30*time.Second, func() error {
-		var p policyv1alpha1.SignerPolicy
-		if err := env.Admin.Get(context.Background(), client.ObjectKey{Name: name}, &p); err != nil {
+// tryRoundTrip runs the operator's whole job, returning the first part that did not happen
+// before ctx ends: generated RBAC (an Automatic policy, and a Manual one with approvers, which
+// needs the approve power to grant), an automatic approval with its event, a person's approval,
+// and signing by a CA Issuer and a SelfSigned ClusterIssuer, each certificate annotated.
+func tryRoundTrip(ctx context.Context, t *testing.T, ns string) error {
+	root := signertest.NewRootCA(t, signertest.ECDSA, "install CA")
+	alice, approvers := "alice-"+ns, "approvers-"+ns
+	selfKey := signertest.NewKey(t, signertest.ECDSA)
+	objs := []client.Object{
+		root.Secret(ns, "ca"),
+		&cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ca"},
+			Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "ca"}}}},
+		&cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: "self-" + ns},
+			Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{SelfSigned: &cmapi.SelfSignedIssuer{}}}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: "key-" + ns},
+			Data: map[string][]byte{"tls.key": signertest.KeyPEM(t, selfKey)}},
+		&policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "auto-" + ns}, Spec: policyv1alpha1.SignerPolicySpec{
+			IssuerRef:  policyv1alpha1.IssuerReference{Kind: "Issuer", Namespace: ns, Name: "ca"},
+			Requesters: policyv1alpha1.Subjects{Users: []string{alice}},
+			Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}},
+		}},
+		&policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "manual-" + ns}, Spec: policyv1alpha1.SignerPolicySpec{
+			IssuerRef:  policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: "self-" + ns},
+			Requesters: policyv1alpha1.Subjects{Users: []string{alice}},
+			Approval:   policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{approvers}}},
+			Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}},
+		}},
+	}
+	for _, o := range objs {
+		env.Create(t, o)
+	}
+	for _, name := range []string{"auto-" + ns, "manual-" + ns} {
+		if err := poll(ctx, "policy "+name+" Ready", func() error { return policyReady(name) }); err != nil {
 			return err
 		}
-		if c := meta.FindStatusCondition(p.Status.Conditions, policyv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
-			return fmt.Errorf("policy %s not Ready: %+v", name, c)
-		}
-		return nil
-	})
+	}
+	requester := env.User(t, alice)
+	auto := harness.CSR{SignerName: "issuers.cert-manager.io/" + ns + ".ca",
+		Request: signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})}
+	name, err := submit(ctx, requester, auto)
+	if err != nil {
+		return err
+	}
+	if err := poll(ctx, "automatic approval and certificate", func() error { return issued(name, root.Cert) }); err != nil {
+		return err
+	}
+	if err := poll(ctx, "SignerPolicyApproved event", func() error { return hasEvent(name, "SignerPolicyApproved") }); err != nil {
+		return err
+	}
+	person := harness.CSR{SignerName: "clusterissuers.cert-manager.io/self-" + ns,
+		Request:     signertest.RequestPEM(t, selfKey, &x509.CertificateRequest{DNSNames: []string{"api.example.com"}}),
+		Annotations: map[string]string{"experimental.cert-manager.io/private-key-secret-name": "key-" + ns}}
+	if name, err = submit(ctx, requester, person); err != nil {
+		return err
+	}
+	if err := poll(ctx, "SignerPolicyEvaluated event", func() error { return hasEvent(name, "SignerPolicyEvaluated") }); err != nil {
+		return err
+	}
+	approver := env.User(t, "sam-"+ns, approvers)
+	if err := poll(ctx, "approval by a named approver", func() error { return harness.Approve(approver, name) }); err != nil {
+		return err
+	}
+	return poll(ctx, "SelfSigned certificate", func() error { return issued(name, nil) })
 }
 
-func hasCertificate(c *certificatesv1.CertificateSigningRequest) error {
+// submit creates the CSR as the requester; generated RBAC may take a moment to apply.
+func submit(ctx context.Context, as client.Client, c harness.CSR) (string, error) {
+	csr := &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "csr-", Annotations: c.Annotations},
+		Spec: certificatesv1.CertificateSigningRequestSpec{SignerName: c.SignerName, Request: c.Request,
+			Usages: []certificatesv1.KeyUsage{"digital signature", "key encipherment", "server auth"}},
+	}
+	err := poll(ctx, "CSR creation by the requester", func() error { return as.Create(ctx, csr) })
+	return csr.Name, err
+}
+
+// issued checks the CSR carries a certificate, signed by ca when given, and its annotations.
+func issued(name string, ca *x509.Certificate) error {
+	var c certificatesv1.CertificateSigningRequest
+	if err := env.Admin.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
+		return err
+	}
 	if len(c.Status.Certificate) == 0 {
 		return fmt.Errorf("no certificate: %+v", c.Status.Conditions)
 	}
+	block, _ := pem.Decode(c.Status.Certificate)
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return err
+	}
+	if ca != nil && leaf.CheckSignatureFrom(ca) != nil {
+		return fmt.Errorf("certificate not signed by the Issuer's CA")
+	}
+	if c.Annotations["policy.signerpolicy.dev/certificate-serial"] != leaf.SerialNumber.Text(16) {
+		return fmt.Errorf("certificate issued but not annotated")
+	}
 	return nil
+}
+
+func hasEvent(name, reason string) error {
+	var list eventsv1.EventList
+	if err := env.Admin.List(context.Background(), &list); err != nil {
+		return err
+	}
+	for _, ev := range list.Items {
+		if ev.Regarding.Name == name && ev.Reason == reason {
+			return nil
+		}
+	}
+	return fmt.Errorf("no %s event", reason)
+}
+
+func policyReady(name string) error {
+	var p policyv1alpha1.SignerPolicy
+	if err := env.Admin.Get(context.Background(), client.ObjectKey{Name: name}, &p); err != nil {
+		return err
+	}
+	if c := meta.FindStatusCondition(p.Status.Conditions, policyv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
+		return fmt.Errorf("not Ready: %+v", c)
+	}
+	return nil
+}
+
+// poll retries check every 100ms until it passes or ctx ends, naming what did not happen.
+func poll(ctx context.Context, what string, check func() error) error {
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not happen: %w", what, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func freeAddress(t *testing.T) string {

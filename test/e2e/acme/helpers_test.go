@@ -1,0 +1,297 @@
+package acme_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	cmacme "github.com/cert-manager/cert-manager/pkg/apis/acme/v1"
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	"github.com/cert-manager/cert-manager/pkg/util/pki"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	"github.com/signerpolicy/signer-policy-operator/test/pebble"
+)
+
+// issueTimeout bounds one issuance; Pebble validates in well under a second, so this only
+// matters when something is wrong.
+const issueTimeout = 60 * time.Second
+
+// acmeIssuer is an ACME Issuer or ClusterIssuer of a test and a requester allowed to use it.
+type acmeIssuer struct {
+	signerName string
+	// secretNamespace is where its Secrets live.
+	secretNamespace string
+	spec            *cmacme.ACMEIssuer
+	requester       client.Client
+	server          *pebble.Server
+	// key locates the Issuer (no namespace for a ClusterIssuer).
+	key client.ObjectKey
+}
+
+// unique returns a DNS label no other test uses.
+func unique() string {
+	return strings.ToLower(rand.Text()[:10])
+}
+
+// baseSpec is an ACME issuer of the main Pebble, trusted through caBundle, with an account key
+// the signer generates.
+func baseSpec(server *pebble.Server, solvers ...cmacme.ACMEChallengeSolver) *cmacme.ACMEIssuer {
+	return &cmacme.ACMEIssuer{
+		Server: server.DirectoryURL, CABundle: server.CABundle, Email: "ops@acme.test",
+		PrivateKey: cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: "acme-account-" + unique()}},
+		Solvers:    solvers,
+	}
+}
+
+// httpSolver is an http01.ingress solver; routing goes nowhere in envtest, and Pebble connects
+// to the challenge listener directly, but the Ingress is created and deleted for real.
+func httpSolver() cmacme.ACMEChallengeSolver {
+	return cmacme.ACMEChallengeSolver{HTTP01: &cmacme.ACMEChallengeSolverHTTP01{Ingress: &cmacme.ACMEChallengeSolverHTTP01Ingress{}}}
+}
+
+// newIssuer creates the Issuer (or, with cluster set, ClusterIssuer) with spec and a requester
+// with the RBAC to submit CSRs and reference it.
+func newIssuer(t *testing.T, spec *cmacme.ACMEIssuer, cluster bool) *acmeIssuer {
+	t.Helper()
+	ns := env.Namespace(t)
+	name := "acme-" + unique()
+	iss := &acmeIssuer{spec: spec, server: peers.pebble, key: client.ObjectKey{Namespace: ns, Name: name}}
+	if spec.Server == peers.eabPebble.DirectoryURL {
+		iss.server = peers.eabPebble
+	}
+	issuerSpec := cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{ACME: spec}}
+	if cluster {
+		env.Create(t, &cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: issuerSpec})
+		iss.signerName, iss.secretNamespace = "clusterissuers.cert-manager.io/"+name, clusterResourceNamespace
+		iss.key.Namespace = ""
+	} else {
+		env.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: issuerSpec})
+		iss.signerName, iss.secretNamespace = "issuers.cert-manager.io/"+ns+"."+name, ns
+	}
+	user := "requester-" + unique()
+	grant(t, "", rbacv1.PolicyRule{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get"}}, user)
+	if !cluster {
+		grant(t, ns, rbacv1.PolicyRule{APIGroups: []string{"cert-manager.io"}, Resources: []string{"signers"}, Verbs: []string{"reference"}, ResourceNames: []string{name}}, user)
+	}
+	iss.requester = env.User(t, user)
+	return iss
+}
+
+// updateIssuer writes iss.spec to the issuer, for settings that need the issuer's namespace
+// to exist first (a solver's Secret).
+func updateIssuer(t *testing.T, iss *acmeIssuer) {
+	t.Helper()
+	harness.Eventually(t, 10*time.Second, func() error {
+		var obj cmapi.GenericIssuer = &cmapi.Issuer{}
+		if iss.key.Namespace == "" {
+			obj = &cmapi.ClusterIssuer{}
+		}
+		if err := env.Admin.Get(context.Background(), iss.key, obj); err != nil {
+			return err
+		}
+		obj.GetSpec().ACME = iss.spec
+		return env.Admin.Update(context.Background(), obj)
+	})
+}
+
+// grant gives user one rule, cluster-wide when namespace is empty.
+func grant(t *testing.T, namespace string, rule rbacv1.PolicyRule, user string) {
+	t.Helper()
+	name := "test-" + unique()
+	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
+	if namespace == "" {
+		env.Create(t, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: []rbacv1.PolicyRule{rule}})
+		env.Create(t, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}, Subjects: subjects})
+		return
+	}
+	env.Create(t, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Rules: []rbacv1.PolicyRule{rule}})
+	env.Create(t, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}, Subjects: subjects})
+}
+
+// secret creates a Secret for the issuer with one value.
+func (iss *acmeIssuer) secret(t *testing.T, key, value string) cmmeta.SecretKeySelector {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: iss.secretNamespace, Name: "solver-" + unique()}, Data: map[string][]byte{key: []byte(value)}}
+	env.Create(t, s)
+	return cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: s.Name}, Key: key}
+}
+
+// request is a CSR to submit.
+type request struct {
+	tmpl        x509.CertificateRequest
+	annotations map[string]string
+}
+
+// submit sends the CSR as the requester and approves it as an administrator would.
+func (iss *acmeIssuer) submit(t *testing.T, r request) (*certificatesv1.CertificateSigningRequest, crypto.Signer) {
+	t.Helper()
+	key := signertest.NewKey(t, signertest.ECDSA)
+	c := env.SubmitCSR(t, iss.requester, harness.CSR{SignerName: iss.signerName, Request: signertest.RequestPEM(t, key, &r.tmpl), Annotations: r.annotations})
+	approve(t, c.Name)
+	return c, key
+}
+
+func approve(t *testing.T, name string) {
+	t.Helper()
+	harness.Eventually(t, 10*time.Second, func() error {
+		var c certificatesv1.CertificateSigningRequest
+		if err := env.Admin.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
+			return err
+		}
+		c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "KubectlApprove", Message: "approved by the test",
+		})
+		return env.Admin.SubResource("approval").Update(context.Background(), &c)
+	})
+}
+
+// issued is a WaitForCSR check for a delivered certificate; a Failed CSR stops the wait with
+// its reason.
+func issued(t *testing.T) func(*certificatesv1.CertificateSigningRequest) error {
+	return func(c *certificatesv1.CertificateSigningRequest) error {
+		if cond := harness.Condition(c, certificatesv1.CertificateFailed); cond != nil {
+			t.Fatalf("CSR %s failed: %s: %s", c.Name, cond.Reason, cond.Message)
+		}
+		if len(c.Status.Certificate) == 0 {
+			return fmt.Errorf("CSR %s has no certificate yet", c.Name)
+		}
+		return nil
+	}
+}
+
+// waitIssued waits for the CSR's certificate; on a timeout it reports the CSR's events, which
+// say where the order got stuck.
+func waitIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest) *certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	check := issued(t)
+	deadline := time.Now().Add(issueTimeout)
+	for {
+		var got certificatesv1.CertificateSigningRequest
+		err := env.Admin.Get(context.Background(), client.ObjectKeyFromObject(c), &got)
+		if err == nil {
+			if err = check(&got); err == nil {
+				return &got
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no certificate after %s: %v; events: %s", issueTimeout, err, eventsOf(c.Name))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// eventsOf lists the reasons and messages of the events about the named object.
+func eventsOf(name string) string {
+	var list eventsv1.EventList
+	if err := env.Admin.List(context.Background(), &list); err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, ev := range list.Items {
+		if ev.Regarding.Name == name {
+			out = append(out, ev.Reason+": "+ev.Note)
+		}
+	}
+	return strings.Join(out, " | ")
+}
+
+// failedWith is a WaitForCSR check for a Failed condition with reason.
+func failedWith(reason string) func(*certificatesv1.CertificateSigningRequest) error {
+	return func(c *certificatesv1.CertificateSigningRequest) error {
+		cond := harness.Condition(c, certificatesv1.CertificateFailed)
+		if cond == nil {
+			return fmt.Errorf("CSR %s is not Failed; conditions %+v", c.Name, c.Status.Conditions)
+		}
+		if cond.Reason != reason {
+			return fmt.Errorf("CSR %s failed with %s (%s), want %s", c.Name, cond.Reason, cond.Message, reason)
+		}
+		return nil
+	}
+}
+
+// verifyIssued checks that the chain's leaf carries the CSR's key and the requested names and
+// chains to the Pebble root, through the intermediates delivered with it.
+func verifyIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest, key crypto.Signer, root *x509.Certificate, r request) []*x509.Certificate {
+	t.Helper()
+	chain, err := pki.DecodeX509CertificateChainBytes(c.Status.Certificate)
+	if err != nil {
+		t.Fatalf("decoding status.certificate: %v", err)
+	}
+	leaf := chain[0]
+	if ok, err := pki.PublicKeyMatchesCertificate(key.Public(), leaf); err != nil || !ok {
+		t.Fatalf("the certificate does not carry the CSR's public key (%v)", err)
+	}
+	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(root)
+	for _, ic := range chain[1:] {
+		intermediates.AddCert(ic)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		t.Fatalf("the certificate does not chain to Pebble's root %q: %v", root.Subject.CommonName, err)
+	}
+	for _, name := range r.tmpl.DNSNames {
+		if !contains(leaf.DNSNames, name) {
+			t.Errorf("DNS names %v lack %s", leaf.DNSNames, name)
+		}
+	}
+	for _, ip := range r.tmpl.IPAddresses {
+		found := false
+		for _, got := range leaf.IPAddresses {
+			found = found || got.Equal(ip)
+		}
+		if !found {
+			t.Errorf("IP addresses %v lack %s", leaf.IPAddresses, ip)
+		}
+	}
+	return chain
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// root returns root i of the Pebble the issuer uses.
+func (iss *acmeIssuer) root(t *testing.T, i int) *x509.Certificate {
+	t.Helper()
+	r, err := iss.server.Root(context.Background(), i)
+	if err != nil {
+		t.Fatalf("fetching Pebble's root %d: %v", i, err)
+	}
+	return r
+}
+
+// accountThumbprint is the thumbprint of the account key the signer generated for the issuer.
+func (iss *acmeIssuer) accountThumbprint(t *testing.T) string {
+	t.Helper()
+	var s corev1.Secret
+	key := client.ObjectKey{Namespace: iss.secretNamespace, Name: iss.spec.PrivateKey.Name}
+	if err := env.Admin.Get(context.Background(), key, &s); err != nil {
+		t.Fatalf("reading the account key Secret: %v", err)
+	}
+	k, err := pki.DecodePrivateKeyBytes(s.Data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		t.Fatalf("decoding the account key: %v", err)
+	}
+	return pebble.Thumbprint(k.Public())
+}
