@@ -208,8 +208,6 @@ require (
 // later require k8s.io v0.37. kustomize v5.8.2 is the newest that builds with this Go (v5.8.3 needs
 // Go 1.27).
 tool (
-	// controller-gen is pinned at controller-tools v0.21.0, the release built on k8s.io v0.36; v0.22 and
-	// later require k8s.io v0.37.
 	sigs.k8s.io/controller-tools/cmd/controller-gen
 	sigs.k8s.io/kustomize/kustomize/v5
 )
