@@ -71,6 +71,17 @@ verify-generated: ## Fail when committed generated files differ from what the ge
 test: controlplane verify-generated vet ## Run every test against the real control plane.
 	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -timeout 30m $(TEST_FLAGS) ./...
 
+FUZZTIME ?= 30s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (make test runs their committed corpora).
+	@for pkg in $$($(GO) list ./internal/...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
 ##@ Control plane
 
 .PHONY: controlplane
