@@ -67,7 +67,7 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, nil
 	}
 	var policies policyv1alpha1.SignerPolicyList
-	if err := r.Client.List(ctx, &policies, client.MatchingFields{policyBySignerNameIndex: c.Spec.SignerName}); err != nil {
+	if err := r.Client.List(ctx, &policies, client.MatchingFields{policyBySignerNameIndex: c.Spec.SignerName}, readOnly); err != nil {
 		return ctrl.Result{}, err
 	}
 	request := requestFor(&c)

@@ -111,3 +111,8 @@ func indexCSRByPrivateKeySecret(clusterResourceNamespace string) client.IndexerF
 		return []string{ns + "/" + name}
 	}
 }
+
+// readOnly lists objects from the cache without copying them. Only for callers that never
+// modify what they get: with a thousand policies on one signer, copying them for every CSR
+// would dominate the cost of deciding it.
+const readOnly = client.UnsafeDisableDeepCopyOption(true)

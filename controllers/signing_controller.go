@@ -118,7 +118,7 @@ func (r *SigningReconciler) gateAndSign(ctx context.Context, c *certificatesv1.C
 		}
 	}
 	var policies policyv1alpha1.SignerPolicyList
-	if err := r.Client.List(ctx, &policies, client.MatchingFields{policyBySignerNameIndex: c.Spec.SignerName}); err != nil {
+	if err := r.Client.List(ctx, &policies, client.MatchingFields{policyBySignerNameIndex: c.Spec.SignerName}, readOnly); err != nil {
 		return ctrl.Result{}, err
 	}
 	b, failure := decideBounds(c, policies.Items)
