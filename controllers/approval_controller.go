@@ -7,14 +7,14 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -41,7 +41,11 @@ const maxEventNote = 1024
 // CSRs of signers no policy governs are left to whoever else approves them.
 type ApprovalReconciler struct {
 	Client client.Client
-	Events events.EventRecorder
+	// APIReader reads past the cache, to check whether a write whose response was lost landed.
+	APIReader client.Reader
+	// Events is the core/v1 recorder: it drops events when its queue is full rather than
+	// block a reconcile, which the events.k8s.io recorder would do under a flood of CSRs.
+	Events record.EventRecorder
 	Audit  *audit.Logger
 	Clock  clock.PassiveClock
 	// Metrics may be nil.
@@ -50,7 +54,7 @@ type ApprovalReconciler struct {
 
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=get;list;watch
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests/approval,verbs=update
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 
 // Reconcile decides one pending CSR.
 func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -85,10 +89,10 @@ func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.Certific
 		return r.decide(ctx, c, req, d, certificatesv1.CertificateDenied, ReasonDenied, policies)
 	case policy.Manual:
 		note := d.Message() // it says that approval is manual and what an approver would decide
-		r.Events.Eventf(c, nil, corev1.EventTypeNormal, ReasonEvaluated, "Evaluate", "%s", truncate(note))
+		r.Events.Eventf(c, corev1.EventTypeNormal, ReasonEvaluated, "%s", truncate(note))
 		r.Audit.Write(decisionRecord(audit.EventManualReview, c, req, d, ReasonEvaluated, note, policies))
 	case policy.Wait:
-		r.Events.Eventf(c, nil, corev1.EventTypeNormal, ReasonWaiting, "Evaluate", "%s", truncate(d.Message()))
+		r.Events.Eventf(c, corev1.EventTypeNormal, ReasonWaiting, "%s", truncate(d.Message()))
 	}
 	return nil
 }
@@ -101,14 +105,25 @@ func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.Certi
 		Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastUpdateTime: now, LastTransitionTime: now,
 	})
 	// A conflict means the CSR changed (perhaps someone else decided it); the requeue re-reads it.
+	// Any error may also be a lost response to a write that landed, whose record is still owed.
 	if err := r.Client.SubResource("approval").Update(ctx, c); err != nil {
-		return fmt.Errorf("writing %s condition: %w", typ, err)
+		if apierrors.IsConflict(err) {
+			return fmt.Errorf("writing %s condition: %w", typ, err)
+		}
+		got, ok := landed(ctx, r.APIReader, c.Name, func(got *certificatesv1.CertificateSigningRequest) bool {
+			cond := conditionOf(got, typ)
+			return cond != nil && cond.Reason == reason && cond.Message == msg
+		})
+		if !ok {
+			return fmt.Errorf("writing %s condition: %w", typ, err)
+		}
+		c = got
 	}
 	eventType, event := corev1.EventTypeNormal, audit.EventApproved
 	if typ == certificatesv1.CertificateDenied {
 		eventType, event = corev1.EventTypeWarning, audit.EventDenied
 	}
-	r.Events.Eventf(c, nil, eventType, reason, string(typ), "%s", truncate(msg))
+	r.Events.Eventf(c, eventType, reason, "%s", truncate(msg))
 	r.Audit.Write(decisionRecord(event, c, req, d, reason, msg, policies))
 	return nil
 }
@@ -127,6 +142,15 @@ func decisionRecord(event string, c *certificatesv1.CertificateSigningRequest, r
 		}
 	}
 	return rec
+}
+
+func conditionOf(c *certificatesv1.CertificateSigningRequest, typ certificatesv1.RequestConditionType) *certificatesv1.CertificateSigningRequestCondition {
+	for i := range c.Status.Conditions {
+		if c.Status.Conditions[i].Type == typ {
+			return &c.Status.Conditions[i]
+		}
+	}
+	return nil
 }
 
 func orNone(policy string) string {
@@ -153,7 +177,7 @@ func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int)
 		Named("csr-approval").
 		For(&certificatesv1.CertificateSigningRequest{}, builder.WithPredicates(pending)).
 		Watches(&policyv1alpha1.SignerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.pendingCSRsForPolicy)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithOptions(queueOptions(concurrency)).
 		Complete(r)
 }
 

@@ -13,9 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
@@ -103,8 +105,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if opts.runs(ControllerApproval) {
 		approval := &ApprovalReconciler{
-			Client: mgr.GetClient(), Events: mgr.GetEventRecorder("signer-policy-approver"),
-			Audit: audit.New(auditLog), Clock: clock.RealClock{}, Metrics: metrics,
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: audit.New(auditLog), Clock: clock.RealClock{}, Metrics: metrics,
+			Events: mgr.GetEventRecorderFor("signer-policy-approver"), //nolint:staticcheck // see ApprovalReconciler.Events
 		}
 		if err := approval.SetupWithManager(mgr, concurrency); err != nil {
 			return fmt.Errorf("setting up the CSR approval controller: %w", err)
@@ -112,8 +114,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if opts.runs(ControllerSigning) {
 		signing := &SigningReconciler{
-			Client: mgr.GetClient(), Events: mgr.GetEventRecorder("signer-policy-signer"),
-			Audit: audit.New(auditLog), Clock: clock.RealClock{}, Metrics: metrics,
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: audit.New(auditLog), Clock: clock.RealClock{}, Metrics: metrics,
+			Events:  mgr.GetEventRecorderFor("signer-policy-signer"), //nolint:staticcheck // see SigningReconciler.Events
 			Signers: signers, ClusterResourceNamespace: opts.ClusterResourceNamespace,
 		}
 		if err := signing.SetupWithManager(mgr, concurrency); err != nil {
@@ -143,4 +145,12 @@ func CacheOptions() cache.Options {
 		&rbacv1.Role{}: managed, &rbacv1.RoleBinding{}: managed,
 		&rbacv1.ClusterRole{}: managed, &rbacv1.ClusterRoleBinding{}: managed,
 	}}
+}
+
+// queueOptions are the options of every controller. controller-runtime's priority queue, on by
+// default in v0.24, was seen to deadlock when a manager stopped with many CSRs queued (its
+// ready-items loop blocks sending to workers that have exited while holding the queue's lock),
+// which would hang a rollout; the classic rate-limited queue stops cleanly.
+func queueOptions(concurrency int) controller.Options {
+	return controller.Options{MaxConcurrentReconciles: concurrency, UsePriorityQueue: ptr.To(false)}
 }

@@ -99,6 +99,7 @@ func (r *SignerPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.ClusterRole{}).Owns(&rbacv1.ClusterRoleBinding{}).
 		Watches(&cmapi.Issuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindIssuer))).
 		Watches(&cmapi.ClusterIssuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindClusterIssuer))).
+		WithOptions(queueOptions(1)).
 		Complete(r)
 }
 

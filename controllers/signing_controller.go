@@ -13,7 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,7 +44,11 @@ const pendingRetry = 30 * time.Second
 // CSR's status, conditions and events.
 type SigningReconciler struct {
 	Client client.Client
-	Events events.EventRecorder
+	// APIReader reads past the cache, to check whether a write whose response was lost landed.
+	APIReader client.Reader
+	// Events is the core/v1 recorder: it drops events when its queue is full rather than
+	// block a reconcile, which the events.k8s.io recorder would do under a flood of CSRs.
+	Events record.EventRecorder
 	Audit  *audit.Logger
 	Clock  clock.PassiveClock
 	// Signers holds one signer per issuer type.
@@ -76,27 +80,26 @@ func (r *SigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	if err != nil {
 		if !csr.IsFailed(&c) && !csr.IsDenied(&c) && !csr.IsIssued(&c) {
-			r.Events.Eventf(&c, nil, corev1.EventTypeWarning, ReasonInvalidSignerName, "Sign", "%s", err)
+			r.Events.Eventf(&c, corev1.EventTypeWarning, ReasonInvalidSignerName, "%s", err)
 		}
 		return ctrl.Result{}, nil
 	}
 	switch {
 	case csr.IsIssued(&c):
-		r.Metrics.waiting(c.Name, "")
-		return ctrl.Result{}, r.annotateCertificate(ctx, &c)
+		return ctrl.Result{}, r.recordLateIssuance(ctx, &c, ref)
 	case csr.IsFailed(&c), csr.IsDenied(&c):
 		r.Metrics.waiting(c.Name, "")
 		return ctrl.Result{}, nil
 	case !csr.IsApproved(&c):
 		r.Metrics.waiting(c.Name, ReasonWaitingApproval)
-		r.Events.Eventf(&c, nil, corev1.EventTypeNormal, ReasonWaitingApproval, "Sign", "waiting for the CSR to be approved")
+		r.Events.Eventf(&c, corev1.EventTypeNormal, ReasonWaitingApproval, "waiting for the CSR to be approved")
 		return ctrl.Result{}, nil
 	}
 	issuer, err := r.issuer(ctx, ref)
 	if apierrors.IsNotFound(err) {
 		// The issuer watch brings the CSR back when the issuer appears.
 		r.Metrics.waiting(c.Name, ReasonIssuerNotFound)
-		r.Events.Eventf(&c, nil, corev1.EventTypeWarning, ReasonIssuerNotFound, "Sign", "%s %q not found", ref.Kind, issuerKey(policyv1alpha1.IssuerKind(ref.Kind), ref.Namespace, ref.Name))
+		r.Events.Eventf(&c, corev1.EventTypeWarning, ReasonIssuerNotFound, "%s %q not found", ref.Kind, issuerKey(policyv1alpha1.IssuerKind(ref.Kind), ref.Namespace, ref.Name))
 		return ctrl.Result{}, nil
 	}
 	if err != nil {
@@ -128,14 +131,14 @@ func (r *SigningReconciler) gateAndSign(ctx context.Context, c *certificatesv1.C
 	if cond := issuerReadyCondition(issuer); cond != nil && cond.Status == cmmeta.ConditionFalse {
 		// cert-manager's own verdict on the issuer; its update wakes the CSR through the watch.
 		r.Metrics.waiting(c.Name, ReasonIssuerNotReady)
-		r.Events.Eventf(c, nil, corev1.EventTypeNormal, ReasonIssuerNotReady, "Sign", "issuer is not Ready: %s", cond.Message)
+		r.Events.Eventf(c, corev1.EventTypeNormal, ReasonIssuerNotReady, "issuer is not Ready: %s", cond.Message)
 		return ctrl.Result{}, nil
 	}
 	typ, _ := signer.TypeOf(issuer.GetSpec())
 	s, ok := r.Signers.Get(typ)
 	if !ok {
 		r.Metrics.waiting(c.Name, ReasonUnsupportedIssuerType)
-		r.Events.Eventf(c, nil, corev1.EventTypeWarning, ReasonUnsupportedIssuerType, "Sign", "the issuer is configured for %q, which this operator does not sign for", typ)
+		r.Events.Eventf(c, corev1.EventTypeWarning, ReasonUnsupportedIssuerType, "the issuer is configured for %q, which this operator does not sign for", typ)
 		return ctrl.Result{}, nil
 	}
 	parsed, err := csr.ParseRequest(c)
@@ -154,7 +157,7 @@ func (r *SigningReconciler) handleSignResult(ctx context.Context, c *certificate
 	if pending, ok := signer.AsPending(err); ok {
 		r.Metrics.waiting(c.Name, pending.Reason)
 		r.Metrics.signed(string(typ), "pending")
-		r.Events.Eventf(c, nil, corev1.EventTypeNormal, pending.Reason, "Sign", "%s", pending.Message)
+		r.Events.Eventf(c, corev1.EventTypeNormal, pending.Reason, "%s", pending.Message)
 		after := pending.RequeueAfter
 		if after <= 0 {
 			after = pendingRetry
@@ -167,7 +170,7 @@ func (r *SigningReconciler) handleSignResult(ctx context.Context, c *certificate
 	}
 	if err != nil {
 		r.Metrics.signed(string(typ), "error")
-		r.Events.Eventf(c, nil, corev1.EventTypeWarning, ReasonSigningRetry, "Sign", "signing failed and will be retried: %s", err)
+		r.Events.Eventf(c, corev1.EventTypeWarning, ReasonSigningRetry, "signing failed and will be retried: %s", err)
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, r.issue(ctx, c, issuer, typ, b, chain)

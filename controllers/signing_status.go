@@ -1,7 +1,9 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -13,9 +15,11 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
@@ -26,6 +30,9 @@ import (
 const (
 	SerialAnnotation      = "policy.signerpolicy.dev/certificate-serial"
 	FingerprintAnnotation = "policy.signerpolicy.dev/certificate-sha256-fingerprint"
+
+	// recordClaimAnnotation holds a token of the reconcile that recorded the issuance.
+	recordClaimAnnotation = "policy.signerpolicy.dev/record-claim"
 )
 
 // fail marks the CSR Failed through the /status subresource. A Failed CSR is final: the
@@ -33,10 +40,20 @@ const (
 func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.CertificateSigningRequest, b *bounds, reason, message string) error {
 	c.Status.Conditions = append(c.Status.Conditions, csr.FailedCondition(reason, message, metav1.NewTime(r.Clock.Now())))
 	if err := r.Client.Status().Update(ctx, c); err != nil {
-		return fmt.Errorf("marking the CSR Failed (%s): %w", reason, err)
+		if apierrors.IsConflict(err) {
+			return fmt.Errorf("writing the CSR's status: %w", err)
+		}
+		got, ok := landed(ctx, r.APIReader, c.Name, func(got *certificatesv1.CertificateSigningRequest) bool {
+			cond := conditionOf(got, certificatesv1.CertificateFailed)
+			return cond != nil && cond.Reason == reason
+		})
+		if !ok {
+			return fmt.Errorf("marking the CSR Failed (%s): %w", reason, err)
+		}
+		c = got
 	}
 	r.Metrics.waiting(c.Name, "")
-	r.Events.Eventf(c, nil, corev1.EventTypeWarning, reason, "Sign", "%s", truncate(message))
+	r.Events.Eventf(c, corev1.EventTypeWarning, reason, "%s", truncate(message))
 	rec := audit.ForCSR(audit.EventFailed, c)
 	rec.Reason, rec.Message = reason, message
 	if b != nil {
@@ -49,91 +66,138 @@ func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.Certific
 	return nil
 }
 
-// issue writes the certificate to status.certificate, then annotates the CSR with its serial
-// and fingerprint. The status write carries the resourceVersion the controller read, so when a
-// reconcile working from a stale cache signs a second time its write conflicts and only the
-// first certificate is ever delivered; the annotations are derived from what status holds.
+// issue writes the certificate to status.certificate, then records it. The status write carries
+// the resourceVersion the controller read, so when a reconcile working from a stale cache signs a
+// second time its write conflicts and only the first certificate is ever delivered.
 func (r *SigningReconciler) issue(ctx context.Context, c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer,
 	typ signer.IssuerType, b bounds, chain signer.PEMChain) error {
-	leaf, err := leafOf(chain)
-	if err != nil {
+	if _, err := leafOf(chain); err != nil {
 		// A signer returned something that is not a certificate: retrying may help (a transient
 		// upstream fault); writing it would hand the requester garbage.
 		return fmt.Errorf("signer for %s returned an unusable chain: %w", typ, err)
 	}
 	c.Status.Certificate = chain
 	if err := r.Client.Status().Update(ctx, c); err != nil {
-		return fmt.Errorf("writing status.certificate: %w", err)
+		if apierrors.IsConflict(err) {
+			return fmt.Errorf("writing the CSR's status: %w", err)
+		}
+		got, ok := landed(ctx, r.APIReader, c.Name, func(got *certificatesv1.CertificateSigningRequest) bool {
+			return bytes.Equal(got.Status.Certificate, chain)
+		})
+		if !ok {
+			return fmt.Errorf("writing status.certificate: %w", err)
+		}
+		c = got
 	}
-	now := r.Clock.Now()
-	r.Metrics.waiting(c.Name, "")
-	r.Metrics.signed(string(typ), "issued")
-	r.Metrics.issued(string(typ), c.CreationTimestamp.Time, now)
-	if err := r.annotateCertificate(ctx, c); err != nil {
-		return err
-	}
-	serial := leaf.SerialNumber.Text(16)
-	r.Events.Eventf(c, nil, corev1.EventTypeNormal, ReasonCertificateIssued, "Sign",
-		"certificate %s issued by %s %s, valid until %s", serial, issuer.GetObjectKind().GroupVersionKind().Kind, issuer.GetName(), leaf.NotAfter.UTC().Format(time.RFC3339))
-	r.Audit.Write(issuanceRecord(c, issuer, typ, b, leaf, serial, sha256Hex(leaf.Raw)))
-	return nil
+	return r.recordIssuance(ctx, c, issuer, typ, b)
 }
 
-// annotateCertificate sets the serial and fingerprint annotations from status.certificate when
-// they are missing or stale, so that `kubectl get csr -o yaml` identifies the certificate. It is
-// also run for issued CSRs, which repairs a CSR whose annotation write was interrupted.
-func (r *SigningReconciler) annotateCertificate(ctx context.Context, c *certificatesv1.CertificateSigningRequest) error {
+// recordIssuance annotates the CSR with its certificate's serial and fingerprint, then emits the
+// event, metrics and governance record. The annotations mark the issuance as recorded: an issued
+// CSR without them (a stop or a failed write in between) is recorded by a later reconcile, so no
+// certificate goes unrecorded; only a crash between the annotation and the record could lose one.
+func (r *SigningReconciler) recordIssuance(ctx context.Context, c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer,
+	typ signer.IssuerType, b bounds) error {
 	leaf, err := leafOf(c.Status.Certificate)
 	if err != nil {
 		return nil // not a certificate this operator wrote; nothing to describe
 	}
 	serial, fingerprint := leaf.SerialNumber.Text(16), sha256Hex(leaf.Raw)
-	if c.Annotations[SerialAnnotation] == serial && c.Annotations[FingerprintAnnotation] == fingerprint {
+	marked := func(c *certificatesv1.CertificateSigningRequest) bool {
+		return c.Annotations[SerialAnnotation] == serial && c.Annotations[FingerprintAnnotation] == fingerprint
+	}
+	if marked(c) {
 		return nil
 	}
-	patch := client.MergeFrom(c.DeepCopy())
-	if c.Annotations == nil {
-		c.Annotations = map[string]string{}
+	// The claim tells this writer's marker from another's, so that after a lost response only
+	// the reconcile whose write landed records the issuance.
+	claim := rand.Text()
+	updated := c.DeepCopy()
+	if updated.Annotations == nil {
+		updated.Annotations = map[string]string{}
 	}
-	c.Annotations[SerialAnnotation], c.Annotations[FingerprintAnnotation] = serial, fingerprint
-	if err := r.Client.Patch(ctx, c, patch); err != nil {
-		return fmt.Errorf("annotating the CSR with its certificate: %w", err)
+	updated.Annotations[SerialAnnotation], updated.Annotations[FingerprintAnnotation] = serial, fingerprint
+	updated.Annotations[recordClaimAnnotation] = claim
+	// The marker is claimed with an optimistic lock, so of two reconciles that both see the CSR
+	// issued and unmarked (one from a stale cache) only one records it.
+	if err := r.Client.Patch(ctx, updated, client.MergeFromWithOptions(c, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsConflict(err) {
+			return fmt.Errorf("annotating the CSR with its certificate: %w", err)
+		}
+		got, ok := landed(ctx, r.APIReader, c.Name, func(got *certificatesv1.CertificateSigningRequest) bool {
+			return marked(got) && got.Annotations[recordClaimAnnotation] == claim
+		})
+		if !ok {
+			return fmt.Errorf("annotating the CSR with its certificate: %w", err)
+		}
+		updated = got
 	}
+	r.Metrics.waiting(c.Name, "")
+	r.Metrics.signed(string(typ), "issued")
+	r.Metrics.issued(string(typ), c.CreationTimestamp.Time, r.Clock.Now())
+	r.Events.Eventf(updated, corev1.EventTypeNormal, ReasonCertificateIssued,
+		"certificate %s issued by %s %s, valid until %s", serial, issuerKind(issuer), issuer.GetName(), leaf.NotAfter.UTC().Format(time.RFC3339))
+	r.Audit.Write(issuanceRecord(updated, issuer, typ, b, leaf, serial, fingerprint))
 	return nil
+}
+
+// recordLateIssuance records an issued CSR whose record a stop or a failed write left owed,
+// reconstructing what the record needs from the CSR, its issuer and its policies.
+func (r *SigningReconciler) recordLateIssuance(ctx context.Context, c *certificatesv1.CertificateSigningRequest, ref csr.SignerRef) error {
+	if leaf, err := leafOf(c.Status.Certificate); err != nil || c.Annotations[SerialAnnotation] == leaf.SerialNumber.Text(16) {
+		r.Metrics.waiting(c.Name, "")
+		return nil
+	}
+	issuer, err := r.issuer(ctx, ref)
+	if err != nil {
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+		issuer = placeholderIssuer(ref) // deleted since: the record still names it
+	}
+	typ, _ := signer.TypeOf(issuer.GetSpec())
+	var policies policyv1alpha1.SignerPolicyList
+	if err := r.Client.List(ctx, &policies, client.MatchingFields{policyBySignerNameIndex: c.Spec.SignerName}, readOnly); err != nil {
+		return err
+	}
+	b, _ := decideBounds(c, policies.Items)
+	return r.recordIssuance(ctx, c, issuer, typ, b)
+}
+
+func placeholderIssuer(ref csr.SignerRef) cmapi.GenericIssuer {
+	if ref.Kind == csr.KindClusterIssuer {
+		return &cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: ref.Name}}
+	}
+	return &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name}}
+}
+
+func issuerKind(issuer cmapi.GenericIssuer) string {
+	if issuer.GetNamespace() == "" {
+		return cmapi.ClusterIssuerKind
+	}
+	return cmapi.IssuerKind
 }
 
 func issuanceRecord(c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer, typ signer.IssuerType, b bounds,
 	leaf *x509.Certificate, serial, fingerprint string) audit.Record {
 	rec := audit.ForCSR(audit.EventIssued, c)
-	rec.IsCA, rec.GrantedLifetime = b.isCA, b.duration.String()
+	// What the certificate says was granted, which holds even when the record is written late.
+	rec.IsCA, rec.GrantedLifetime = leaf.IsCA, leaf.NotAfter.Sub(leaf.NotBefore).String()
 	if b.requested > 0 {
 		rec.RequestedLifetime = b.requested.String()
 	}
 	if b.policy != nil {
 		rec.Policy, rec.RBAC = b.policy.Name, b.policy.Status.RBAC
 	}
-	if cond := approvedCondition(c); cond != nil {
+	if cond := conditionOf(c, certificatesv1.CertificateApproved); cond != nil {
 		rec.Reason, rec.Message = cond.Reason, cond.Message
 	}
-	kind := cmapi.IssuerKind
-	if issuer.GetNamespace() == "" {
-		kind = cmapi.ClusterIssuerKind
-	}
-	rec.Issuer = &audit.Issuer{Kind: kind, Namespace: issuer.GetNamespace(), Name: issuer.GetName(), Type: string(typ)}
+	rec.Issuer = &audit.Issuer{Kind: issuerKind(issuer), Namespace: issuer.GetNamespace(), Name: issuer.GetName(), Type: string(typ)}
 	rec.Certificate = &audit.Certificate{
 		Serial: serial, SHA256Fingerprint: fingerprint,
 		NotBefore: leaf.NotBefore.UTC().Format(time.RFC3339), NotAfter: leaf.NotAfter.UTC().Format(time.RFC3339),
 	}
 	return rec
-}
-
-func approvedCondition(c *certificatesv1.CertificateSigningRequest) *certificatesv1.CertificateSigningRequestCondition {
-	for i := range c.Status.Conditions {
-		if c.Status.Conditions[i].Type == certificatesv1.CertificateApproved {
-			return &c.Status.Conditions[i]
-		}
-	}
-	return nil
 }
 
 func leafOf(chain signer.PEMChain) (*x509.Certificate, error) {

@@ -10,7 +10,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -31,7 +30,7 @@ func (r *SigningReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) 
 			return r.csrsOfSigner(ctx, policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: obj.GetName()}.SignerName())
 		})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.csrsReadingSecret), builder.OnlyMetadata).
-		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithOptions(queueOptions(concurrency)).
 		Complete(r)
 }
 

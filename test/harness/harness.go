@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -117,14 +118,53 @@ func Main(m *testing.M, out **Env, opts controllers.Options) int {
 	return code
 }
 
-// StartManager runs the operator's controllers in-process with the admin's credentials.
+// StartManager runs the operator's controllers in-process as OperatorConfig's identity, so every
+// suite proves that the ClusterRole the operator ships with is enough for what it tests.
 func (e *Env) StartManager(opts controllers.Options) error {
-	stop, err := e.RunManager(e.Config, opts, metricsserver.Options{BindAddress: "0"})
+	cfg, err := e.OperatorConfig()
+	if err != nil {
+		return err
+	}
+	stop, err := e.RunManager(cfg, opts, metricsserver.Options{BindAddress: "0"})
 	if err != nil {
 		return err
 	}
 	e.stopManager = stop
 	return nil
+}
+
+// OperatorServiceAccount is the identity StartManager's operator acts as.
+const OperatorServiceAccount = "system:serviceaccount:signer-policy-system:signer-policy-operator"
+
+// OperatorConfig is a REST config that impersonates OperatorServiceAccount, bound to exactly the
+// ClusterRole `make manifests` generates (config/rbac/role.yaml) and nothing else.
+func (e *Env) OperatorConfig() (*rest.Config, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	objs, err := ReadObjects(filepath.Join(root, "config", "rbac", "role.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) != 1 || objs[0].GetKind() != "ClusterRole" {
+		return nil, errors.New("config/rbac/role.yaml does not hold one ClusterRole")
+	}
+	role := objs[0]
+	role.SetName("harness:operator")
+	binding := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+		"metadata": map[string]any{"name": "harness:operator"},
+		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "harness:operator"},
+		"subjects": []any{map[string]any{"kind": "ServiceAccount", "namespace": "signer-policy-system", "name": "signer-policy-operator"}},
+	}}
+	if err := Apply(context.Background(), e.Admin, []*unstructured.Unstructured{role, binding}); err != nil {
+		return nil, err
+	}
+	cfg := rest.CopyConfig(e.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: OperatorServiceAccount,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:signer-policy-system", "system:authenticated"}}
+	return cfg, nil
 }
 
 // RunManager runs the operator's controllers in-process with the given credentials (for
@@ -137,7 +177,9 @@ func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics met
 		Metrics:                metrics,
 		HealthProbeBindAddress: "0",
 		// A test package may start more than one manager (restarts); names repeat by design.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		// A controller whose informers never sync (an identity missing a list permission) gives
+		// up instead of holding the manager, so it can be stopped.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true), CacheSyncTimeout: 30 * time.Second},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)

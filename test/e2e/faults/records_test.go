@@ -1,0 +1,128 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/signerpolicy/signer-policy-operator/test/harness"
+)
+
+// TestIssuanceIsRecordedWhenTheAnnotationWriteFails fails the operator's first write of the
+// serial annotation, which comes after the certificate is already in status, with a 500 from the
+// API server. The certificate is out, so its issuance must still be recorded, once: the
+// governance record is the durable trail, and a transient API error must not erase an issuance
+// from it.
+func TestIssuanceIsRecordedWhenTheAnnotationWriteFails(t *testing.T) {
+	user := "requester-annotation"
+	tn := newTenant(t, env, user)
+	tn.installCA(t, env)
+	run := tn.ns
+	deleteRun(t, env, run)
+	name := run + "-annotation"
+
+	var injected atomic.Int64
+	cfg := withTransport(env.Config, func(next http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			// The only PATCH the CA path sends to the CSR object is the annotation write.
+			if sub, ok := csrRequest(r, name); ok && sub == "" && r.Method == http.MethodPatch && injected.CompareAndSwap(0, 1) {
+				return internalError(r), nil
+			}
+			return next.RoundTrip(r)
+		})
+	})
+	sink := &harness.AuditSink{}
+	stop, err := env.RunManager(cfg, options(sink), metricsserver.Options{BindAddress: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stop() })
+	waitReady(t, env, tn.policy)
+	requester := env.User(t, user)
+
+	if err := createCSR(context.Background(), requester, newCSR(name, tn.signerName, run, requestPEM(t, "annotation"))); err != nil {
+		t.Fatal(err)
+	}
+	got := env.WaitForCSR(t, name, time.Minute, func(c *certificatesv1.CertificateSigningRequest) error {
+		if !done(c) {
+			return fmt.Errorf("not issued and annotated yet: %+v", c.Status.Conditions)
+		}
+		return nil
+	})
+	if injected.Load() != 1 {
+		t.Fatal("the annotation write was never failed: the test did not exercise the fault")
+	}
+	t.Logf("events %v", eventReasons(env, name))
+	verifyIssuedOnce(t, got, sink, tn.root)
+}
+
+// TestDecisionsAreRecordedWhenTheWriteResponseIsLost lets the operator's first /approval and
+// first /status write reach the API server and succeed there, then loses the response on the
+// way back (the operator sees a 500), as a dropped connection or a process stopped mid-request
+// would. The CSR is approved and issued all the same, so each must still have its one governance
+// record: the API server holds the outcome, and the trail must say how it came about.
+func TestDecisionsAreRecordedWhenTheWriteResponseIsLost(t *testing.T) {
+	user := "requester-lost-response"
+	tn := newTenant(t, env, user)
+	tn.installCA(t, env)
+	run := tn.ns
+	deleteRun(t, env, run)
+	name := run + "-lost"
+
+	var (
+		mu   sync.Mutex
+		lost = map[string]int{}
+	)
+	cfg := withTransport(env.Config, func(next http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			sub, ok := csrRequest(r, name)
+			if !ok || r.Method != http.MethodPut || (sub != "approval" && sub != "status") {
+				return next.RoundTrip(r)
+			}
+			resp, err := next.RoundTrip(r)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				return resp, err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if lost[sub] > 0 {
+				return resp, nil
+			}
+			lost[sub]++
+			_ = resp.Body.Close()
+			return internalError(r), nil
+		})
+	})
+	sink := &harness.AuditSink{}
+	stop, err := env.RunManager(cfg, options(sink), metricsserver.Options{BindAddress: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stop() })
+	waitReady(t, env, tn.policy)
+	requester := env.User(t, user)
+
+	if err := createCSR(context.Background(), requester, newCSR(name, tn.signerName, run, requestPEM(t, "lost"))); err != nil {
+		t.Fatal(err)
+	}
+	got := env.WaitForCSR(t, name, time.Minute, func(c *certificatesv1.CertificateSigningRequest) error {
+		if !done(c) {
+			return fmt.Errorf("not issued and annotated yet: %+v", c.Status.Conditions)
+		}
+		return nil
+	})
+	mu.Lock()
+	if lost["approval"] != 1 || lost["status"] != 1 {
+		t.Fatalf("responses lost: %v; the test did not exercise both writes", lost)
+	}
+	mu.Unlock()
+	t.Logf("events %v", eventReasons(env, name))
+	verifyIssuedOnce(t, got, sink, tn.root)
+}
