@@ -117,16 +117,22 @@ func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
 			"spec.duration.min", "min must not be greater than max"},
 		{"min under 10m", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Duration.Min = d("5m") },
 			"spec.duration.min", "must be at least 10m"},
-		{"max under 10m", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Duration = &policyv1alpha1.DurationBounds{Max: d("9m59s")} },
+		{"max under 10m", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Duration = &policyv1alpha1.DurationBounds{Max: d("9m59s")}
+		},
 			"spec.duration.max", "must be at least 10m"},
 		{"default under 10m", func(p *policyv1alpha1.SignerPolicy) {
 			p.Spec.Duration = &policyv1alpha1.DurationBounds{Default: d("60s")}
 		}, "spec.duration.default", "must be at least 10m"},
 		{"default above max", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Duration.Default = d("721h") },
 			"spec.duration.default", "must lie between min and max"},
-		{"usage not a Kubernetes key usage", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Usages = []policyv1alpha1.KeyUsage{"server auth", "world domination"} },
+		{"usage not a Kubernetes key usage", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Usages = []policyv1alpha1.KeyUsage{"server auth", "world domination"}
+		},
 			"spec.usages[1]", "Unsupported value"},
-		{"unknown placeholder", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.DNSNames = []string{"$(requester.password).example.com"} },
+		{"unknown placeholder", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Allowed.DNSNames = []string{"$(requester.password).example.com"}
+		},
 			"spec.allowed.dnsNames[0]", "should match"},
 		{"unterminated placeholder", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.CommonName = []string{"$(requester.username"} },
 			"spec.allowed.commonName[0]", "should match"},
@@ -142,7 +148,9 @@ func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
 			"spec.allowed.ipAddresses", "must be a CIDR"},
 		{"private key policy allowing nothing", func(p *policyv1alpha1.SignerPolicy) { p.Spec.PrivateKey = &policyv1alpha1.PrivateKeyPolicy{} },
 			"spec.privateKey", "must allow at least one of rsa, ecdsa or ed25519"},
-		{"RSA minimum under 2048", func(p *policyv1alpha1.SignerPolicy) { p.Spec.PrivateKey.RSA = &policyv1alpha1.RSAKeyPolicy{MinSize: 1024} },
+		{"RSA minimum under 2048", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.PrivateKey.RSA = &policyv1alpha1.RSAKeyPolicy{MinSize: 1024}
+		},
 			"spec.privateKey.rsa.minSize", "should be greater than or equal to 2048"},
 		{"ECDSA size that is no curve", func(p *policyv1alpha1.SignerPolicy) { p.Spec.PrivateKey.ECDSA.MinSize = 300 },
 			"spec.privateKey.ecdsa.minSize", "Unsupported value"},
