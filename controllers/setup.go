@@ -98,7 +98,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		for _, t := range signers.Types() {
 			supported[t] = true
 		}
-		policies := &SignerPolicyReconciler{Client: mgr.GetClient(), SupportedTypes: supported}
+		policies := &SignerPolicyReconciler{Client: mgr.GetClient(), SupportedTypes: supported,
+			Events: mgr.GetEventRecorderFor("signer-policy-controller"), //nolint:staticcheck // the core/v1 recorder, as ApprovalReconciler.Events explains
+		}
 		if err := policies.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the SignerPolicy controller: %w", err)
 		}

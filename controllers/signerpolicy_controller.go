@@ -7,11 +7,13 @@ import (
 	"fmt"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,6 +29,9 @@ import (
 // keeps its status true to its issuer (the signerName CSRs must use, and whether it is in force).
 type SignerPolicyReconciler struct {
 	Client client.Client
+	// Events tells the policy's readers what changed: Ready turning, and each generated RBAC
+	// object created, brought back to what the policy implies, or withdrawn.
+	Events record.EventRecorder
 	// SupportedTypes are the issuer types this operator can sign for; a policy over any other
 	// type is not Ready, because CSRs it approved would never be signed.
 	SupportedTypes map[signer.IssuerType]bool
@@ -41,30 +46,41 @@ func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	var policy policyv1alpha1.SignerPolicy
 	if err := r.Client.Get(ctx, req.NamespacedName, &policy); err != nil {
 		if apierrors.IsNotFound(err) {
-			// The policy is gone: withdraw every grant it made.
-			return ctrl.Result{}, r.deleteGenerated(ctx, req.Name, nil)
+			// The policy is gone: withdraw every grant it made. There is no policy left to
+			// carry events about it.
+			_, err := r.deleteGenerated(ctx, req.Name, nil)
+			return ctrl.Result{}, err
 		}
 		return ctrl.Result{}, err
 	}
 	if !policy.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.deleteGenerated(ctx, policy.Name, nil)
+		_, err := r.deleteGenerated(ctx, policy.Name, nil)
+		return ctrl.Result{}, err
 	}
 	obs, err := r.observeIssuer(ctx, policy.Spec.IssuerRef)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	generated, rbacErr := r.applyRBAC(ctx, &policy)
+	generated, changes, rbacErr := r.applyRBAC(ctx, &policy)
+	for _, c := range changes {
+		r.Events.Event(&policy, corev1.EventTypeNormal, c.reason, c.message)
+	}
 
 	desired := policy.DeepCopy()
 	desired.Status.SignerName = policy.Spec.IssuerRef.SignerName()
 	if rbacErr == nil {
 		desired.Status.RBAC = generated
 	}
-	meta.SetStatusCondition(&desired.Status.Conditions, readyCondition(&policy, obs, rbacErr, r.SupportedTypes))
+	ready := readyCondition(&policy, obs, rbacErr, r.SupportedTypes)
+	meta.SetStatusCondition(&desired.Status.Conditions, ready)
 	if !equality.Semantic.DeepEqual(policy.Status, desired.Status) {
 		// A merge patch of the status subresource: the spec belongs to GitOps and is never written.
 		if err := r.Client.Status().Patch(ctx, desired, client.MergeFrom(&policy)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("updating status of SignerPolicy %q: %w", policy.Name, err)
+		}
+		// Only after the patch landed, so a retried reconcile does not announce a turn twice.
+		if eventType, ok := readyTurned(meta.FindStatusCondition(policy.Status.Conditions, policyv1alpha1.ConditionReady), ready); ok {
+			r.Events.Event(&policy, eventType, ready.Reason, ready.Message)
 		}
 	}
 	// Returning the RBAC error retries with backoff; the condition already tells the user why.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -25,42 +26,81 @@ const fieldOwner = client.FieldOwner("signer-policy-operator")
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests/approval,verbs=update
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=signers,verbs=approve
 
+// Reasons of the events that say what the policy's RBAC became.
+const (
+	ReasonRBACCreated = "RBACCreated"
+	ReasonRBACUpdated = "RBACUpdated"
+	ReasonRBACDeleted = "RBACDeleted"
+)
+
+// rbacChange is one generated object the reconcile wrote, for an event on the policy.
+type rbacChange struct{ reason, message string }
+
 // applyRBAC server-side applies every object the policy implies and deletes the ones it no
-// longer implies, returning references to what now exists. Forcing ownership is what reverts
-// drift: a hand edit of a generated Role is overwritten on the next reconcile.
-func (r *SignerPolicyReconciler) applyRBAC(ctx context.Context, p *policyv1alpha1.SignerPolicy) ([]policyv1alpha1.GeneratedObject, error) {
+// longer implies, returning references to what now exists and what it had to change. Forcing
+// ownership is what reverts drift: a hand edit of a generated Role is overwritten on the next
+// reconcile.
+func (r *SignerPolicyReconciler) applyRBAC(ctx context.Context, p *policyv1alpha1.SignerPolicy) ([]policyv1alpha1.GeneratedObject, []rbacChange, error) {
 	desired := rbac.ForPolicy(p)
 	keep := make(map[policyv1alpha1.GeneratedObject]bool, len(desired))
 	refs := make([]policyv1alpha1.GeneratedObject, 0, len(desired))
+	var changes []rbacChange
 	for _, obj := range desired {
-		if err := r.apply(ctx, obj); err != nil {
-			return nil, err
+		change, err := r.apply(ctx, obj)
+		if err != nil {
+			return nil, changes, err
+		}
+		if change != nil {
+			changes = append(changes, *change)
 		}
 		ref := generatedRef(obj.GetObjectKind().GroupVersionKind().Kind, obj)
 		keep[ref] = true
 		refs = append(refs, ref)
 	}
-	return refs, r.deleteGenerated(ctx, p.Name, keep)
+	deleted, err := r.deleteGenerated(ctx, p.Name, keep)
+	for _, ref := range deleted {
+		changes = append(changes, rbacChange{ReasonRBACDeleted, fmt.Sprintf("deleted %s %s: the policy no longer implies it", ref.Kind, describeRef(ref))})
+	}
+	return refs, changes, err
 }
 
-func (r *SignerPolicyReconciler) apply(ctx context.Context, obj client.Object) error {
+// apply writes one generated object and reports whether that created or changed it. The object
+// as the cache last saw it tells which: a resourceVersion the apply moved on means the object
+// differed from the policy (drift or a policy edit).
+func (r *SignerPolicyReconciler) apply(ctx context.Context, obj client.Object) (*rbacChange, error) {
+	kind := obj.GetObjectKind().GroupVersionKind().Kind
+	seen := obj.DeepCopyObject().(client.Object)
+	found := true
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), seen); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("reading %s %s: %w", kind, describeObject(obj), err)
+		}
+		found = false
+	}
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	u := &unstructured.Unstructured{Object: content}
 	// A typed object converts with a null creationTimestamp, which apply would try to own.
 	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
 	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), fieldOwner, client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying %s %s: %w", u.GetKind(), describeObject(obj), err)
+		return nil, fmt.Errorf("applying %s %s: %w", kind, describeObject(obj), err)
 	}
-	return nil
+	switch {
+	case !found:
+		return &rbacChange{ReasonRBACCreated, fmt.Sprintf("created %s %s", kind, describeObject(obj))}, nil
+	case u.GetResourceVersion() != seen.GetResourceVersion():
+		return &rbacChange{ReasonRBACUpdated, fmt.Sprintf("updated %s %s to what the policy implies", kind, describeObject(obj))}, nil
+	}
+	return nil, nil
 }
 
-// deleteGenerated deletes the objects labelled for the policy that are not in keep. With an empty
-// keep it removes all of them, which is how a deleted policy's grants are withdrawn at once
-// rather than whenever the garbage collector follows the owner references.
-func (r *SignerPolicyReconciler) deleteGenerated(ctx context.Context, policyName string, keep map[policyv1alpha1.GeneratedObject]bool) error {
+// deleteGenerated deletes the objects labelled for the policy that are not in keep, returning
+// what it deleted. With an empty keep it removes all of them, which is how a deleted policy's
+// grants are withdrawn at once rather than whenever the garbage collector follows the owner
+// references.
+func (r *SignerPolicyReconciler) deleteGenerated(ctx context.Context, policyName string, keep map[policyv1alpha1.GeneratedObject]bool) ([]policyv1alpha1.GeneratedObject, error) {
 	selector := client.MatchingLabels{rbac.PolicyLabel: rbac.PolicyLabelValue(policyName), rbac.ManagedByLabel: rbac.ManagedByValue}
 	lists := []struct {
 		kind string
@@ -69,25 +109,39 @@ func (r *SignerPolicyReconciler) deleteGenerated(ctx context.Context, policyName
 		{"Role", &rbacv1.RoleList{}}, {"RoleBinding", &rbacv1.RoleBindingList{}},
 		{"ClusterRole", &rbacv1.ClusterRoleList{}}, {"ClusterRoleBinding", &rbacv1.ClusterRoleBindingList{}},
 	}
+	var deleted []policyv1alpha1.GeneratedObject
 	for _, l := range lists {
 		if err := r.Client.List(ctx, l.list, selector); err != nil {
-			return fmt.Errorf("listing generated %ss: %w", l.kind, err)
+			return deleted, fmt.Errorf("listing generated %ss: %w", l.kind, err)
 		}
 		items, err := meta.ExtractList(l.list)
 		if err != nil {
-			return err
+			return deleted, err
 		}
 		for _, item := range items {
 			obj := item.(client.Object)
-			if keep[generatedRef(l.kind, obj)] {
+			ref := generatedRef(l.kind, obj)
+			if keep[ref] {
 				continue
 			}
-			if err := client.IgnoreNotFound(r.Client.Delete(ctx, obj)); err != nil {
-				return fmt.Errorf("deleting %s %s: %w", l.kind, describeObject(obj), err)
+			err := r.Client.Delete(ctx, obj)
+			if apierrors.IsNotFound(err) {
+				continue
 			}
+			if err != nil {
+				return deleted, fmt.Errorf("deleting %s %s: %w", l.kind, describeObject(obj), err)
+			}
+			deleted = append(deleted, ref)
 		}
 	}
-	return nil
+	return deleted, nil
+}
+
+func describeRef(ref policyv1alpha1.GeneratedObject) string {
+	if ref.Namespace == "" {
+		return ref.Name
+	}
+	return ref.Namespace + "/" + ref.Name
 }
 
 func generatedRef(kind string, obj client.Object) policyv1alpha1.GeneratedObject {

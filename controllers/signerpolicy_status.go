@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
@@ -48,4 +49,18 @@ func describeIssuer(ref policyv1alpha1.IssuerReference) string {
 		return fmt.Sprintf("ClusterIssuer %q", ref.Name)
 	}
 	return fmt.Sprintf("Issuer %q in namespace %q", ref.Name, ref.Namespace)
+}
+
+// readyTurned says whether moving from the previous Ready condition (nil when there was none) to
+// next is a turn worth an event, and of which type: a policy coming into force is Normal, one
+// falling out of force (or never getting there) is a Warning, because CSRs of its signer are then
+// neither approved by it nor bounded by it. A changed message under the same reason is no turn.
+func readyTurned(previous *metav1.Condition, next metav1.Condition) (eventType string, turned bool) {
+	if previous != nil && previous.Status == next.Status && previous.Reason == next.Reason {
+		return "", false
+	}
+	if next.Status == metav1.ConditionTrue {
+		return corev1.EventTypeNormal, true
+	}
+	return corev1.EventTypeWarning, true
 }

@@ -44,3 +44,34 @@ func TestReadyCondition(t *testing.T) {
 		})
 	}
 }
+
+func TestReadyTurned(t *testing.T) {
+	ready := metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: policyv1alpha1.ReasonReady, Message: "governed"}
+	missing := metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: policyv1alpha1.ReasonIssuerNotFound, Message: "not found"}
+	rbacFailed := metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: policyv1alpha1.ReasonRBACFailed, Message: "forbidden"}
+	reworded := missing
+	reworded.Message = "spec.issuerRef: not found, said differently"
+	tests := []struct {
+		name       string
+		previous   *metav1.Condition
+		next       metav1.Condition
+		wantType   string
+		wantTurned bool
+	}{
+		{"first Ready", nil, ready, "Normal", true},
+		{"first not Ready", nil, missing, "Warning", true},
+		{"comes into force", &missing, ready, "Normal", true},
+		{"falls out of force", &ready, missing, "Warning", true},
+		{"not Ready for another reason", &missing, rbacFailed, "Warning", true},
+		{"still Ready", &ready, ready, "", false},
+		{"same reason, new message", &missing, reworded, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			typ, turned := readyTurned(tt.previous, tt.next)
+			if typ != tt.wantType || turned != tt.wantTurned {
+				t.Errorf("readyTurned = %q, %v; want %q, %v", typ, turned, tt.wantType, tt.wantTurned)
+			}
+		})
+	}
+}
