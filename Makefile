@@ -102,9 +102,13 @@ $(K8S_BIN)/etcd: test/controlplane/go.mod test/controlplane/go.sum test/controlp
 build: ## Build the operator binary into bin/manager.
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/manager .
 
+# Outside a pod the operator cannot tell its own namespace, so `make run` names where
+# ClusterIssuers' Secrets live: cert-manager's namespace, as cert-manager itself defaults to.
+CLUSTER_RESOURCE_NAMESPACE ?= cert-manager
+
 .PHONY: run
-run: ## Run the operator against the cluster of the current kubeconfig.
-	$(GO) run -ldflags "$(LDFLAGS)" . $(ARGS)
+run: ## Run the operator against the cluster of the current kubeconfig (ARGS adds flags).
+	$(GO) run -ldflags "$(LDFLAGS)" . --cluster-resource-namespace=$(CLUSTER_RESOURCE_NAMESPACE) $(ARGS)
 
 .PHONY: demo
 demo: controlplane build ## Run the operator end to end on a local control plane (KEEP=1 leaves it running).
