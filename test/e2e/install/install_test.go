@@ -5,6 +5,7 @@ package install
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -13,21 +14,26 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -161,18 +167,85 @@ func TestDefaultInstallRunsUnderItsOwnClusterRole(t *testing.T) {
 
 func TestSplitInstallRunsEachControllerUnderItsOwnRole(t *testing.T) {
 	objs := render(t, "split")
-	if k := kinds(objs); k["Deployment"] != 3 || k["ServiceAccount"] != 3 || k["ClusterRole"] != 3 {
-		t.Fatalf("config/split renders %v, want three Deployments each with its own service account and ClusterRole", k)
+	if k := kinds(objs); k["Deployment"] != 3 || k["ServiceAccount"] != 3 || k["Service"] != 4 {
+		t.Fatalf("config/split renders %v, want three Deployments each with its own service account and metrics Service, and one ACME Service", k)
+	}
+	for _, c := range []string{controllers.ControllerPolicy, controllers.ControllerApproval, controllers.ControllerSigning} {
+		if !slices.ContainsFunc(objs, func(o *unstructured.Unstructured) bool {
+			return o.GetKind() == "ClusterRole" && o.GetName() == "signer-policy-"+c+"-role"
+		}) {
+			t.Fatalf("config/split renders no ClusterRole of the %s Deployment's own", c)
+		}
 	}
 	install(t, objs)
+	metricsAddrs := map[string]string{}
 	for _, c := range []string{controllers.ControllerPolicy, controllers.ControllerApproval, controllers.ControllerSigning} {
-		stop, err := env.RunManager(asServiceAccount("signer-policy-"+c), options(c), metricsserver.Options{BindAddress: "0"})
+		// Secure metrics as the Deployments serve them: each scrape's token and access are
+		// checked with the component's own identity, which config/split must allow.
+		metricsAddrs[c] = freeAddress(t)
+		stop, err := env.RunManager(asServiceAccount("signer-policy-"+c), options(c), metricsserver.Options{
+			BindAddress: metricsAddrs[c], SecureServing: true, FilterProvider: filters.WithAuthenticationAndAuthorization})
 		if err != nil {
 			t.Fatalf("starting the %s controller: %v", c, err)
 		}
 		t.Cleanup(func() { _ = stop() })
 	}
 	roundTrip(t)
+
+	ns := env.Namespace(t)
+	scraper, stranger := serviceAccountToken(t, ns, "scraper"), serviceAccountToken(t, ns, "stranger")
+	env.Create(t, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "test:scraper-" + ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "signer-policy-metrics-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: "scraper"}},
+	})
+	for c, addr := range metricsAddrs {
+		if code, body := scrapeSecure(t, addr, scraper); code != http.StatusOK || !strings.Contains(body, "controller_runtime_reconcile_total") {
+			t.Errorf("the %s Deployment's /metrics answered a metrics-reader with %d: %.200s", c, code, body)
+		}
+		if code, _ := scrapeSecure(t, addr, stranger); code != http.StatusForbidden {
+			t.Errorf("the %s Deployment's /metrics answered a service account without metrics-reader with %d, want 403", c, code)
+		}
+	}
+}
+
+// serviceAccountToken creates a service account and returns a token the API server issued for it.
+func serviceAccountToken(t *testing.T, ns, name string) string {
+	t.Helper()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	env.Create(t, sa)
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](600)}}
+	if err := env.Admin.SubResource("token").Create(context.Background(), sa, req); err != nil {
+		t.Fatalf("requesting a token for %s/%s: %v", ns, name, err)
+	}
+	return req.Status.Token
+}
+
+// scrapeSecure GETs /metrics over TLS with a bearer token, as Prometheus does. The server's
+// certificate is self-signed, as controller-runtime generates it when given none.
+func scrapeSecure(t *testing.T, addr, token string) (int, string) {
+	t.Helper()
+	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a test server's self-signed certificate
+	}}
+	var code int
+	var body string
+	harness.Eventually(t, 10*time.Second, func() error {
+		req, err := http.NewRequest(http.MethodGet, "https://"+addr+"/metrics", nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		code, body = resp.StatusCode, string(b)
+		return err
+	})
+	return code, body
 }
 
 // roundTrip runs the operator's whole job and fails the test if any part of it does not happen.
