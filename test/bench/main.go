@@ -32,7 +32,11 @@ type config struct {
 type result struct {
 	Config             config  `json:"config"`
 	CertsPerSecond     float64 `json:"certificatesPerSecond"`
-	P50, P90, P99, Max float64 // milliseconds from creation to certificate
+	// Milliseconds from creation to certificate.
+	P50 float64 `json:"p50Millis"`
+	P90 float64 `json:"p90Millis"`
+	P99 float64 `json:"p99Millis"`
+	Max float64 `json:"maxMillis"`
 	RequestsPerCSR     float64 `json:"apiRequestsPerCSR"`
 	CPUSeconds         float64 `json:"operatorCPUSeconds"`
 	PeakRSSMiB         float64 `json:"operatorPeakRSSMiB"`
@@ -45,7 +49,7 @@ type result struct {
 func main() {
 	var c config
 	manager := flag.String("manager", "bin/manager", "Operator binary to run.")
-	jsonPath := flag.String("json", "", "Also write the result as JSON to this file.")
+	jsonPath := flag.String("json", "", "Also write the result's JSON to this file.")
 	flag.IntVar(&c.N, "n", 1000, "CSRs to issue.")
 	flag.IntVar(&c.Concurrency, "concurrency", 16, "CSRs created at once.")
 	flag.IntVar(&c.Requesters, "requesters", 4, "Requester users the CSRs come from.")
@@ -60,9 +64,15 @@ func main() {
 		os.Exit(1)
 	}
 	printTable(os.Stdout, r)
+	data, err := json.Marshal(r)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	// The same figures as one JSON line, for scripts that compare runs.
+	fmt.Printf("\n%s\n", data)
 	if *jsonPath != "" {
-		data, _ := json.MarshalIndent(r, "", "  ")
-		if err := os.WriteFile(*jsonPath, data, 0o644); err != nil {
+		if err := os.WriteFile(*jsonPath, append(data, '\n'), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

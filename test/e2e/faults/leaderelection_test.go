@@ -140,8 +140,16 @@ func TestLeaderElectionOnlyTheLeaderActsAndTheStandbyTakesOver(t *testing.T) {
 		t.Fatalf("stopping the leader: %v", err)
 	}
 	standby.waitElected(t, 60*time.Second)
+	takeover := time.Since(stoppedAt)
 	t.Logf("standby elected %s after the leader stopped (lease %s, retry period %s)",
-		time.Since(stoppedAt).Round(time.Millisecond), leaseDuration, retryPeriod)
+		takeover.Round(time.Millisecond), leaseDuration, retryPeriod)
+	// The lease ran out at most leaseDuration after the leader's last renewal, which came before
+	// it stopped. The standby measures that on its own clock from when it saw the renewal, up to
+	// a retry period late, and tries again each retry period: so the takeover is due within the
+	// lease and two retry periods. A second more allows for a busy machine.
+	if bound := leaseDuration + 2*retryPeriod + time.Second; takeover > bound {
+		t.Errorf("the standby took over %s after the leader stopped; the lease (%s) allows %s", takeover, leaseDuration, bound)
+	}
 
 	secondBatch := submit("second")
 	items = waitDone(t, env, run, 2*perBatch, 60*time.Second)
