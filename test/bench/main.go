@@ -30,20 +30,20 @@ type config struct {
 
 // result is what a run reports; the JSON is meant for comparing runs.
 type result struct {
-	Config             config  `json:"config"`
-	CertsPerSecond     float64 `json:"certificatesPerSecond"`
+	Config         config  `json:"config"`
+	CertsPerSecond float64 `json:"certificatesPerSecond"`
 	// Milliseconds from creation to certificate.
-	P50 float64 `json:"p50Millis"`
-	P90 float64 `json:"p90Millis"`
-	P99 float64 `json:"p99Millis"`
-	Max float64 `json:"maxMillis"`
-	RequestsPerCSR     float64 `json:"apiRequestsPerCSR"`
-	CPUSeconds         float64 `json:"operatorCPUSeconds"`
-	PeakRSSMiB         float64 `json:"operatorPeakRSSMiB"`
-	CeilingPerSecond   float64 `json:"ceilingCertificatesPerSecond"`
-	FractionOfCeiling  float64 `json:"fractionOfCeiling"`
-	ScaleSteadyRSSMiB  float64 `json:"scaleSteadyRSSMiB,omitempty"`
-	ScaleNewCSRMillis  float64 `json:"scaleNewCSRMillis,omitempty"`
+	P50               float64 `json:"p50Millis"`
+	P90               float64 `json:"p90Millis"`
+	P99               float64 `json:"p99Millis"`
+	Max               float64 `json:"maxMillis"`
+	RequestsPerCSR    float64 `json:"apiRequestsPerCSR"`
+	CPUSeconds        float64 `json:"operatorCPUSeconds"`
+	PeakRSSMiB        float64 `json:"operatorPeakRSSMiB"`
+	CeilingPerSecond  float64 `json:"ceilingCertificatesPerSecond"`
+	FractionOfCeiling float64 `json:"fractionOfCeiling"`
+	ScaleSteadyRSSMiB float64 `json:"scaleSteadyRSSMiB,omitempty"`
+	ScaleNewCSRMillis float64 `json:"scaleNewCSRMillis,omitempty"`
 }
 
 func main() {
