@@ -1,6 +1,7 @@
 package pebble
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -14,13 +15,12 @@ import (
 	"github.com/miekg/dns"
 )
 
-// DNSServer is an authoritative nameserver for one zone on 127.0.0.1, over UDP and TCP, that
-// Pebble resolves every identifier through (-dnsserver):
-//   - A queries for any name answer 127.0.0.1, so HTTP-01 validations of any test name reach
-//     the operator's challenge listener on loopback;
-//   - TXT records are whatever RFC 2136 updates, signed with the server's TSIG key, have put
-//     there, which is how the signer's rfc2136 solver presents DNS-01 challenges;
-//   - SOA answers name the zone, so lego finds where to send updates.
+// DNSServer is the RFC 2136 nameserver of one zone on 127.0.0.1, over UDP and TCP, that the
+// signer's rfc2136 solver presents DNS-01 challenges to: it answers SOA queries, so lego finds
+// where to send updates, and applies updates signed with the server's TSIG key to the zone's TXT
+// records. Pebble does not query it: it resolves through pebble-challtestsrv, so every change
+// is published there before the update is answered, and a solver that was told its record is
+// in place has it where Pebble looks.
 type DNSServer struct {
 	// Addr is host:port of both listeners.
 	Addr string
@@ -29,21 +29,23 @@ type DNSServer struct {
 	// TSIGKeyName and TSIGSecret (base64) authenticate updates with HMAC-SHA256.
 	TSIGKeyName, TSIGSecret string
 
+	records  *ChallTestSrv
 	mu       sync.Mutex
 	txt      map[string][]string
 	inserted map[string]int
 	servers  []*dns.Server
 }
 
-// StartDNS serves zone (e.g. "acme.test") with a freshly generated TSIG key.
-func StartDNS(zone string) (*DNSServer, error) {
+// StartDNS serves zone (e.g. "acme.test") with a freshly generated TSIG key, publishing its
+// TXT records into records.
+func StartDNS(zone string, records *ChallTestSrv) (*DNSServer, error) {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
 	d := &DNSServer{
 		Zone: dns.Fqdn(strings.ToLower(zone)), TSIGKeyName: "acme-test-key.", TSIGSecret: base64.StdEncoding.EncodeToString(secret),
-		txt: map[string][]string{}, inserted: map[string]int{},
+		records: records, txt: map[string][]string{}, inserted: map[string]int{},
 	}
 	// UDP and TCP must share the port; another process may take the TCP half first, so try a
 	// few ports.
@@ -125,7 +127,8 @@ func (d *DNSServer) handle(w dns.ResponseWriter, r *dns.Msg) {
 	_ = w.WriteMsg(m)
 }
 
-// update applies an RFC 2136 update to the zone's TXT records, after checking its TSIG.
+// update applies an RFC 2136 update to the zone's TXT records, after checking its TSIG, and
+// publishes the names it changed.
 func (d *DNSServer) update(w dns.ResponseWriter, r *dns.Msg) int {
 	if r.IsTsig() == nil {
 		return dns.RcodeRefused
@@ -138,12 +141,14 @@ func (d *DNSServer) update(w dns.ResponseWriter, r *dns.Msg) int {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	changed := map[string]bool{}
 	for _, rr := range r.Ns {
 		h := rr.Header()
 		name := strings.ToLower(h.Name)
 		switch {
 		case h.Class == dns.ClassANY && (h.Rrtype == dns.TypeTXT || h.Rrtype == dns.TypeANY):
 			delete(d.txt, name)
+			changed[name] = true
 		case h.Class == dns.ClassNONE:
 			if txt, ok := rr.(*dns.TXT); ok {
 				value := strings.Join(txt.Txt, "")
@@ -151,6 +156,7 @@ func (d *DNSServer) update(w dns.ResponseWriter, r *dns.Msg) int {
 				if len(d.txt[name]) == 0 {
 					delete(d.txt, name)
 				}
+				changed[name] = true
 			}
 		case h.Class == dns.ClassINET:
 			if txt, ok := rr.(*dns.TXT); ok {
@@ -159,33 +165,44 @@ func (d *DNSServer) update(w dns.ResponseWriter, r *dns.Msg) int {
 					d.txt[name] = append(d.txt[name], value)
 					d.inserted[name]++
 				}
+				changed[name] = true
 			}
+		}
+	}
+	for name := range changed {
+		if err := d.publish(name); err != nil {
+			return dns.RcodeServerFailure
 		}
 	}
 	return dns.RcodeSuccess
 }
 
-func (d *DNSServer) answer(m *dns.Msg, q dns.Question) {
-	name := strings.ToLower(q.Name)
-	hdr := dns.RR_Header{Name: q.Name, Class: dns.ClassINET, Ttl: 0}
-	switch q.Qtype {
-	case dns.TypeA:
-		hdr.Rrtype = dns.TypeA
-		m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: net.IPv4(127, 0, 0, 1)})
-	case dns.TypeTXT:
-		hdr.Rrtype = dns.TypeTXT
-		d.mu.Lock()
-		for _, v := range d.txt[name] {
-			m.Answer = append(m.Answer, &dns.TXT{Hdr: hdr, Txt: []string{v}})
-		}
-		d.mu.Unlock()
-	case dns.TypeSOA:
-		if name == d.Zone {
-			m.Answer = append(m.Answer, d.soa())
-			return
+// publish makes the TXT records at name in pebble-challtestsrv what they are here. Its API
+// only adds a value or clears them all, so removing one value means clearing the name and
+// adding back the others.
+func (d *DNSServer) publish(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.records.ClearTXT(ctx, name); err != nil {
+		return err
+	}
+	for _, v := range d.txt[name] {
+		if err := d.records.SetTXT(ctx, name, v); err != nil {
+			return err
 		}
 	}
-	if len(m.Answer) == 0 && dns.IsSubDomain(d.Zone, name) {
+	return nil
+}
+
+// answer gives the zone's SOA at the apex, where lego, asking for the SOA of the record's name
+// and then of each parent, finds the zone to update. Other names of the zone get an empty
+// answer with the SOA as authority.
+func (d *DNSServer) answer(m *dns.Msg, q dns.Question) {
+	name := strings.ToLower(q.Name)
+	switch {
+	case q.Qtype == dns.TypeSOA && name == d.Zone:
+		m.Answer = append(m.Answer, d.soa())
+	case dns.IsSubDomain(d.Zone, name):
 		m.Ns = append(m.Ns, d.soa())
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -59,8 +58,7 @@ type Server struct {
 
 	managementURL string
 	listener      *serverTLS
-	cmd           *exec.Cmd
-	exited        chan error
+	proc          *process
 }
 
 // config is Pebble's JSON configuration (cmd/pebble/main.go).
@@ -129,47 +127,27 @@ func Start(opts Options) (*Server, error) {
 // run starts the process. The environment keeps Pebble deterministic and fast: no random
 // validation sleeps, no rejected nonces, and no reuse of valid authorizations, so every order
 // is really validated.
-func (s *Server) run(opts Options, cfgFile string) error {
-	log, err := os.Create(s.Log)
-	if err != nil {
-		return err
-	}
-	s.cmd = exec.Command(opts.Binary, "-config", cfgFile, "-dnsserver", opts.DNSServer)
-	s.cmd.Dir = opts.Dir
-	s.cmd.Stdout, s.cmd.Stderr = log, log
-	s.cmd.Env = append(os.Environ(),
+func (s *Server) run(opts Options, cfgFile string) (err error) {
+	env := append(os.Environ(),
 		"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0",
 		"PEBBLE_ALTERNATE_ROOTS="+strconv.Itoa(opts.AlternateRoots))
-	if err := s.cmd.Start(); err != nil {
-		_ = log.Close()
-		return fmt.Errorf("starting pebble: %w", err)
-	}
-	s.exited = make(chan error, 1)
-	go func() {
-		s.exited <- s.cmd.Wait()
-		_ = log.Close()
-	}()
-	return nil
+	s.proc, err = startProcess(opts.Binary, opts.Dir, s.Log, env, "-config", cfgFile, "-dnsserver", opts.DNSServer)
+	return err
 }
 
 func (s *Server) waitReady(dirURL string) error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: s.listener.clientConfig()}}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-s.exited:
-			return fmt.Errorf("pebble exited (%v); see %s", err, s.Log)
-		default:
+	return s.proc.waitReady(func() error {
+		resp, err := client.Get(dirURL)
+		if err != nil {
+			return err
 		}
-		if resp, err := client.Get(dirURL); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", dirURL, resp.Status)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("pebble's directory did not answer within 30s; see %s", s.Log)
+		return nil
+	})
 }
 
 // Stop ends the proxy and the process.
@@ -178,9 +156,8 @@ func (s *Server) Stop() error {
 	if s.Proxy != nil {
 		errs = append(errs, s.Proxy.close())
 	}
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
-		<-s.exited
+	if s.proc != nil {
+		s.proc.stop()
 	}
 	return errors.Join(errs...)
 }

@@ -5,13 +5,15 @@ import (
 	"testing"
 
 	cmacme "github.com/cert-manager/cert-manager/pkg/apis/acme/v1"
+	"github.com/miekg/dns"
 )
 
 // A wildcard and its apex are both validated over DNS-01 through the rfc2136 solver: the signer
-// writes the TXT records with TSIG-signed RFC 2136 updates to the test's nameserver, Pebble
-// queries them there, and they are gone once the certificate is issued. The two records share
-// _acme-challenge.<apex>, and lego's RFC 2136 provider replaces the whole RRset, so they are
-// presented one after the other; the count of insertions shows both were.
+// writes the TXT records with TSIG-signed RFC 2136 updates to the test's nameserver, which
+// publishes them into pebble-challtestsrv, Pebble queries them there, and they are gone from
+// both once the certificate is issued. The two records share _acme-challenge.<apex>, and lego's
+// RFC 2136 provider replaces the whole RRset, so they are presented one after the other; the
+// count of insertions shows both were.
 func TestDNS01WildcardAndApexOverRFC2136(t *testing.T) {
 	t.Parallel()
 	apex := unique() + ".dns.acme.test"
@@ -39,5 +41,12 @@ func TestDNS01WildcardAndApexOverRFC2136(t *testing.T) {
 	}
 	if txt := peers.dns.TXT(record); len(txt) != 0 {
 		t.Errorf("TXT records left at %s after issuance: %v", record, txt)
+	}
+	rrs, err := peers.challtestsrv.Query(t.Context(), record, dns.TypeTXT)
+	if err != nil {
+		t.Fatalf("querying pebble-challtestsrv: %v", err)
+	}
+	if len(rrs) != 0 {
+		t.Errorf("pebble-challtestsrv still answers TXT %s after issuance: %v", record, rrs)
 	}
 }

@@ -45,10 +45,11 @@ var (
 	operator controllers.Options
 	// peers are the ACME peers.
 	peers struct {
-		dns       *pebble.DNSServer
-		pebble    *pebble.Server
-		eabPebble *pebble.Server
-		eabKeys   map[string]string
+		challtestsrv *pebble.ChallTestSrv
+		dns          *pebble.DNSServer
+		pebble       *pebble.Server
+		eabPebble    *pebble.Server
+		eabKeys      map[string]string
 	}
 )
 
@@ -72,25 +73,29 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "stopping the ACME peers:", err)
 	}
 	if code != 0 {
-		fmt.Fprintln(os.Stderr, "Pebble logs kept in", dir)
+		fmt.Fprintln(os.Stderr, "Peer logs kept in", dir)
 		return code
 	}
 	_ = os.RemoveAll(dir)
 	return code
 }
 
-// startPeers installs Pebble if needed, starts the nameserver and two Pebbles (one requiring
-// External Account Binding) and sets up the operator's options.
+// startPeers installs Pebble and pebble-challtestsrv if needed, starts pebble-challtestsrv, the
+// RFC 2136 nameserver and two Pebbles (one requiring External Account Binding) and sets up the
+// operator's options.
 func startPeers(dir string) error {
 	root, err := harness.ModuleRoot()
 	if err != nil {
 		return err
 	}
-	bin, err := pebble.Install(root)
+	bins, err := pebble.Install(root)
 	if err != nil {
 		return err
 	}
-	if peers.dns, err = pebble.StartDNS("acme.test"); err != nil {
+	if peers.challtestsrv, err = pebble.StartChallTestSrv(bins.ChallTestSrv, dir); err != nil {
+		return err
+	}
+	if peers.dns, err = pebble.StartDNS("acme.test", peers.challtestsrv); err != nil {
 		return err
 	}
 	ports, err := pebble.FreePorts(1)
@@ -113,7 +118,7 @@ func startPeers(dir string) error {
 		}}},
 		{"pebble-eab", &peers.eabPebble, pebble.Options{EABKeys: peers.eabKeys}},
 	} {
-		p.opts.Binary, p.opts.HTTPPort, p.opts.DNSServer = bin, http01Port, peers.dns.Addr
+		p.opts.Binary, p.opts.HTTPPort, p.opts.DNSServer = bins.Pebble, http01Port, peers.challtestsrv.DNSAddr
 		p.opts.Dir = filepath.Join(dir, p.name)
 		if err := os.MkdirAll(p.opts.Dir, 0o700); err != nil {
 			return err
@@ -153,6 +158,9 @@ func stopPeers() error {
 	}
 	if peers.dns != nil {
 		errs = append(errs, peers.dns.Close())
+	}
+	if peers.challtestsrv != nil {
+		peers.challtestsrv.Stop()
 	}
 	return errors.Join(errs...)
 }
