@@ -81,12 +81,15 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 
 // act carries out a decision: the only writes are through the /approval subresource.
 func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision, policies []policyv1alpha1.SignerPolicy) error {
-	r.Metrics.decided(orNone(d.Policy), strings.ToLower(string(d.Result)))
 	switch d.Result {
 	case policy.Approve:
 		return r.decide(ctx, c, req, d, certificatesv1.CertificateApproved, ReasonApproved, policies)
 	case policy.Deny:
 		return r.decide(ctx, c, req, d, certificatesv1.CertificateDenied, ReasonDenied, policies)
+	}
+	// Manual and Wait leave the CSR pending, so each evaluation counts, as each is an event.
+	r.Metrics.decided(orNone(d.Policy), strings.ToLower(string(d.Result)))
+	switch d.Result {
 	case policy.Manual:
 		note := d.Message() // it says that approval is manual and what an approver would decide
 		r.Events.Eventf(c, corev1.EventTypeNormal, ReasonEvaluated, "%s", truncate(note))
@@ -119,6 +122,9 @@ func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.Certi
 		}
 		c = got
 	}
+	// Counted only once the condition is written, so a write retried after a conflict is not
+	// counted as a second decision.
+	r.Metrics.decided(orNone(d.Policy), strings.ToLower(string(d.Result)))
 	eventType, event := corev1.EventTypeNormal, audit.EventApproved
 	if typ == certificatesv1.CertificateDenied {
 		eventType, event = corev1.EventTypeWarning, audit.EventDenied

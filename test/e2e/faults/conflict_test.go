@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -72,7 +73,9 @@ func TestStatusWriteConflictIsRetriedNotFailed(t *testing.T) {
 		})
 	})
 	sink := &harness.AuditSink{}
-	stop, err := env.RunManager(cfg, options(sink), metricsserver.Options{BindAddress: "0"})
+	opts, metrics := options(sink), prometheus.NewRegistry()
+	opts.Metrics = metrics
+	stop, err := env.RunManager(cfg, opts, metricsserver.Options{BindAddress: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +129,45 @@ func TestStatusWriteConflictIsRetriedNotFailed(t *testing.T) {
 	// After the hammer the CSR is re-read, so the check sees the final object.
 	got = env.WaitForCSR(t, got.Name, 10*time.Second, func(*certificatesv1.CertificateSigningRequest) error { return nil })
 	verifyIssuedOnce(t, got, sink, tn.root)
+	// A retried write is one decision and one issuance, in the metrics as in the records.
+	for _, m := range []struct {
+		name   string
+		labels map[string]string
+	}{
+		{"signerpolicy_csr_decisions_total", map[string]string{"policy": tn.policy, "result": "approve"}},
+		{"signerpolicy_csr_signing_total", map[string]string{"issuer_type": "CA", "result": "issued"}},
+	} {
+		if got := counterValue(t, metrics, m.name, m.labels); got != 1 {
+			t.Errorf("%s%v = %v after one CSR, want 1", m.name, m.labels, got)
+		}
+	}
+}
+
+// counterValue reads one counter with exactly the given labels from the registry.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			if len(m.GetLabel()) != len(labels) {
+				continue
+			}
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue metrics
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 func countCodes(codes []int) map[int]int {
