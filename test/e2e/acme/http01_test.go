@@ -2,18 +2,23 @@ package acme_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/signerpolicy/signer-policy-operator/internal/audit"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/acme"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 )
@@ -70,6 +75,36 @@ func TestHTTP01IssuesForADNSName(t *testing.T) {
 	}
 	if n := iss.server.Proxy.NewOrders(name); n != 1 {
 		t.Errorf("Pebble created %d orders for %s, want 1", n, name)
+	}
+	expectIssuedRecord(t, got)
+}
+
+// expectIssuedRecord checks the one governance record of the issuance: an ACME issuer, and the
+// serial and fingerprint of the certificate in status.certificate.
+func expectIssuedRecord(t *testing.T, c *certificatesv1.CertificateSigningRequest) {
+	t.Helper()
+	block, _ := pem.Decode(c.Status.Certificate)
+	if block == nil {
+		t.Fatal("status.certificate holds no PEM block")
+	}
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var issued []audit.Record
+	for _, rec := range records.For(c.Name) {
+		if rec.Event == audit.EventIssued {
+			issued = append(issued, rec)
+		}
+	}
+	if len(issued) != 1 {
+		t.Fatalf("%d %s records for %s, want 1", len(issued), audit.EventIssued, c.Name)
+	}
+	rec := issued[0]
+	fingerprint := sha256.Sum256(leaf.Raw)
+	if rec.Issuer == nil || rec.Issuer.Type != "ACME" || rec.Certificate == nil ||
+		!strings.EqualFold(rec.Certificate.SHA256Fingerprint, hex.EncodeToString(fingerprint[:])) {
+		t.Errorf("issued record %+v: want the ACME issuer and the certificate's SHA-256 fingerprint %x", rec, fingerprint)
 	}
 }
 

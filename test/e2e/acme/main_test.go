@@ -43,6 +43,8 @@ var (
 	env *harness.Env
 	// operator is how the manager is (re)started, for the restart test.
 	operator controllers.Options
+	// records holds the governance records every manager of the suite writes.
+	records = &harness.AuditSink{}
 	// peers are the ACME peers.
 	peers struct {
 		challtestsrv *pebble.ChallTestSrv
@@ -144,6 +146,7 @@ func startPeers(dir string) error {
 		},
 		ClusterResourceNamespace: clusterResourceNamespace,
 		Concurrency:              8,
+		AuditLog:                 records.Logger(),
 	}
 	return nil
 }
