@@ -44,6 +44,8 @@ type result struct {
 	FractionOfCeiling float64 `json:"fractionOfCeiling"`
 	ScaleSteadyRSSMiB float64 `json:"scaleSteadyRSSMiB,omitempty"`
 	ScaleNewCSRMillis float64 `json:"scaleNewCSRMillis,omitempty"`
+	ScaleNewCSRCPUMs  float64 `json:"scaleNewCSRCPUMillis,omitempty"`
+	ScaleNewCSRCalls  float64 `json:"scaleNewCSRAPIRequests,omitempty"`
 }
 
 func main() {
@@ -135,9 +137,11 @@ func run(c config, managerPath string) (result, error) {
 	r.CeilingPerSecond = ceiling
 	r.FractionOfCeiling = r.CertsPerSecond / ceiling
 	if c.Scale > 0 {
-		if r.ScaleSteadyRSSMiB, r.ScaleNewCSRMillis, err = measureScale(ctx, env, fix, c, op); err != nil {
+		sr, err := measureScale(ctx, env, fix, c, op)
+		if err != nil {
 			return result{}, err
 		}
+		r.ScaleSteadyRSSMiB, r.ScaleNewCSRMillis, r.ScaleNewCSRCPUMs, r.ScaleNewCSRCalls = sr.steadyMiB, sr.newCSRMillis, sr.cpuMillis, sr.requests
 	}
 	return r, nil
 }

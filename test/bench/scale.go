@@ -12,17 +12,28 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 )
 
+// scaleResult is what one new CSR costs once the cluster is full.
+type scaleResult struct {
+	steadyMiB    float64 // operator RSS with every CSR in its cache, before the new ones
+	newCSRMillis float64 // median creation-to-certificate of one new CSR submitted alone
+	cpuMillis    float64 // operator CPU per new CSR
+	requests     float64 // operator API requests per new CSR
+}
+
+// singles is how many new CSRs, one after another, measure the cost of one.
+const singles = 20
+
 // measureScale fills the cluster with c.Scale CSRs of a signer the operator does not govern
-// (they still sit in its cache), then reports the operator's steady memory and the median
-// latency of one new governed CSR submitted alone, twenty times.
-func measureScale(ctx context.Context, env *harness.Env, f *fixture, c config, op *operator) (steadyMiB, newCSRMillis float64, err error) {
+// (they still sit in its cache), then reports the operator's steady memory and what one new
+// governed CSR submitted alone costs, over singles of them.
+func measureScale(ctx context.Context, env *harness.Env, f *fixture, c config, op *operator) (scaleResult, error) {
 	cs, err := unthrottled(env.Config)
 	if err != nil {
-		return 0, 0, err
+		return scaleResult{}, err
 	}
 	request, err := f.request(0)
 	if err != nil {
-		return 0, 0, err
+		return scaleResult{}, err
 	}
 	err = forEach(c.Scale, c.Concurrency, func(i int) error {
 		_, err := cs.CertificatesV1().CertificateSigningRequests().Create(ctx, &certificatesv1.CertificateSigningRequest{
@@ -33,23 +44,32 @@ func measureScale(ctx context.Context, env *harness.Env, f *fixture, c config, o
 		return err
 	})
 	if err != nil {
-		return 0, 0, err
+		return scaleResult{}, err
 	}
 	time.Sleep(10 * time.Second) // let the operator's cache take them all in
-	s, err := op.sample()
+	before, err := op.sample()
 	if err != nil {
-		return 0, 0, err
+		return scaleResult{}, err
 	}
 	one := c
 	one.N, one.Concurrency = 1, 1
 	var latencies []time.Duration
-	for i := range 20 {
+	for i := range singles {
 		d, err := issue(ctx, env, f, one, fmt.Sprintf("single-%d", i))
 		if err != nil {
-			return 0, 0, err
+			return scaleResult{}, err
 		}
 		latencies = append(latencies, d...)
 	}
+	after, err := op.sample()
+	if err != nil {
+		return scaleResult{}, err
+	}
 	slices.Sort(latencies)
-	return s.rss, float64(latencies[len(latencies)/2].Microseconds()) / 1000, nil
+	return scaleResult{
+		steadyMiB:    before.rss,
+		newCSRMillis: float64(latencies[len(latencies)/2].Microseconds()) / 1000,
+		cpuMillis:    (after.cpu - before.cpu) * 1000 / singles,
+		requests:     (after.requests - before.requests) / singles,
+	}, nil
 }

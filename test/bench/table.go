@@ -19,7 +19,8 @@ func printTable(out io.Writer, r result) {
 	fmt.Fprintf(w, "fraction of the ceiling\t%.2f\n", r.FractionOfCeiling)
 	if c.Scale > 0 {
 		fmt.Fprintf(w, "with %d more CSRs present: steady RSS (MiB)\t%.1f\n", c.Scale, r.ScaleSteadyRSSMiB)
-		fmt.Fprintf(w, "with %d more CSRs present: one new CSR (ms, median of 20)\t%.0f\n", c.Scale, r.ScaleNewCSRMillis)
+		fmt.Fprintf(w, "with %d more CSRs present: one new CSR (ms, median of %d)\t%.0f\n", c.Scale, singles, r.ScaleNewCSRMillis)
+		fmt.Fprintf(w, "with %d more CSRs present: operator CPU and API requests per new CSR\t%.1f ms, %.1f\n", c.Scale, r.ScaleNewCSRCPUMs, r.ScaleNewCSRCalls)
 	}
 	_ = w.Flush()
 }
