@@ -10,6 +10,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/go-logr/logr"
+	"github.com/go-logr/zapr"
+	uberzap "go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -82,6 +86,7 @@ func run() error {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	auditLog := auditLogger()
 
 	scheme, err := controllers.NewScheme()
 	if err != nil {
@@ -143,6 +148,7 @@ func run() error {
 		Concurrency:              f.concurrency,
 		Controllers:              selected,
 		Metrics:                  ctrlmetrics.Registry,
+		AuditLog:                 &auditLog,
 	}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		return err
@@ -176,6 +182,17 @@ func (f flags) acmeOptions(selected []string) (acme.Options, error) {
 		return acme.Options{}, fmt.Errorf("--acme-http01-service %q: want namespace/name", service)
 	}
 	return acme.Options{HTTP01Address: f.acmeHTTP01Address, HTTP01Service: types.NamespacedName{Namespace: ns, Name: name}}, nil
+}
+
+// auditLogger writes the governance records: one JSON line each on stderr, whatever the
+// --zap-* flags say, and never sampled. The manager's production logger keeps, per second, only
+// the first 100 entries with one message and every 100th after; every record has the same
+// message, so a burst of CSRs would lose exactly the records that are the durable trail.
+func auditLogger() logr.Logger {
+	config := uberzap.NewProductionEncoderConfig()
+	config.EncodeTime = zapcore.RFC3339TimeEncoder
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(config), zapcore.Lock(os.Stderr), zapcore.InfoLevel)
+	return zapr.NewLogger(uberzap.New(core))
 }
 
 // ownNamespace is the namespace the operator runs in: POD_NAMESPACE (set from the downward API

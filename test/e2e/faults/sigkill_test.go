@@ -28,18 +28,11 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 )
 
-// processLogFlags are the shipped Deployment's logging flags (config/manager/manager.yaml:
-// --zap-encoder=json --zap-log-level=info) but for the level, which is raised to V(2) for one
-// reason: that is the only way through main.go's flags to turn off the sampling that
-// controller-runtime's zap logger applies in production mode (zap.go addDefaults: per second and
-// per message, the first 100 entries and then every 100th; it is skipped only when level -2 is
-// enabled or with --zap-devel). Every governance record has the message "governance record", so
-// with the shipped flags a burst of more than 100 decisions and issuances a second loses records
-// to the sampler, kill or no kill: a run of this test with the shipped flags lost 72 Approved and
-// 37 Issued records of 200 CSRs. That is a defect of the operator (the audit logger must not be
-// sampled), not something this test may accept; until main.go gives the audit records a core of
-// their own, this test turns sampling off so that what it judges is the kills.
-var processLogFlags = []string{"--zap-encoder=json", "--zap-log-level=2"}
+// processLogFlags are the shipped Deployment's logging flags (config/manager/manager.yaml). The
+// manager's logger samples at this level (per second and message, the first 100 entries and then
+// every 100th); the governance records must not be, and with these flags a run once lost 72
+// Approved and 37 Issued records of 200 CSRs before main.go gave them a logger of their own.
+var processLogFlags = []string{"--zap-encoder=json", "--zap-log-level=info"}
 
 // processConcurrency is the --concurrency the operator processes run with (main.go's default,
 // stated so that the bound on records a kill can cost is tied to it).
