@@ -98,7 +98,10 @@ func showCSRRoundTrip(ctx context.Context, env *harness.Env, k kubectl, dir stri
 	if err := k.show("get", "csr", denied, "-o", `jsonpath={.status.conditions[0].message}{"\n"}`); err != nil {
 		return err
 	}
-	return showManualApproval(ctx, env, k, dir)
+	if err := showManualApproval(ctx, env, k, dir); err != nil {
+		return err
+	}
+	return showRecord(filepath.Join(dir, "operator.log"), name)
 }
 
 // showManualApproval: a platform engineer asks the SelfSigned ClusterIssuer for an internal CA;
