@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,8 +152,16 @@ func listRun(e *harness.Env, run string) ([]certificatesv1.CertificateSigningReq
 // ends the wait at once: it can never become issued, and its condition says why.
 func waitDone(t *testing.T, e *harness.Env, run string, want int, timeout time.Duration) []certificatesv1.CertificateSigningRequest {
 	t.Helper()
+	return waitDoneGuarded(t, e, run, want, timeout, func() {})
+}
+
+// waitDoneGuarded is waitDone that calls guard before each look, so a test can end the wait at
+// once when something it depends on (an operator process) is gone.
+func waitDoneGuarded(t *testing.T, e *harness.Env, run string, want int, timeout time.Duration, guard func()) []certificatesv1.CertificateSigningRequest {
+	t.Helper()
 	var items []certificatesv1.CertificateSigningRequest
 	harness.Eventually(t, timeout, func() error {
+		guard()
 		var (
 			n   int
 			err error
@@ -276,4 +285,31 @@ func internalError(r *http.Request) *http.Response {
 		Header: http.Header{"Content-Type": []string{"application/json"}}, Body: io.NopCloser(strings.NewReader(body)),
 		ContentLength: int64(len(body)), Request: r,
 	}
+}
+
+// submission is a stream of CSRs created one after another in the background, while a test
+// stops or kills the operator underneath it.
+type submission struct {
+	created atomic.Int64
+	done    chan error
+	began   time.Time
+}
+
+// submitInBackground creates the run's CSRs, one per request, as the requester, in order.
+func submitInBackground(t *testing.T, requester client.Client, tn *tenant, run string, requests [][]byte) *submission {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &submission{done: make(chan error, 1), began: time.Now()}
+	go func() {
+		for i, req := range requests {
+			if err := createCSR(ctx, requester, newCSR(fmt.Sprintf("%s-%03d", run, i), tn.signerName, run, req)); err != nil {
+				s.done <- err
+				return
+			}
+			s.created.Add(1)
+		}
+		s.done <- nil
+	}()
+	return s
 }

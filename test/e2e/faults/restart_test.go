@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,27 +48,13 @@ func TestManagerKilledTwiceMidFlightIssuesEachCSRExactlyOnce(t *testing.T) {
 	for i := range requests {
 		requests[i] = requestPEM(t, fmt.Sprintf("host-%03d", i))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	var created atomic.Int64
-	submitted := make(chan error, 1)
-	began := time.Now()
-	go func() {
-		for i, req := range requests {
-			if err := createCSR(ctx, requester, newCSR(fmt.Sprintf("%s-%03d", run, i), tn.signerName, run, req)); err != nil {
-				submitted <- err
-				return
-			}
-			created.Add(1)
-		}
-		submitted <- nil
-	}()
+	sub := submitInBackground(t, requester, tn, run, requests)
 
 	// Each kill waits for some progress, so that the operator is demonstrably at work, and
 	// then stops it at once: CSRs are then in every state from unsubmitted to half-signed.
 	for kill, progress := range []int{20, 100} {
 		items := waitDone(t, env, run, progress, 3*time.Minute)
-		doneNow, submittedNow := countDone(items), created.Load()
+		doneNow, submittedNow := countDone(items), sub.created.Load()
 		if err := stop(); err != nil && !errors.Is(err, context.Canceled) {
 			t.Fatalf("stopping the manager: %v", err)
 		}
@@ -79,11 +64,11 @@ func TestManagerKilledTwiceMidFlightIssuesEachCSRExactlyOnce(t *testing.T) {
 		}
 		stop = start()
 	}
-	if err := <-submitted; err != nil {
+	if err := <-sub.done; err != nil {
 		t.Fatal(err)
 	}
 	items := waitDone(t, env, run, total, 3*time.Minute)
-	t.Logf("all %d CSRs done %s after the first was submitted", total, time.Since(began).Round(time.Millisecond))
+	t.Logf("all %d CSRs done %s after the first was submitted", total, time.Since(sub.began).Round(time.Millisecond))
 	if len(items) != total {
 		t.Fatalf("%d CSRs listed, want %d", len(items), total)
 	}

@@ -3,7 +3,6 @@ package faults
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
@@ -15,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -112,21 +110,7 @@ func TestOperatorProcessSIGKILLedTwiceMidFlightIssuesEachCSRExactlyOnce(t *testi
 	for i := range requests {
 		requests[i] = requestPEM(t, fmt.Sprintf("host-%03d", i))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	var created atomic.Int64
-	submitted := make(chan error, 1)
-	began := time.Now()
-	go func() {
-		for i, req := range requests {
-			if err := createCSR(ctx, requester, newCSR(fmt.Sprintf("%s-%03d", run, i), tn.signerName, run, req)); err != nil {
-				submitted <- err
-				return
-			}
-			created.Add(1)
-		}
-		submitted <- nil
-	}()
+	sub := submitInBackground(t, requester, tn, run, requests)
 
 	// Each kill waits for some progress, so that the process is demonstrably at work (the second
 	// one has to have done the 80 CSRs after the first kill), then kills it without warning.
@@ -138,7 +122,7 @@ func TestOperatorProcessSIGKILLedTwiceMidFlightIssuesEachCSRExactlyOnce(t *testi
 		if err != nil {
 			t.Fatal(err)
 		}
-		submittedNow := created.Load()
+		submittedNow := sub.created.Load()
 		t.Logf("kill %d at %s: SIGKILLed pid %d after %s; %d of %d CSRs done, %d submitted", kill+1, current.killed.Format("15:04:05.000"),
 			current.cmd.Process.Pid, current.killed.Sub(current.started).Round(time.Millisecond), doneNow, total, submittedNow)
 		if doneNow >= total {
@@ -146,11 +130,11 @@ func TestOperatorProcessSIGKILLedTwiceMidFlightIssuesEachCSRExactlyOnce(t *testi
 		}
 		current = start()
 	}
-	if err := <-submitted; err != nil {
+	if err := <-sub.done; err != nil {
 		t.Fatal(err)
 	}
 	items := waitDoneAlive(t, run, total, current, 2*time.Minute)
-	t.Logf("all %d CSRs done %s after the first was submitted", total, time.Since(began).Round(time.Millisecond))
+	t.Logf("all %d CSRs done %s after the first was submitted", total, time.Since(sub.began).Round(time.Millisecond))
 	// The last process is stopped gracefully so that a record it owes for the last CSR (logged
 	// just after the annotation that makes the CSR look done) is in its log before it is read.
 	current.terminate(t)
@@ -278,31 +262,13 @@ func fingerprint(cert *x509.Certificate) string {
 // own: a crash is a finding, not something to wait out.
 func waitDoneAlive(t *testing.T, run string, want int, p *operatorProcess, timeout time.Duration) []certificatesv1.CertificateSigningRequest {
 	t.Helper()
-	var items []certificatesv1.CertificateSigningRequest
-	harness.Eventually(t, timeout, func() error {
+	return waitDoneGuarded(t, env, run, want, timeout, func() {
 		select {
 		case <-p.exited:
 			t.Fatalf("operator process %d exited on its own (%v); its log:\n%s", p.cmd.Process.Pid, p.waitErr, p.tail())
 		default:
 		}
-		var (
-			n   int
-			err error
-		)
-		if items, n, err = listRun(env, run); err != nil {
-			return err
-		}
-		for i := range items {
-			if cond := refusal(&items[i]); cond != nil {
-				t.Fatalf("CSR %s is %s (%s): %s", items[i].Name, cond.Type, cond.Reason, cond.Message)
-			}
-		}
-		if n < want {
-			return fmt.Errorf("%d of %d CSRs done", n, want)
-		}
-		return nil
 	})
-	return items
 }
 
 // buildOperator builds the operator binary from the module root, as `make build` would. Only
