@@ -194,14 +194,8 @@ func verifyIssuedOnce(t *testing.T, c *certificatesv1.CertificateSigningRequest,
 		t.Errorf("CSR %s is %s (%s): %s", c.Name, cond.Type, cond.Reason, cond.Message)
 		return
 	}
-	approvals := 0
-	for _, cond := range c.Status.Conditions {
-		if cond.Type == certificatesv1.CertificateApproved {
-			approvals++
-		}
-	}
-	if approvals != 1 {
-		t.Errorf("CSR %s has %d Approved conditions, want 1", c.Name, approvals)
+	if n := approvals(c); n != 1 {
+		t.Errorf("CSR %s has %d Approved conditions, want 1", c.Name, n)
 	}
 	if len(c.Status.Certificate) == 0 {
 		t.Errorf("CSR %s has no certificate", c.Name)
@@ -295,9 +289,22 @@ type submission struct {
 	began   time.Time
 }
 
-// submitInBackground creates the run's CSRs, one per request, as the requester, in order.
-func submitInBackground(t *testing.T, requester client.Client, tn *tenant, run string, requests [][]byte) *submission {
+// submitInBackground puts a tenant's CA Issuer and policy in force for user, then creates total
+// CSRs as that user, one after another, in the background. The run is named after the tenant's
+// namespace; its CSRs are deleted when the test ends.
+func submitInBackground(t *testing.T, user string, total int) (*tenant, string, *submission) {
 	t.Helper()
+	tn := newTenant(t, env, user)
+	tn.installCA(t, env)
+	waitReady(t, env, tn.policy)
+	requester := env.User(t, user)
+	run := tn.ns
+	deleteRun(t, env, run)
+	// Keys and requests are made up front so that submission runs at the API server's pace.
+	requests := make([][]byte, total)
+	for i := range requests {
+		requests[i] = requestPEM(t, fmt.Sprintf("host-%03d", i))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	s := &submission{done: make(chan error, 1), began: time.Now()}
@@ -311,5 +318,16 @@ func submitInBackground(t *testing.T, requester client.Client, tn *tenant, run s
 		}
 		s.done <- nil
 	}()
-	return s
+	return tn, run, s
+}
+
+// approvals counts the CSR's Approved conditions; a decision made twice would show as two.
+func approvals(c *certificatesv1.CertificateSigningRequest) int {
+	n := 0
+	for _, cond := range c.Status.Conditions {
+		if cond.Type == certificatesv1.CertificateApproved {
+			n++
+		}
+	}
+	return n
 }

@@ -3,7 +3,6 @@ package faults
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -35,20 +34,7 @@ func TestManagerKilledTwiceMidFlightIssuesEachCSRExactlyOnce(t *testing.T) {
 	stop := start()
 	t.Cleanup(func() { _ = stop() })
 
-	user := "requester-restart"
-	tn := newTenant(t, env, user)
-	tn.installCA(t, env)
-	waitReady(t, env, tn.policy)
-	requester := env.User(t, user)
-	run := tn.ns
-	deleteRun(t, env, run)
-
-	// Keys and requests are made up front so that submission runs at the API server's pace.
-	requests := make([][]byte, total)
-	for i := range requests {
-		requests[i] = requestPEM(t, fmt.Sprintf("host-%03d", i))
-	}
-	sub := submitInBackground(t, requester, tn, run, requests)
+	tn, run, sub := submitInBackground(t, "requester-restart", total)
 
 	// Each kill waits for some progress, so that the operator is demonstrably at work, and
 	// then stops it at once: CSRs are then in every state from unsubmitted to half-signed.

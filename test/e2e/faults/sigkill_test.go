@@ -97,20 +97,7 @@ func TestOperatorProcessSIGKILLedTwiceMidFlightIssuesEachCSRExactlyOnce(t *testi
 	}
 	current := start()
 
-	user := "requester-sigkill"
-	tn := newTenant(t, env, user)
-	tn.installCA(t, env)
-	waitReady(t, env, tn.policy)
-	requester := env.User(t, user)
-	run := tn.ns
-	deleteRun(t, env, run)
-
-	// Keys and requests are made up front so that submission runs at the API server's pace.
-	requests := make([][]byte, total)
-	for i := range requests {
-		requests[i] = requestPEM(t, fmt.Sprintf("host-%03d", i))
-	}
-	sub := submitInBackground(t, requester, tn, run, requests)
+	tn, run, sub := submitInBackground(t, "requester-sigkill", total)
 
 	// Each kill waits for some progress, so that the process is demonstrably at work (the second
 	// one has to have done the 80 CSRs after the first kill), then kills it without warning.
@@ -218,14 +205,8 @@ func verifyIssuedInAPI(t *testing.T, c *certificatesv1.CertificateSigningRequest
 		t.Errorf("CSR %s is %s (%s): %s", c.Name, cond.Type, cond.Reason, cond.Message)
 		return nil
 	}
-	approvals := 0
-	for _, cond := range c.Status.Conditions {
-		if cond.Type == certificatesv1.CertificateApproved {
-			approvals++
-		}
-	}
-	if approvals != 1 {
-		t.Errorf("CSR %s has %d Approved conditions, want 1", c.Name, approvals)
+	if n := approvals(c); n != 1 {
+		t.Errorf("CSR %s has %d Approved conditions, want 1", c.Name, n)
 		return nil
 	}
 	if len(c.Status.Certificate) == 0 {
