@@ -289,17 +289,24 @@ type submission struct {
 	began   time.Time
 }
 
+// tenantInForce puts a tenant's CA Issuer and policy in force for user and returns the tenant,
+// a client acting as user, and the run its CSRs are named after (deleted when the test ends).
+func tenantInForce(t *testing.T, user string) (*tenant, client.Client, string) {
+	t.Helper()
+	tn := newTenant(t, env, user)
+	tn.installCA(t, env)
+	waitReady(t, env, tn.policy)
+	run := tn.ns
+	deleteRun(t, env, run)
+	return tn, env.User(t, user), run
+}
+
 // submitInBackground puts a tenant's CA Issuer and policy in force for user, then creates total
 // CSRs as that user, one after another, in the background. The run is named after the tenant's
 // namespace; its CSRs are deleted when the test ends.
 func submitInBackground(t *testing.T, user string, total int) (*tenant, string, *submission) {
 	t.Helper()
-	tn := newTenant(t, env, user)
-	tn.installCA(t, env)
-	waitReady(t, env, tn.policy)
-	requester := env.User(t, user)
-	run := tn.ns
-	deleteRun(t, env, run)
+	tn, requester, run := tenantInForce(t, user)
 	// Keys and requests are made up front so that submission runs at the API server's pace.
 	requests := make([][]byte, total)
 	for i := range requests {

@@ -102,13 +102,7 @@ func TestLeaderElectionOnlyTheLeaderActsAndTheStandbyTakesOver(t *testing.T) {
 	first.waitElected(t, 60*time.Second)
 	standby := startReplica(t, "standby", leaseNamespace, leaseName)
 
-	user := "requester-leader"
-	tn := newTenant(t, env, user)
-	tn.installCA(t, env)
-	waitReady(t, env, tn.policy)
-	requester := env.User(t, user)
-	run := tn.ns
-	deleteRun(t, env, run)
+	tn, requester, run := tenantInForce(t, "requester-leader")
 	submit := func(batch string) []string {
 		t.Helper()
 		names := make([]string, perBatch)
