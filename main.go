@@ -101,9 +101,11 @@ func run() error {
 	if f.metricsSecure {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
+	ctx := ctrl.SetupSignalHandler()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  controllers.CacheOptions(),
+		NewCache:               controllers.NewCacheStoppedBy(ctx.Done()),
 		Metrics:                metrics,
 		HealthProbeBindAddress: f.probeAddr,
 		LeaderElection:         f.leaderElect,
@@ -122,7 +124,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx := ctrl.SetupSignalHandler()
 	opts := controllers.Options{
 		// One signer per issuer type, built here with the clients they need; a policy for a type
 		// not listed is not Ready. Secrets are read through the API reader, never cached.

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -147,6 +148,48 @@ func CacheOptions() cache.Options {
 		&rbacv1.Role{}: managed, &rbacv1.RoleBinding{}: managed,
 		&rbacv1.ClusterRole{}: managed, &rbacv1.ClusterRoleBinding{}: managed,
 	}}
+}
+
+// NewCacheStoppedBy builds the manager's cache so that the manager can stop even when its caches
+// never sync (the operator lacks list or watch on something it watches). controller-runtime
+// v0.24.1's manager waits for its caches to report synced before it reaches its stop procedure,
+// and once its context is cancelled that wait spins on a CPU until the process is killed
+// (kubernetes-sigs/controller-runtime#3440). Once stopping is closed, the cache reports synced,
+// which is harmless then: the manager is stopping and reconciles nothing.
+func NewCacheStoppedBy(stopping <-chan struct{}) cache.NewCacheFunc {
+	return func(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
+		c, err := cache.New(cfg, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &stoppableSync{Cache: c, stopping: stopping}, nil
+	}
+}
+
+type stoppableSync struct {
+	cache.Cache
+	stopping <-chan struct{}
+}
+
+func (c *stoppableSync) WaitForCacheSync(ctx context.Context) bool {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if c.Cache.WaitForCacheSync(ctx) {
+		return true
+	}
+	select {
+	case <-c.stopping:
+		return true
+	default:
+		return false
+	}
 }
 
 // queueOptions are the options of every controller. controller-runtime's priority queue, on by

@@ -25,7 +25,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -172,11 +171,11 @@ func (e *Env) OperatorConfig() (*rest.Config, error) {
 // example a config impersonating the operator's service account) and metrics server, and
 // returns a function that stops it.
 func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics metricsserver.Options) (stop func() error, err error) {
-	abort := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 e.Scheme,
 		Cache:                  controllers.CacheOptions(),
-		NewCache:               abortableCache(abort),
+		NewCache:               controllers.NewCacheStoppedBy(ctx.Done()),
 		Metrics:                metrics,
 		HealthProbeBindAddress: "0",
 		// A test package may start more than one manager (restarts); names repeat by design.
@@ -185,9 +184,9 @@ func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics met
 		Controller: config.Controller{SkipNameValidation: ptr.To(true), CacheSyncTimeout: 30 * time.Second},
 	})
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		cancel()
 		return nil, err
@@ -199,7 +198,6 @@ func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics met
 	syncCtx, cancelSync := context.WithTimeout(ctx, 20*time.Second)
 	defer cancelSync()
 	if !mgr.GetCache().WaitForCacheSync(syncCtx) {
-		close(abort)
 		cancel()
 		select {
 		case err := <-done:
@@ -209,48 +207,6 @@ func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics met
 		}
 	}
 	return func() error { cancel(); return <-done }, nil
-}
-
-// abortableCache builds the manager's cache so that a manager whose informers can never sync
-// (an identity without list or watch on something the controllers watch) can still be stopped.
-// controller-runtime v0.24.1's manager waits for its caches to report synced before it reaches
-// its stop procedure, and once its context is cancelled that wait spins on a CPU forever
-// (kubernetes-sigs/controller-runtime#3440). Closing abort ends the wait: the cache says it has
-// synced, which is harmless because the manager is already stopping and reconciles nothing.
-func abortableCache(abort <-chan struct{}) cache.NewCacheFunc {
-	return func(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
-		c, err := cache.New(cfg, opts)
-		if err != nil {
-			return nil, err
-		}
-		return &stoppableSync{Cache: c, abort: abort}, nil
-	}
-}
-
-type stoppableSync struct {
-	cache.Cache
-	abort <-chan struct{}
-}
-
-func (c *stoppableSync) WaitForCacheSync(ctx context.Context) bool {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-c.abort:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	if c.Cache.WaitForCacheSync(ctx) {
-		return true
-	}
-	select {
-	case <-c.abort:
-		return true
-	default:
-		return false
-	}
 }
 
 // StopManager stops the operator's manager, as a crash or a rollout would; StartManager starts a
