@@ -68,7 +68,8 @@ type SignerPolicySpec struct {
 	Usages []KeyUsage `json:"usages,omitempty"`
 
 	// allowed lists the patterns each subject and SAN attribute of a CSR must match. An omitted
-	// attribute means CSRs must leave it empty.
+	// attribute means CSRs must leave it empty; a subject attribute, SAN type or extension that no
+	// field governs is refused.
 	// +optional
 	Allowed Allowed `json:"allowed,omitempty"`
 
@@ -222,8 +223,14 @@ type KeyUsage string
 // $(requester.serviceAccount.name) are replaced with the requester's identity before matching, so
 // one policy can let each service account name only itself or its own namespace; for a requester
 // that is not a service account the serviceAccount placeholders match nothing.
+//
+// Before any pattern is tried, each DNS name, email address and URI must be well formed (a DNS
+// name of letter, digit and hyphen labels, internationalized names as xn-- A-labels, a wildcard
+// only as its whole leftmost label), and subject values must be UTF-8 without control characters.
+// A wildcard DNS name matches only patterns whose own leftmost label is `*`. A CSR holding a
+// subject attribute, SAN type or extension that no field here governs is refused.
 type Allowed struct {
-	// commonName lists the patterns the subject common name may match.
+	// commonName lists the patterns each subject common name (CN) must match.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
@@ -259,7 +266,8 @@ type Allowed struct {
 	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z][-a-zA-Z0-9+.]*:([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
 	URIs []string `json:"uris,omitempty"`
 
-	// emailAddresses lists the patterns each email address SAN must match.
+	// emailAddresses lists the patterns each email address must match, whether a SAN or an
+	// emailAddress attribute of the subject.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
@@ -276,6 +284,70 @@ type Allowed struct {
 	// +kubebuilder:validation:items:MaxLength=253
 	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
 	Organizations []string `json:"organizations,omitempty"`
+
+	// organizationalUnits lists the patterns each subject organizational unit (OU) must match.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	OrganizationalUnits []string `json:"organizationalUnits,omitempty"`
+
+	// countries lists the patterns each subject country (C) must match.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	Countries []string `json:"countries,omitempty"`
+
+	// provinces lists the patterns each subject state or province (ST) must match.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	Provinces []string `json:"provinces,omitempty"`
+
+	// localities lists the patterns each subject locality (L) must match.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	Localities []string `json:"localities,omitempty"`
+
+	// streetAddresses lists the patterns each subject street address must match.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	StreetAddresses []string `json:"streetAddresses,omitempty"`
+
+	// postalCodes lists the patterns each subject postal code must match.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	PostalCodes []string `json:"postalCodes,omitempty"`
+
+	// serialNumbers lists the patterns each subject serialNumber attribute must match: the
+	// subject's, which names the holder, not the certificate's serial number.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	SerialNumbers []string `json:"serialNumbers,omitempty"`
 }
 
 // PrivateKeyPolicy lists the key algorithms a requester may use; an algorithm left out is refused.

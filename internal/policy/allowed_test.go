@@ -3,8 +3,10 @@ package policy
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"net"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
@@ -111,6 +113,95 @@ func TestAllowedIPAddresses(t *testing.T) {
 			p.Spec.Allowed = v1alpha1.Allowed{IPAddresses: tt.cidrs}
 			req := baseRequest(t, &x509.CertificateRequest{IPAddresses: []net.IP{net.ParseIP(tt.ip)}})
 			assertFields(t, violations(&p, req), tt.want...)
+		})
+	}
+}
+
+// Malformed names are refused before any pattern sees them, however broad the pattern, and the
+// refusal names the policy field and shows the value escaped.
+func TestMalformedNamesAreRefusedBeforeMatching(t *testing.T) {
+	allowed := v1alpha1.Allowed{
+		DNSNames:       []string{"*.a.example.com", "*.example.com"},
+		EmailAddresses: []string{"*@example.com", "*@*.example.com"},
+		URIs:           []string{"spiffe://cluster.local/*"},
+	}
+	tests := []struct {
+		name   string
+		san    asn1.RawValue
+		field  string
+		detail string
+	}{
+		{"DNS name with NUL", generalName(sanDNS, false, "a\x00.a.example.com"), "dnsNames",
+			`Invalid value: "a\x00.a.example.com": label "a\x00" holds a character other than a letter, digit or hyphen`},
+		{"DNS name with a space", generalName(sanDNS, false, "a b.a.example.com"), "dnsNames",
+			`Invalid value: "a b.a.example.com": label "a b" holds a character other than a letter, digit or hyphen`},
+		{"DNS name with a newline", generalName(sanDNS, false, "a\nb.a.example.com"), "dnsNames", `"a\nb.a.example.com": label "a\nb"`},
+		{"DNS name with an underscore", generalName(sanDNS, false, "_acme.a.example.com"), "dnsNames", `label "_acme" holds a character`},
+		{"DNS name with an empty label", generalName(sanDNS, false, "a..example.com"), "dnsNames", "has an empty label"},
+		{"DNS name with a trailing dot", generalName(sanDNS, false, "b.a.example.com."), "dnsNames", "ends with a dot"},
+		{"DNS label of 64 bytes", generalName(sanDNS, false, strings.Repeat("x", 64)+".example.com"), "dnsNames", "a DNS label holds at most 63"},
+		{"DNS name of 254 bytes", generalName(sanDNS, false, strings.Repeat("x", 242)+".example.com"), "dnsNames", "is 254 bytes long"},
+		{"DNS name with xn-- garbage", generalName(sanDNS, false, "xn--zz.a.example.com"), "dnsNames", `label "xn--zz" starts with xn--`},
+		{"wildcard in the middle", generalName(sanDNS, false, "b.*.example.com"), "dnsNames", `label "*" holds a wildcard`},
+		{"wildcard inside a label", generalName(sanDNS, false, "b*.a.example.com"), "dnsNames", `label "b*" holds a wildcard`},
+		{"email with a display name", generalName(sanEmail, false, "Eve <eve@example.com>"), "emailAddresses", "is not a bare address"},
+		{"email with a quoted local part", generalName(sanEmail, false, `"eve x"@example.com`), "emailAddresses", "is not a bare address"},
+		{"email with a NUL", generalName(sanEmail, false, "eve\x00@example.com"), "emailAddresses", `"eve\x00@example.com": holds a control character`},
+		{"email with a wildcard domain", generalName(sanEmail, false, "eve@*.example.com"), "emailAddresses", `its domain "*.example.com" is not a valid DNS name`},
+		{"URI with a space", generalName(sanURI, false, "spiffe://cluster.local/a b"), "uris", "holds a space"},
+		{"URI without a scheme", generalName(sanURI, false, "//cluster.local/a"), "uris", "has no scheme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := basePolicy("p")
+			p.Spec.Allowed = allowed
+			req := baseRequest(t, &x509.CertificateRequest{ExtraExtensions: []pkix.Extension{sanExtension(t, tt.san)}})
+			errs := violations(&p, req)
+			assertFields(t, errs, "spec.allowed."+tt.field+" FieldValueInvalid")
+			if msg := errs.ToAggregate().Error(); !strings.Contains(msg, tt.detail) {
+				t.Errorf("message %q\ndoes not contain %q", msg, tt.detail)
+			}
+		})
+	}
+}
+
+// A wildcard name asks for every name one label deeper, which only a pattern with a wildcard as
+// its own leftmost label grants: never a pattern whose '*' is part of a label or comes from a
+// placeholder.
+func TestWildcardDNSNames(t *testing.T) {
+	refused := []string{"spec.allowed.dnsNames FieldValueInvalid"}
+	tests := []struct {
+		name     string
+		username string
+		patterns []string
+		dnsName  string
+		want     []string
+	}{
+		{name: "wildcard pattern", patterns: []string{"*.a.example.com"}, dnsName: "*.a.example.com"},
+		{name: "wildcard pattern ignores case", patterns: []string{"*.A.example.com"}, dnsName: "*.a.EXAMPLE.com"},
+		{name: "two-level wildcard pattern", patterns: []string{"*.*.example.com"}, dnsName: "*.a.example.com"},
+		{name: "placeholder after the wildcard", username: "alice", patterns: []string{"*.$(requester.username).example.com"}, dnsName: "*.alice.example.com"},
+		{name: "one level too high", patterns: []string{"*.example.com"}, dnsName: "*.a.example.com", want: refused},
+		{name: "one level too deep", patterns: []string{"*.*.example.com"}, dnsName: "*.example.com", want: refused},
+		{name: "named hosts only", patterns: []string{"web.example.com"}, dnsName: "*.example.com", want: refused},
+		{name: "wildcard inside the pattern's label", patterns: []string{"w*.example.com"}, dnsName: "*.example.com", want: refused},
+		{name: "placeholder that resolves to *", username: "*", patterns: []string{"$(requester.username).example.com"}, dnsName: "*.example.com", want: refused},
+		{name: "a name is still matched by a wildcard pattern", patterns: []string{"*.example.com"}, dnsName: "web.example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := basePolicy("p")
+			p.Spec.Allowed = v1alpha1.Allowed{DNSNames: tt.patterns}
+			req := baseRequest(t, &x509.CertificateRequest{DNSNames: []string{tt.dnsName}})
+			if tt.username != "" {
+				p.Spec.Requesters.Users = []string{tt.username}
+				req.Requester.Username = tt.username
+			}
+			errs := violations(&p, req)
+			assertFields(t, errs, tt.want...)
+			if len(errs) > 0 && !strings.Contains(errs[0].Detail, "whose own leftmost label is *") {
+				t.Errorf("refusal %q does not say which patterns allow a wildcard name", errs[0].Detail)
+			}
 		})
 	}
 }

@@ -11,7 +11,8 @@ import (
 // isSystemIdentity reports whether the API server would read value, as a common name or an
 // organization in a client certificate, as a Kubernetes user or group of its own (system:masters
 // is cluster-admin), the way the CertificateSubjectRestriction admission plugin guards
-// kube-apiserver-client.
+// kube-apiserver-client. Organizational units are guarded too: authenticating proxies and
+// webhooks in front of a cluster may map them to groups.
 func isSystemIdentity(value string) bool {
 	return strings.HasPrefix(value, "system:")
 }

@@ -6,19 +6,29 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"net/netip"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // facts are what the checks need from a request that does not depend on the policy; computing
 // them once keeps evaluation against many policies cheap.
+//
+// Names and subject values come from the encoded CSR (its subjectAltName extension and
+// Subject.Names), so a CSR must be one crypto/x509 parsed.
 type facts struct {
-	id          identity
-	groups      []string
-	commonNames []string
-	ips         []ipSAN
-	uris        []string
-	ca          caExtension
-	usageExt    usageExtensions
-	key         keyFacts
+	id       identity
+	groups   []string
+	subject  subjectValues
+	dnsNames []requestedValue
+	// emails holds the SAN email addresses, then the subject's emailAddress attributes.
+	emails []requestedValue
+	uris   []requestedValue
+	ips    []ipSAN
+	// ungovernedExtensions refuses the extensions and SAN entries no policy field governs.
+	ungovernedExtensions field.ErrorList
+	ca                   caExtension
+	usageExt             usageExtensions
+	key                  keyFacts
 }
 
 // ipSAN keeps the CSR's text for an address that netip cannot read, so the refusal can show it.
@@ -35,15 +45,14 @@ func factsOf(req *Request) facts {
 		return f
 	}
 	f.ca, f.usageExt, f.key = caExtensionOf(csr), usageExtensionsOf(csr, req.Usages), keyFactsOf(csr)
-	if csr.Subject.CommonName != "" {
-		f.commonNames = []string{csr.Subject.CommonName}
-	}
+	f.subject = subjectValuesOf(csr.Subject.Names)
+	var sans subjectAltNames
+	sans, f.ungovernedExtensions = extensionsOf(csr)
+	f.dnsNames, f.uris = sans.dnsNames, sans.uris
+	f.emails = append(sans.emails, f.subject.emails...)
 	for _, ip := range csr.IPAddresses {
 		a, ok := netip.AddrFromSlice(ip)
 		f.ips = append(f.ips, ipSAN{addr: a.Unmap(), ok: ok, text: ip.String()})
-	}
-	for _, u := range csr.URIs {
-		f.uris = append(f.uris, u.String())
 	}
 	return f
 }

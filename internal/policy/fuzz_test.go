@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -81,4 +82,36 @@ func referenceMatch(p []patternByte, value string, foldFrom, offset int) bool {
 		}
 	}
 	return false
+}
+
+// FuzzNames holds the validators to what a pattern may assume of a well-formed value, whatever
+// bytes a requester encodes.
+func FuzzNames(f *testing.F) {
+	for _, s := range []string{
+		"web.example.com", "*.example.com", "a\x00.example.com", "xn--bcher-kva.example.com", "xn--zz.example",
+		"alice@example.com", "Alice <alice@example.com>", `"a b"@example.com`,
+		"spiffe://cluster.local/ns/a/sa/b", "HTTPS://x/", "https://[::1]:8443/a%20b",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if dnsNameProblem(s, true) == "" {
+			rest := strings.TrimPrefix(s, wildcardLabel)
+			if len(s) > maxDNSNameLength || !isLDH(strings.ReplaceAll(rest, ".", "")) ||
+				strings.Contains(rest, "..") || strings.HasPrefix(rest, ".") || strings.HasSuffix(rest, ".") {
+				t.Errorf("DNS name %q passed validation", s)
+			}
+		}
+		if emailProblem(s) == "" {
+			if strings.Count(s, "@") != 1 || strings.ContainsAny(s, " \"()<>") || asciiProblem(s) != "" {
+				t.Errorf("email address %q passed validation", s)
+			}
+		}
+		if uriProblem(s) == "" {
+			u, err := url.Parse(s)
+			if err != nil || u.Scheme == "" || u.String() != s || strings.ContainsAny(s, " \t\n\x00") {
+				t.Errorf("URI %q passed validation", s)
+			}
+		}
+	})
 }

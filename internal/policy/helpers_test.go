@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"slices"
 	"testing"
 
@@ -103,4 +104,35 @@ func assertFields(t *testing.T, errs field.ErrorList, want ...string) {
 	if got := fieldsOf(errs); !slices.Equal(got, want) {
 		t.Errorf("errors = %v\nwant fields %q", errs, want)
 	}
+}
+
+// sanExtension encodes a subjectAltName extension of exactly the given GeneralNames, so a test
+// can request what crypto/x509 would not write, or would escape first.
+func sanExtension(t testing.TB, names ...asn1.RawValue) pkix.Extension {
+	t.Helper()
+	der, err := asn1.Marshal(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkix.Extension{Id: oidExtensionSubjectAltName, Value: der}
+}
+
+// generalName is one GeneralName of a subjectAltName: tag is its CHOICE, content its encoding.
+func generalName(tag int, compound bool, content string) asn1.RawValue {
+	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: tag, IsCompound: compound, Bytes: []byte(content)}
+}
+
+// rawSubject encodes a subject of one attribute per RDN, in the order given and duplicates
+// included, as pkix.Name cannot.
+func rawSubject(t testing.TB, attributes ...pkix.AttributeTypeAndValue) []byte {
+	t.Helper()
+	var rdns pkix.RDNSequence
+	for _, a := range attributes {
+		rdns = append(rdns, pkix.RelativeDistinguishedNameSET{a})
+	}
+	der, err := asn1.Marshal(rdns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }

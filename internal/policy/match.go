@@ -45,6 +45,22 @@ func (m *matcher) matchAny(patterns []string, value string, kind matchKind) bool
 	return false
 }
 
+// wildcardLabel starts a wildcard DNS name, and a pattern that allows one.
+const wildcardLabel = "*."
+
+// matchWildcardAny matches a wildcard DNS name, which stands for every name one label deeper,
+// only against patterns whose own leftmost label is a wildcard; the rest must match as usual. A
+// '*' the glob would match as a byte, or one a placeholder substitutes, grants no such thing.
+func (m *matcher) matchWildcardAny(patterns []string, wildcardName string) bool {
+	domain := strings.TrimPrefix(wildcardName, wildcardLabel)
+	for _, p := range patterns {
+		if rest, ok := strings.CutPrefix(p, wildcardLabel); ok && m.match(rest, domain, matchDNS) {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *matcher) match(pattern, value string, kind matchKind) bool {
 	compiled, ok := compilePattern(m.buf[:0], pattern, &m.id)
 	m.buf = compiled

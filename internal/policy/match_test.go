@@ -72,3 +72,26 @@ func TestMatchPlaceholders(t *testing.T) {
 		})
 	}
 }
+
+func TestMatchWildcardNames(t *testing.T) {
+	tests := []struct {
+		username, pattern, value string
+		want                     bool
+	}{
+		{"alice", "*.example.com", "*.example.com", true},
+		{"alice", "*.EXAMPLE.com", "*.example.COM", true},
+		{"alice", "*.*.example.com", "*.a.example.com", true},
+		{"alice", "*.$(requester.username).example.com", "*.alice.example.com", true},
+		{"alice", "*.example.com", "*.a.example.com", false},
+		{"alice", "*.a.example.com", "*.example.com", false},
+		{"alice", "a*.example.com", "*.example.com", false},
+		{"*", "$(requester.username).example.com", "*.example.com", false},
+		{"*.example.com", "$(requester.username)", "*.example.com", false},
+	}
+	for _, tt := range tests {
+		m := matcher{id: identityOf(Requester{Username: tt.username})}
+		if got := m.matchWildcardAny([]string{tt.pattern}, tt.value); got != tt.want {
+			t.Errorf("matchWildcardAny(%q, %q) for %q = %v, want %v", tt.pattern, tt.value, tt.username, got, tt.want)
+		}
+	}
+}
