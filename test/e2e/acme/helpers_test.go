@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 	"github.com/signerpolicy/signer-policy-operator/test/pebble"
@@ -37,9 +38,21 @@ type acmeIssuer struct {
 	secretNamespace string
 	spec            *cmacme.ACMEIssuer
 	requester       client.Client
-	server          *pebble.Server
+	// user is the requester's user name.
+	user   string
+	server *pebble.Server
 	// key locates the Issuer (no namespace for a ClusterIssuer).
 	key client.ObjectKey
+}
+
+// suiteNames are the names the suite's tests request: names in subdomains of acme.test, which
+// pebble-challtestsrv resolves to the operator's challenge listener; wildcards under
+// dns.acme.test, validated over DNS-01; and the loopback address. A unique label keeps each
+// test's names its own, so the policies can share one allowance.
+var suiteNames = policyv1alpha1.Allowed{
+	CommonName:  []string{"*.acme.test"},
+	DNSNames:    []string{"*.acme.test", "*.*.acme.test", "*.*.dns.acme.test"},
+	IPAddresses: []string{"127.0.0.1/32"},
 }
 
 // unique returns a DNS label no other test uses.
@@ -64,8 +77,17 @@ func httpSolver() cmacme.ACMEChallengeSolver {
 }
 
 // newIssuer creates the Issuer (or, with cluster set, ClusterIssuer) with spec and a requester
-// with the RBAC to submit CSRs and reference it.
+// with the RBAC to submit CSRs and reference it, and governs it with a Manual policy allowing the
+// requester suiteNames, so the test's hand approval is what gets its CSRs to the signer.
 func newIssuer(t *testing.T, spec *cmacme.ACMEIssuer, cluster bool) *acmeIssuer {
+	t.Helper()
+	iss := newUngovernedIssuer(t, spec, cluster)
+	env.GovernWithPolicy(t, iss.policy(suiteNames))
+	return iss
+}
+
+// newUngovernedIssuer is newIssuer without a policy.
+func newUngovernedIssuer(t *testing.T, spec *cmacme.ACMEIssuer, cluster bool) *acmeIssuer {
 	t.Helper()
 	ns := env.Namespace(t)
 	name := "acme-" + unique()
@@ -82,13 +104,22 @@ func newIssuer(t *testing.T, spec *cmacme.ACMEIssuer, cluster bool) *acmeIssuer 
 		env.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: issuerSpec})
 		iss.signerName, iss.secretNamespace = "issuers.cert-manager.io/"+ns+"."+name, ns
 	}
-	user := "requester-" + unique()
-	grant(t, "", rbacv1.PolicyRule{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get"}}, user)
+	iss.user = "requester-" + unique()
+	grant(t, "", rbacv1.PolicyRule{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get"}}, iss.user)
 	if !cluster {
-		grant(t, ns, rbacv1.PolicyRule{APIGroups: []string{"cert-manager.io"}, Resources: []string{"signers"}, Verbs: []string{"reference"}, ResourceNames: []string{name}}, user)
+		grant(t, ns, rbacv1.PolicyRule{APIGroups: []string{"cert-manager.io"}, Resources: []string{"signers"}, Verbs: []string{"reference"}, ResourceNames: []string{name}}, iss.user)
 	}
-	iss.requester = env.User(t, user)
+	iss.requester = env.User(t, iss.user)
 	return iss
+}
+
+// policy is a Manual policy letting the issuer's requester request allowed from it.
+func (iss *acmeIssuer) policy(allowed policyv1alpha1.Allowed) *policyv1alpha1.SignerPolicy {
+	ref := policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: iss.key.Namespace, Name: iss.key.Name}
+	if iss.key.Namespace == "" {
+		ref.Kind = policyv1alpha1.IssuerKindClusterIssuer
+	}
+	return harness.ManualPolicy(ref, iss.user, allowed)
 }
 
 // updateIssuer writes iss.spec to the issuer, for settings that need the issuer's namespace

@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 	vaulttest "github.com/signerpolicy/signer-policy-operator/test/vault"
@@ -55,7 +56,9 @@ type vaultIssuer struct {
 	// mount is the Vault auth mount, whose logins the server counts.
 	mount     string
 	requester client.Client
-	issuer    client.Object
+	// user is the requester's user name.
+	user   string
+	issuer client.Object
 }
 
 // signPath is the PKI sign endpoint of the issuer's own role.
@@ -70,8 +73,7 @@ func (vi *vaultIssuer) kind() string {
 
 // newVaultIssuer sets up Vault (a PKI role for example.com names, with URI SANs under
 // spiffe://cluster.local/ and a 48h max_ttl; the auth method with rights on it) and Kubernetes (the
-// credential Secret or service account, the issuer, a requester). With secretLater the credential
-// Secret is not created; createSecret creates it.
+// credential Secret or service account, the issuer and its policy, a requester).
 func newVaultIssuer(t *testing.T, cluster bool, method string) *vaultIssuer {
 	t.Helper()
 	vi := prepareVaultIssuer(t, cluster)
@@ -98,12 +100,12 @@ func prepareVaultIssuer(t *testing.T, cluster bool) *vaultIssuer {
 		AllowedDomains: []string{"example.com"}, AllowSubdomains: true, AllowBareDomains: true,
 		AllowedURISANs: []string{"spiffe://cluster.local/*"}, MaxTTL: 48 * time.Hour,
 	})
-	user := "requester-" + ns
-	grantCSRCreate(t, user)
+	vi.user = "requester-" + ns
+	grantCSRCreate(t, vi.user)
 	if !cluster {
-		grantReference(t, ns, vi.name, user)
+		grantReference(t, ns, vi.name, vi.user)
 	}
-	vi.requester = env.User(t, user)
+	vi.requester = env.User(t, vi.user)
 	return vi
 }
 
@@ -182,6 +184,8 @@ func (vi *vaultIssuer) requestToken(t *testing.T, sa string) string {
 	return tr.Status.Token
 }
 
+// createIssuer creates the issuer with auth, and a Manual policy for it letting the requester
+// ask for what the suite's CSRs do; the tests approve by hand.
 func (vi *vaultIssuer) createIssuer(t *testing.T, auth cmapi.VaultAuth) {
 	t.Helper()
 	spec := cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{Vault: &cmapi.VaultIssuer{
@@ -193,6 +197,26 @@ func (vi *vaultIssuer) createIssuer(t *testing.T, auth cmapi.VaultAuth) {
 		vi.issuer = &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: vi.ns, Name: vi.name}, Spec: spec}
 	}
 	env.Create(t, vi.issuer)
+	env.GovernWithPolicy(t, harness.ManualPolicy(vi.ref(), vi.user, vi.allowed()))
+}
+
+// ref is the issuer as a SignerPolicy names it.
+func (vi *vaultIssuer) ref() policyv1alpha1.IssuerReference {
+	if vi.cluster {
+		return policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: vi.name}
+	}
+	return policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: vi.ns, Name: vi.name}
+}
+
+// allowed is what the suite's CSRs ask for: names under example.com, which the PKI role allows,
+// and web.example.org, which it does not, so that Vault and not the policy is what refuses it.
+func (vi *vaultIssuer) allowed() policyv1alpha1.Allowed {
+	return policyv1alpha1.Allowed{
+		CommonName:  []string{"*.example.com"},
+		DNSNames:    []string{"*.example.com", "web.example.org"},
+		IPAddresses: []string{"10.0.0.7/32"},
+		URIs:        []string{"spiffe://cluster.local/ns/" + vi.ns + "/sa/*"},
+	}
 }
 
 // submit sends an approved CSR for tmpl asking for ttl and returns it with its key.

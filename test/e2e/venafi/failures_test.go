@@ -9,6 +9,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/venafi"
@@ -126,7 +127,8 @@ func stillPending(t *testing.T, c *certificatesv1.CertificateSigningRequest) {
 	}
 }
 
-// newCAIssuer is a CA Issuer, the neighbour every operator has.
+// newCAIssuer is a CA Issuer, the neighbour every operator has, under a Manual policy as the
+// Venafi issuers are.
 func newCAIssuer(t *testing.T) issuer {
 	t.Helper()
 	ca := signertest.NewRootCA(t, signertest.ECDSA, "Neighbour CA")
@@ -140,5 +142,7 @@ func newCAIssuer(t *testing.T) issuer {
 	user := "ca-requester-" + ns
 	grantCSRCreate(t, user)
 	grantReference(t, ns, name, user)
-	return issuer{name: name, signerName: "issuers.cert-manager.io/" + ns + "." + name, secretNamespace: ns, requester: newUser(t, user)}
+	ref := policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: ns, Name: name}
+	env.GovernWithPolicy(t, harness.ManualPolicy(ref, user, requestedNames))
+	return issuer{name: name, signerName: ref.SignerName(), secretNamespace: ns, requester: newUser(t, user)}
 }

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/venafi"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
@@ -83,12 +84,17 @@ func newCloud(t *testing.T, b venafitest.Behaviour, onRetrieve func(venafitest.E
 	return venafitest.NewCloud(t, venafitest.CloudOptions{APIKey: cloudKey, Behaviour: b, OnRetrieve: onRetrieve, TLS: serving})
 }
 
+// requestedNames are the names every CSR of the suite asks for, as its common name and DNS name.
+var requestedNames = policyv1alpha1.Allowed{CommonName: []string{"*.example.com"}, DNSNames: []string{"*.example.com"}}
+
 // newIssuer creates the issuer, its credentials Secret and a requester that may create CSRs
-// and reference it (RBAC made by hand: these tests are about signing, not policies).
+// and reference it (RBAC made by hand: these tests are about signing, not policies), and a
+// Manual policy for the requester, which signing requires; the tests approve by hand.
 func newIssuer(t *testing.T, o issuerOptions) issuer {
 	t.Helper()
 	ns := env.Namespace(t)
 	iss := issuer{name: "venafi-" + ns, secretNamespace: ns}
+	ref := policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: ns, Name: iss.name}
 	spec := cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{Venafi: o.config}}
 	if o.cluster {
 		iss.secretNamespace = clusterResourceNamespace
@@ -102,6 +108,7 @@ func newIssuer(t *testing.T, o issuerOptions) issuer {
 		}
 		env.Create(t, &cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: iss.name}, Spec: spec})
 		iss.signerName = "clusterissuers.cert-manager.io/" + iss.name
+		ref = policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: iss.name}
 	} else {
 		env.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: iss.name}, Spec: spec})
 		iss.signerName = "issuers.cert-manager.io/" + ns + "." + iss.name
@@ -115,6 +122,7 @@ func newIssuer(t *testing.T, o issuerOptions) issuer {
 		grantReference(t, ns, iss.name, user)
 	}
 	iss.requester = newUser(t, user)
+	env.GovernWithPolicy(t, harness.ManualPolicy(ref, user, requestedNames))
 	return iss
 }
 
