@@ -14,12 +14,7 @@ import (
 // an error of the operator: each fault becomes a field error on the request, which every policy
 // then refuses by name.
 func requestFor(c *certificatesv1.CertificateSigningRequest) policy.Request {
-	username, uid, groups, extra := csr.Requester(c)
-	req := policy.Request{
-		SignerName: c.Spec.SignerName,
-		Requester:  policy.Requester{Username: username, UID: uid, Groups: groups, Extra: extra},
-		Usages:     c.Spec.Usages,
-	}
+	req := policy.Request{SignerName: c.Spec.SignerName, Requester: requesterOf(c), Usages: c.Spec.Usages}
 	parsed, err := csr.ParseRequest(c)
 	if err != nil {
 		req.Problems = append(req.Problems, asFieldError(err, field.NewPath("spec", "request")))
@@ -36,6 +31,12 @@ func requestFor(c *certificatesv1.CertificateSigningRequest) policy.Request {
 	}
 	req.IsCA = isCA
 	return req
+}
+
+// requesterOf is the identity the API server recorded on the CSR.
+func requesterOf(c *certificatesv1.CertificateSigningRequest) policy.Requester {
+	username, uid, groups, extra := csr.Requester(c)
+	return policy.Requester{Username: username, UID: uid, Groups: groups, Extra: extra}
 }
 
 // asFieldError keeps a helper's field error as it is, and files any other error under path.

@@ -2,12 +2,10 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -65,7 +63,8 @@ type SigningReconciler struct {
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 
-// Reconcile runs one approved CSR through the gate and, if it passes, signs it.
+// Reconcile reads a CSR and what its signing depends on, lets the gate decide, and carries out
+// the verdict: the gate computes, and carryOut is the one place that writes.
 func (r *SigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var c certificatesv1.CertificateSigningRequest
 	if err := r.Client.Get(ctx, req.NamespacedName, &c); err != nil {
@@ -74,89 +73,92 @@ func (r *SigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	ref, err := csr.ParseSignerName(c.Spec.SignerName)
-	if errors.Is(err, csr.ErrNotCertManager) {
-		return ctrl.Result{}, nil
+	if csr.IsIssued(&c) {
+		return ctrl.Result{}, r.recordLateIssuance(ctx, &c)
 	}
+	in, err := r.read(ctx, &c)
 	if err != nil {
-		if !csr.IsFailed(&c) && !csr.IsDenied(&c) && !csr.IsIssued(&c) {
-			r.Events.Eventf(&c, corev1.EventTypeWarning, ReasonInvalidSignerName, "%s", err)
-		}
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, err
 	}
-	switch {
-	case csr.IsIssued(&c):
-		return ctrl.Result{}, r.recordLateIssuance(ctx, &c, ref)
-	case csr.IsFailed(&c), csr.IsDenied(&c):
-		r.Metrics.waiting(c.Name, "")
-		return ctrl.Result{}, nil
-	case !csr.IsApproved(&c):
-		r.Metrics.waiting(c.Name, ReasonWaitingApproval)
-		r.Events.Eventf(&c, corev1.EventTypeNormal, ReasonWaitingApproval, "waiting for the CSR to be approved")
-		return ctrl.Result{}, nil
+	return r.carryOut(ctx, in, gate(in))
+}
+
+// read gathers the gate's inputs in the gate's order, stopping where the gate will stop, so a
+// CSR that is not approved costs no SubjectAccessReview.
+func (r *SigningReconciler) read(ctx context.Context, c *certificatesv1.CertificateSigningRequest) (*signingInputs, error) {
+	in := &signingInputs{csr: c, signers: r.Signers}
+	in.ref, in.refErr = csr.ParseSignerName(c.Spec.SignerName)
+	if in.refErr != nil || !needsSigning(c) {
+		return in, nil
 	}
-	issuer, err := r.issuer(ctx, ref)
+	issuer, err := r.issuer(ctx, in.ref)
 	if apierrors.IsNotFound(err) {
-		// The issuer watch brings the CSR back when the issuer appears.
-		r.Metrics.waiting(c.Name, ReasonIssuerNotFound)
-		r.Events.Eventf(&c, corev1.EventTypeWarning, ReasonIssuerNotFound, "%s %q not found", ref.Kind, issuerKey(policyv1alpha1.IssuerKind(ref.Kind), ref.Namespace, ref.Name))
-		return ctrl.Result{}, nil
+		return in, nil // the issuer watch brings the CSR back when it appears
 	}
 	if err != nil {
-		return ctrl.Result{}, err
+		return nil, err
 	}
-	return r.gateAndSign(ctx, &c, ref, issuer)
+	in.issuer = issuer
+	if in.ref.Kind == csr.KindIssuer {
+		if in.mayReference, err = r.mayReference(ctx, c, in.ref); err != nil || !in.mayReference {
+			return in, err
+		}
+	}
+	in.policies, err = r.policiesOf(ctx, c.Spec.SignerName)
+	return in, err
 }
 
-// gateAndSign runs the rest of the shared gate, in the design's order, then dispatches.
-func (r *SigningReconciler) gateAndSign(ctx context.Context, c *certificatesv1.CertificateSigningRequest, ref csr.SignerRef, issuer cmapi.GenericIssuer) (ctrl.Result, error) {
-	if ref.Kind == csr.KindIssuer {
-		allowed, err := r.mayReference(ctx, c, ref)
-		if err != nil {
-			return ctrl.Result{}, err
+// carryOut does what the verdict says.
+func (r *SigningReconciler) carryOut(ctx context.Context, in *signingInputs, v verdict) (ctrl.Result, error) {
+	switch v.kind {
+	case verdictWait:
+		r.Metrics.waiting(in.csr.Name, v.reason)
+		eventType := corev1.EventTypeNormal
+		if v.warning {
+			eventType = corev1.EventTypeWarning
 		}
-		if !allowed {
-			return ctrl.Result{}, r.fail(ctx, c, nil, ReasonDeniedReference, fmt.Sprintf(
-				"requester %q may not reference Issuer %s/%s: needs verb reference on signers.cert-manager.io", c.Spec.Username, ref.Namespace, ref.Name))
-		}
+		r.Events.Eventf(in.csr, eventType, v.reason, "%s", truncate(v.message))
+	case verdictFail:
+		return ctrl.Result{}, r.fail(ctx, in.csr, &v.grant, v.reason, v.message)
+	case verdictSign:
+		return r.sign(ctx, in, &v.grant)
+	default:
+		r.Metrics.waiting(in.csr.Name, "")
 	}
-	var policies policyv1alpha1.SignerPolicyList
-	if err := r.Client.List(ctx, &policies, client.MatchingFields{policyBySignerNameIndex: c.Spec.SignerName}, readOnly); err != nil {
-		return ctrl.Result{}, err
-	}
-	b, failure := decideBounds(c, policies.Items)
-	if failure != nil {
-		return ctrl.Result{}, r.fail(ctx, c, nil, failure.reason, failure.message)
-	}
-	if cond := issuerReadyCondition(issuer); cond != nil && cond.Status == cmmeta.ConditionFalse {
-		// cert-manager's own verdict on the issuer; its update wakes the CSR through the watch.
-		r.Metrics.waiting(c.Name, ReasonIssuerNotReady)
-		r.Events.Eventf(c, corev1.EventTypeNormal, ReasonIssuerNotReady, "issuer is not Ready: %s", cond.Message)
-		return ctrl.Result{}, nil
-	}
-	typ, _ := signer.TypeOf(issuer.GetSpec())
-	s, ok := r.Signers.Get(typ)
-	if !ok {
-		r.Metrics.waiting(c.Name, ReasonUnsupportedIssuerType)
-		r.Events.Eventf(c, corev1.EventTypeWarning, ReasonUnsupportedIssuerType, "the issuer is configured for %q, which this operator does not sign for", typ)
-		return ctrl.Result{}, nil
-	}
-	parsed, err := csr.ParseRequest(c)
-	if err != nil {
-		return ctrl.Result{}, r.fail(ctx, c, &b, ReasonInvalidRequest, err.Error())
-	}
+	return ctrl.Result{}, nil
+}
+
+// sign dispatches to the issuer type's signer and delivers the chain it returns only if the
+// certificate is what the gate decided.
+func (r *SigningReconciler) sign(ctx context.Context, in *signingInputs, g *grant) (ctrl.Result, error) {
+	s, _ := r.Signers.Get(g.typ) // the gate checked that there is one
 	chain, err := s.Sign(ctx, signer.Request{
-		CSR: c, Parsed: parsed, Issuer: issuer, ResourceNamespace: r.resourceNamespace(ref),
-		Duration: b.duration, IsCA: b.isCA, Usages: c.Spec.Usages, Progress: csrAnnotator{r.Client, c},
+		CSR: in.csr, Parsed: g.parsed, Issuer: in.issuer, ResourceNamespace: r.resourceNamespace(in.ref),
+		Duration: g.lifetime, IsCA: g.isCA, Usages: g.usages, Progress: csrAnnotator{r.Client, in.csr},
 	})
-	return r.handleSignResult(ctx, c, issuer, typ, b, chain, err)
+	if err != nil {
+		return r.signerFailed(ctx, in.csr, g, err)
+	}
+	leaf, err := leafOf(chain)
+	if err != nil {
+		// A signer returned something that is not a certificate: retrying may help (a transient
+		// upstream fault); writing it would hand the requester garbage.
+		return ctrl.Result{}, fmt.Errorf("signer for %s returned an unusable chain: %w", g.typ, err)
+	}
+	if mismatch := checkIssued(g, leaf, r.Clock.Now()); mismatch != "" {
+		r.Metrics.signed(string(g.typ), "failed")
+		return ctrl.Result{}, r.fail(ctx, in.csr, g, ReasonIssuedCertificateMismatch, mismatch)
+	}
+	return ctrl.Result{}, r.issue(ctx, in.csr, in.issuer, g, chain)
 }
 
-func (r *SigningReconciler) handleSignResult(ctx context.Context, c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer,
-	typ signer.IssuerType, b bounds, chain signer.PEMChain, err error) (ctrl.Result, error) {
+// signerFailed follows the signer contract: pending is an event and a requeue, permanent is a
+// Failed condition, anything else is retried with backoff.
+func (r *SigningReconciler) signerFailed(ctx context.Context, c *certificatesv1.CertificateSigningRequest, g *grant, err error) (ctrl.Result, error) {
+	typ := string(g.typ)
 	if pending, ok := signer.AsPending(err); ok {
 		r.Metrics.waiting(c.Name, pending.Reason)
-		r.Metrics.signed(string(typ), "pending")
+		r.Metrics.signed(typ, "pending")
 		r.Events.Eventf(c, corev1.EventTypeNormal, pending.Reason, "%s", pending.Message)
 		after := pending.RequeueAfter
 		if after <= 0 {
@@ -165,15 +167,18 @@ func (r *SigningReconciler) handleSignResult(ctx context.Context, c *certificate
 		return ctrl.Result{RequeueAfter: after}, nil
 	}
 	if permanent, ok := signer.AsPermanent(err); ok {
-		r.Metrics.signed(string(typ), "failed")
-		return ctrl.Result{}, r.fail(ctx, c, &b, permanent.Reason, permanent.Message)
+		r.Metrics.signed(typ, "failed")
+		return ctrl.Result{}, r.fail(ctx, c, g, permanent.Reason, permanent.Message)
 	}
-	if err != nil {
-		r.Metrics.signed(string(typ), "error")
-		r.Events.Eventf(c, corev1.EventTypeWarning, ReasonSigningRetry, "signing failed and will be retried: %s", err)
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{}, r.issue(ctx, c, issuer, typ, b, chain)
+	r.Metrics.signed(typ, "error")
+	r.Events.Eventf(c, corev1.EventTypeWarning, ReasonSigningRetry, "signing failed and will be retried: %s", err)
+	return ctrl.Result{}, err
+}
+
+func (r *SigningReconciler) policiesOf(ctx context.Context, signerName string) ([]policyv1alpha1.SignerPolicy, error) {
+	var policies policyv1alpha1.SignerPolicyList
+	err := r.Client.List(ctx, &policies, client.MatchingFields{policyBySignerNameIndex: signerName}, readOnly)
+	return policies.Items, err
 }
 
 func (r *SigningReconciler) issuer(ctx context.Context, ref csr.SignerRef) (cmapi.GenericIssuer, error) {
@@ -216,15 +221,6 @@ func (r *SigningReconciler) resourceNamespace(ref csr.SignerRef) string {
 		return r.ClusterResourceNamespace
 	}
 	return ref.Namespace
-}
-
-func issuerReadyCondition(issuer cmapi.GenericIssuer) *cmapi.IssuerCondition {
-	for i, c := range issuer.GetStatus().Conditions {
-		if c.Type == cmapi.IssuerConditionReady {
-			return &issuer.GetStatus().Conditions[i]
-		}
-	}
-	return nil
 }
 
 // csrAnnotator lets a long-running signer persist its progress (an order URL, a pickup ID) on

@@ -42,9 +42,19 @@ type issuerUnderTest struct {
 
 func (iut issuerUnderTest) selfSigned() bool { return iut.ca == nil }
 
-// newIssuerUnderTest creates the issuer, its CA Secret for a CA issuer, and a requester with
-// `reference` on it (RBAC made by hand: these tests are about signing, not policies).
-func newIssuerUnderTest(t *testing.T, kind policyv1alpha1.IssuerKind, selfSigned bool) issuerUnderTest {
+// newIssuerUnderTest creates the issuer, its CA Secret for a CA issuer, a requester with
+// `reference` on it (RBAC made by hand: these tests are about signing, not policies), and a
+// Ready Manual policy for the requester as broad as the matrix needs, edited by mutate, since
+// nothing is signed for a signer no policy governs.
+func newIssuerUnderTest(t *testing.T, kind policyv1alpha1.IssuerKind, selfSigned bool, mutate ...func(*policyv1alpha1.SignerPolicy)) issuerUnderTest {
+	t.Helper()
+	iut, user := newUngovernedIssuerUnderTest(t, kind, selfSigned)
+	governed(t, iut.signerName, user, mutate...)
+	return iut
+}
+
+// newUngovernedIssuerUnderTest is newIssuerUnderTest without the policy, and the requester's name.
+func newUngovernedIssuerUnderTest(t *testing.T, kind policyv1alpha1.IssuerKind, selfSigned bool) (issuerUnderTest, string) {
 	t.Helper()
 	ns := env.Namespace(t)
 	name := "issuer-" + ns
@@ -71,7 +81,42 @@ func newIssuerUnderTest(t *testing.T, kind policyv1alpha1.IssuerKind, selfSigned
 		grantReference(t, ns, name, user)
 	}
 	iut.requester = env.User(t, user)
-	return iut
+	return iut, user
+}
+
+// broadPolicy governs signerName for user as widely as the signing tests need, with Manual
+// approval so that the tests' own approvals are what approves. Its name derives from the signer,
+// so each issuer of a test gets its own.
+func broadPolicy(signerName, user string) *policyv1alpha1.SignerPolicy {
+	ref := policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: strings.TrimPrefix(signerName, "clusterissuers.cert-manager.io/")}
+	if rest, ok := strings.CutPrefix(signerName, "issuers.cert-manager.io/"); ok {
+		ns, name, _ := strings.Cut(rest, ".")
+		ref = policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: ns, Name: name}
+	}
+	p := policyFor("governs."+strings.ReplaceAll(signerName, "/", "."), ref)
+	p.Spec.Requesters = policyv1alpha1.Subjects{Users: []string{user}}
+	p.Spec.Approval.Mode = policyv1alpha1.ApprovalManual
+	p.Spec.AllowCA = true
+	p.Spec.Usages = []policyv1alpha1.KeyUsage{"digital signature", "key encipherment", "data encipherment", "cert sign", "crl sign", "server auth", "client auth"}
+	p.Spec.Allowed = policyv1alpha1.Allowed{
+		CommonName:     []string{"*", "*.*", "*.*.*", "* *"},
+		DNSNames:       []string{"example.com", "*.example.com"},
+		IPAddresses:    []string{"10.0.0.0/8"},
+		URIs:           []string{"spiffe://cluster.local/ns/*/sa/*"},
+		EmailAddresses: []string{"*@example.com"},
+	}
+	return p
+}
+
+// governed puts broadPolicy, edited by mutate, in force for signerName and waits until it is.
+func governed(t *testing.T, signerName, user string, mutate ...func(*policyv1alpha1.SignerPolicy)) {
+	t.Helper()
+	p := broadPolicy(signerName, user)
+	for _, m := range mutate {
+		m(p)
+	}
+	env.Create(t, p)
+	readyStatus(t, p.Name, metav1.ConditionTrue)
 }
 
 func grantReference(t *testing.T, ns, issuer, user string) {

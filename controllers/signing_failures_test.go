@@ -76,7 +76,12 @@ func TestIsCAAnnotationDisagreeingWithBasicConstraintsFails(t *testing.T) {
 			}
 			tc := signingCase{tmpl: x509.CertificateRequest{Subject: pkix.Name{CommonName: "not a CA"}, ExtraExtensions: []pkix.Extension{ext}}}
 			c, _ := iut.submit(t, tc) // the annotation is absent: the request says CA, the CSR says not
-			env.WaitForCSR(t, c.Name, wait, failedWith("BasicConstraintsMismatch"))
+			// The requester's policy, which signing applies in full, refuses the disagreement
+			// before the signer's own check would.
+			got := env.WaitForCSR(t, c.Name, wait, failedWith("PolicyViolation"))
+			if msg := harness.Condition(got, certificatesv1.CertificateFailed).Message; !strings.Contains(msg, "BasicConstraints extension says CA=true") {
+				t.Errorf("PolicyViolation message %q does not say the request encodes CA=true", msg)
+			}
 		})
 	}
 }
@@ -90,6 +95,7 @@ func TestCASecretCreatedAfterTheCSRIsUsedOnceItExists(t *testing.T) {
 	grantCSRCreate(t, user)
 	grantReference(t, ns, "late", user)
 	iut := issuerUnderTest{signerName: "issuers.cert-manager.io/" + ns + ".late", secretNamespace: ns, ca: root, requester: env.User(t, user)}
+	governed(t, iut.signerName, user)
 
 	c, key := iut.submit(t, webCSR)
 	waitForEvent(t, c, "SecretMissing")
@@ -151,12 +157,7 @@ func TestSelfSignedWithoutTheKeyAnnotationFailsMissingAnnotation(t *testing.T) {
 // A person may approve a CSR the policy would have refused, but signing still holds it to the
 // governing policy's bounds.
 func TestPersonApprovingWhatThePolicyForbidsFailsPolicyViolation(t *testing.T) {
-	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, false)
-	name := policyName(t)
-	p := policyFor(name, policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: strings.TrimPrefix(iut.signerName, "clusterissuers.cert-manager.io/")})
-	p.Spec.Approval.Mode = policyv1alpha1.ApprovalManual
-	env.Create(t, p)
-	readyStatus(t, name, metav1.ConditionTrue)
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, false, func(p *policyv1alpha1.SignerPolicy) { p.Spec.AllowCA = false })
 
 	tc := signingCase{tmpl: x509.CertificateRequest{Subject: pkix.Name{CommonName: "Rogue CA"}},
 		annotations: map[string]string{"experimental.cert-manager.io/request-is-ca": "true"}}
@@ -168,13 +169,9 @@ func TestPersonApprovingWhatThePolicyForbidsFailsPolicyViolation(t *testing.T) {
 }
 
 func TestPolicyMaxClampsTheDuration(t *testing.T) {
-	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, false)
-	name := policyName(t)
-	p := policyFor(name, policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: strings.TrimPrefix(iut.signerName, "clusterissuers.cert-manager.io/")})
-	p.Spec.Approval.Mode = policyv1alpha1.ApprovalManual
-	p.Spec.Duration = &policyv1alpha1.DurationBounds{Max: &metav1.Duration{Duration: 48 * 3600e9}}
-	env.Create(t, p)
-	readyStatus(t, name, metav1.ConditionTrue)
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, false, func(p *policyv1alpha1.SignerPolicy) {
+		p.Spec.Duration = &policyv1alpha1.DurationBounds{Max: &metav1.Duration{Duration: 48 * 3600e9}}
+	})
 
 	tc := webCSR
 	tc.annotations = map[string]string{"experimental.cert-manager.io/request-duration": "720h"}
@@ -235,6 +232,9 @@ func TestIssuerCreatedAfterTheCSRIsUsed(t *testing.T) {
 	user := "requester-" + ns
 	grantCSRCreate(t, user)
 	iut := issuerUnderTest{signerName: "clusterissuers.cert-manager.io/late-" + ns, secretNamespace: clusterResourceNamespace, requester: env.User(t, user)}
+	// Not Ready until the issuer exists: the policy coming into force is part of what the
+	// issuer's creation must set off.
+	env.Create(t, broadPolicy(iut.signerName, user))
 	iut.ca = signertest.NewRootCA(t, signertest.ECDSA, "late")
 	env.Create(t, iut.ca.Secret(clusterResourceNamespace, "late-"+ns))
 	c, key := iut.submit(t, webCSR)

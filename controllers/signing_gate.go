@@ -1,16 +1,19 @@
 package controllers
 
 import (
+	"crypto/x509"
+	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/policy"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
 // Failed reasons of the signing gate, as cert-manager's CSR signers name them where they have
@@ -21,75 +24,191 @@ const (
 	ReasonErrorParseDuration = "ErrorParseDuration"
 	ReasonPolicyViolation    = "PolicyViolation"
 	ReasonInvalidRequest     = "InvalidRequest"
+	// ReasonIssuedCertificateMismatch: an upstream returned a certificate that is not what the
+	// gate decided (less than was approved, or more), so it is not delivered.
+	ReasonIssuedCertificateMismatch = "IssuedCertificateMismatch"
 )
+
+// ReasonNoSignerPolicy is the event of an approved CSR whose signer no SignerPolicy governs, so
+// nothing is signed for it. One whose governing policy is not Ready yet gets ReasonWaiting, as
+// at approval.
+const ReasonNoSignerPolicy = "NoSignerPolicy"
 
 // minimumDuration is the shortest certificate Kubernetes (spec.expirationSeconds) and
 // cert-manager issue.
 const minimumDuration = 600 * time.Second
 
-// gateFailure is a CSR the gate refuses for good: it becomes a Failed condition.
-type gateFailure struct{ reason, message string }
-
-// bounds is what the gate decided about a CSR's certificate before dispatching it.
-type bounds struct {
-	requested time.Duration // zero when the CSR asked for none
-	duration  time.Duration
-	isCA      bool
-	// policy is the governing policy whose bounds apply; empty when no policy governs the signer.
-	policy *policyv1alpha1.SignerPolicy
+// signingInputs is everything the gate reads for one CSR. Fields after the CSR are filled only
+// as far as the gate gets: issuer is nil when it does not exist, and so on.
+type signingInputs struct {
+	csr    *certificatesv1.CertificateSigningRequest
+	ref    csr.SignerRef
+	refErr error
+	issuer cmapi.GenericIssuer
+	// mayReference is the API server's answer to the reference SubjectAccessReview (Issuers only).
+	mayReference bool
+	policies     []policyv1alpha1.SignerPolicy
+	signers      *signer.Registry
 }
 
-// decideBounds applies the duration rules and the governing policies' bounds, in the gate's
-// order: duration (annotation, then spec.expirationSeconds, then default), then isCA and usages
-// against the policies. Approval may have come from a person rather than a policy, so this is
-// defence in depth: a person can approve a CSR, but not past what the policies allow to be
-// signed.
-func decideBounds(c *certificatesv1.CertificateSigningRequest, governing []policyv1alpha1.SignerPolicy) (bounds, *gateFailure) {
+// verdictKind is what the signing controller does with a CSR.
+type verdictKind int
+
+const (
+	// verdictSkip: nothing to do (not this operator's, or already decided).
+	verdictSkip verdictKind = iota
+	// verdictWait: not now; an event says why and a watch brings the CSR back.
+	verdictWait
+	// verdictFail: never; the CSR gets a Failed condition.
+	verdictFail
+	// verdictSign: dispatch to the signer with the grant.
+	verdictSign
+)
+
+// verdict is the gate's one decision about a CSR.
+type verdict struct {
+	kind    verdictKind
+	reason  string
+	message string
+	// warning makes a wait's event a Warning: something is wrong, not merely in progress.
+	warning bool
+	grant   grant
+}
+
+// grant is what the gate decided the certificate holds, and the policy that decided it.
+type grant struct {
+	// policy allows the request; nil before the policies were consulted.
+	policy    *policyv1alpha1.SignerPolicy
+	requested time.Duration // zero when the CSR asked for none
+	lifetime  time.Duration
+	isCA      bool
+	usages    []certificatesv1.KeyUsage
+	parsed    *x509.CertificateRequest
+	typ       signer.IssuerType
+}
+
+// needsSigning reports whether a CSR is one the gate must look at beyond its conditions: read
+// the issuer, ask the API server and list the policies only for those.
+func needsSigning(c *certificatesv1.CertificateSigningRequest) bool {
+	return csr.IsApproved(c) && !csr.IsFailed(c) && !csr.IsDenied(c) && !csr.IsIssued(c)
+}
+
+// gate decides, without a client, what to do with a CSR that is not yet issued, in the order
+// of the design: signerName, conditions, issuer, reference, duration, the request itself, the
+// requester's own policy, issuer readiness, signer.
+func gate(in *signingInputs) verdict {
+	c := in.csr
+	switch {
+	case errors.Is(in.refErr, csr.ErrNotCertManager), csr.IsFailed(c), csr.IsDenied(c), csr.IsIssued(c):
+		return verdict{kind: verdictSkip}
+	case in.refErr != nil:
+		return verdict{kind: verdictWait, warning: true, reason: ReasonInvalidSignerName, message: in.refErr.Error()}
+	case !csr.IsApproved(c):
+		return verdict{kind: verdictWait, reason: ReasonWaitingApproval, message: "waiting for the CSR to be approved"}
+	case in.issuer == nil:
+		return verdict{kind: verdictWait, warning: true, reason: ReasonIssuerNotFound,
+			message: fmt.Sprintf("%s %q not found", in.ref.Kind, issuerKey(policyv1alpha1.IssuerKind(in.ref.Kind), in.ref.Namespace, in.ref.Name))}
+	case in.ref.Kind == csr.KindIssuer && !in.mayReference:
+		return failed(ReasonDeniedReference, fmt.Sprintf("requester %q may not reference Issuer %s/%s: needs verb reference on signers.cert-manager.io",
+			c.Spec.Username, in.ref.Namespace, in.ref.Name))
+	}
+	g, refused := requestedGrant(c)
+	if refused != nil {
+		return *refused
+	}
+	if v, ok := policyVerdict(in, &g); !ok {
+		return v
+	}
+	if cond := issuerReadyCondition(in.issuer); cond != nil && cond.Status == cmmeta.ConditionFalse {
+		// cert-manager's own verdict on the issuer; its update wakes the CSR through the watch.
+		return verdict{kind: verdictWait, reason: ReasonIssuerNotReady, message: "issuer is not Ready: " + cond.Message}
+	}
+	g.typ, _ = signer.TypeOf(in.issuer.GetSpec())
+	if _, ok := in.signers.Get(g.typ); !ok {
+		return verdict{kind: verdictWait, warning: true, reason: ReasonUnsupportedIssuerType,
+			message: fmt.Sprintf("the issuer is configured for %q, which this operator does not sign for", g.typ)}
+	}
+	return verdict{kind: verdictSign, grant: g}
+}
+
+// requestedGrant reads what the CSR asks for: its lifetime, CA flag, usages and parsed request.
+// A CSR that cannot be read fails, whatever the policies say, since no policy can change it.
+func requestedGrant(c *certificatesv1.CertificateSigningRequest) (grant, *verdict) {
 	requested, wasRequested, err := csr.RequestedDuration(c)
 	if err != nil {
-		return bounds{}, &gateFailure{ReasonErrorParseDuration, err.Error()}
+		return grant{}, ptrTo(failed(ReasonErrorParseDuration, err.Error()))
 	}
 	if wasRequested && requested < minimumDuration {
-		return bounds{}, &gateFailure{ReasonInvalidDuration,
-			fmt.Sprintf("requested duration %s is shorter than the minimum %s", requested, minimumDuration)}
+		return grant{}, ptrTo(failed(ReasonInvalidDuration,
+			fmt.Sprintf("requested duration %s is shorter than the minimum %s", requested, minimumDuration)))
 	}
 	isCA, err := csr.RequestedIsCA(c)
 	if err != nil {
-		return bounds{}, &gateFailure{ReasonInvalidRequest, err.Error()}
+		return grant{}, ptrTo(failed(ReasonInvalidRequest, err.Error()))
 	}
-	b := bounds{requested: requested, duration: requested, isCA: isCA}
-	if len(governing) == 0 {
-		if !wasRequested {
-			b.duration = policy.DefaultDuration(nil)
-		}
-		return b, nil
+	parsed, err := csr.ParseRequest(c)
+	if err != nil {
+		return grant{}, ptrTo(failed(ReasonInvalidRequest, err.Error()))
 	}
-	p, errs := boundingPolicy(governing, isCA, c.Spec.Usages)
-	if p == nil {
-		return bounds{}, &gateFailure{ReasonPolicyViolation, errs}
-	}
-	b.policy = p
 	if !wasRequested {
-		b.duration = policy.DefaultDuration(p.Spec.Duration)
+		requested = 0
 	}
-	if d := p.Spec.Duration; d != nil && d.Max != nil && b.duration > d.Max.Duration {
-		b.duration = d.Max.Duration
-	}
-	return b, nil
+	return grant{requested: requested, isCA: isCA, usages: c.Spec.Usages, parsed: parsed}, nil
 }
 
-// boundingPolicy returns the first governing policy, by name, whose CA flag and usages admit the
-// CSR, or a message listing why each refuses.
-func boundingPolicy(governing []policyv1alpha1.SignerPolicy, isCA bool, usages []certificatesv1.KeyUsage) (*policyv1alpha1.SignerPolicy, string) {
-	sorted := slices.Clone(governing)
-	slices.SortFunc(sorted, func(a, b policyv1alpha1.SignerPolicy) int { return strings.Compare(a.Name, b.Name) })
-	var refusals []string
-	for i := range sorted {
-		errs := policy.CheckBounds(&sorted[i].Spec, isCA, usages)
-		if len(errs) == 0 {
-			return &sorted[i], ""
-		}
-		refusals = append(refusals, fmt.Sprintf("policy %q: %s", sorted[i].Name, errs.ToAggregate().Error()))
+// policyVerdict applies the requester's own policy in full, approval mode set aside: a CSR is
+// signed only as a Ready policy that lists its requester allows, whoever approved it. It fills
+// in the policy and lifetime of g and reports true when signing may go on.
+func policyVerdict(in *signingInputs, g *grant) (verdict, bool) {
+	d := policy.EvaluateForSigning(in.policies, signingRequest(in.csr, g))
+	switch d.Result {
+	case policy.Approve:
+		g.policy, g.lifetime = policyNamed(in.policies, d.Policy), d.Lifetime
+		return verdict{}, true
+	case policy.NotGoverned:
+		// Fail closed: an approval alone signs nothing. The CSR stays approved, and the policy
+		// watch brings it back when a policy for its signer appears.
+		return verdict{kind: verdictWait, warning: true, reason: ReasonNoSignerPolicy, message: fmt.Sprintf(
+			"no SignerPolicy governs signer %s, so this operator signs nothing for it; the CSR is signed once a Ready SignerPolicy for the signer allows it",
+			in.csr.Spec.SignerName)}, false
+	case policy.Wait:
+		return verdict{kind: verdictWait, reason: ReasonWaiting, message: d.Message()}, false
 	}
-	return nil, "no governing SignerPolicy allows signing this request: " + strings.Join(refusals, "; ")
+	return failed(ReasonPolicyViolation, d.WithViolations("not signed: no SignerPolicy allows this request as it would be issued")), false
+}
+
+// signingRequest is the evaluator's view of a CSR the gate has already read without fault.
+func signingRequest(c *certificatesv1.CertificateSigningRequest, g *grant) policy.Request {
+	return policy.Request{
+		SignerName: c.Spec.SignerName,
+		Requester:  requesterOf(c),
+		CSR:        g.parsed,
+		Usages:     g.usages,
+		Duration:   g.requested,
+		IsCA:       g.isCA,
+	}
+}
+
+func policyNamed(policies []policyv1alpha1.SignerPolicy, name string) *policyv1alpha1.SignerPolicy {
+	for i := range policies {
+		if policies[i].Name == name {
+			return &policies[i]
+		}
+	}
+	return nil
+}
+
+func failed(reason, message string) verdict {
+	return verdict{kind: verdictFail, reason: reason, message: message}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+func issuerReadyCondition(issuer cmapi.GenericIssuer) *cmapi.IssuerCondition {
+	for i, c := range issuer.GetStatus().Conditions {
+		if c.Type == cmapi.IssuerConditionReady {
+			return &issuer.GetStatus().Conditions[i]
+		}
+	}
+	return nil
 }

@@ -69,6 +69,7 @@ func TestIssuerNotReadyHoldsTheCSRUntilItIsReady(t *testing.T) {
 	grantCSRCreate(t, user)
 	grantReference(t, ns, name, user)
 	iut := issuerUnderTest{signerName: "issuers.cert-manager.io/" + ns + "." + name, secretNamespace: ns, ca: root, requester: env.User(t, user)}
+	governed(t, iut.signerName, user)
 
 	// The CA Secret is created only after the operator reported IssuerNotReady: until then the
 	// CSR cannot be signed even if the operator's cache has not yet seen the Ready=False status,
@@ -101,11 +102,11 @@ func grantReferenceTo(t *testing.T, ns, role string, subject rbacv1.Subject, res
 	})
 }
 
-// caIssuerWithoutReference is a CA Issuer named "ca" with its Secret, and the name of a user who
-// may create CSRs but whose `reference` on the issuer, and client, are left to the test.
-func caIssuerWithoutReference(t *testing.T) (iut issuerUnderTest, ns, user string) {
+// caIssuerWithoutReference is a CA Issuer named "ca" in ns with its Secret, governed by a policy
+// edited by mutate, and the name of a user who may create CSRs but whose `reference` on the
+// issuer, and client, are left to the test and the policy.
+func caIssuerWithoutReference(t *testing.T, ns string, mutate func(*policyv1alpha1.SignerPolicy)) (iut issuerUnderTest, user string) {
 	t.Helper()
-	ns = env.Namespace(t)
 	const name = "ca"
 	iut = issuerUnderTest{signerName: "issuers.cert-manager.io/" + ns + "." + name, secretNamespace: ns,
 		ca: signertest.NewRootCA(t, signertest.ECDSA, "Test Root "+ns)}
@@ -113,7 +114,8 @@ func caIssuerWithoutReference(t *testing.T) (iut issuerUnderTest, ns, user strin
 	env.Create(t, iut.ca.Secret(ns, name))
 	user = "requester-" + ns
 	grantCSRCreate(t, user)
-	return iut, ns, user
+	governed(t, iut.signerName, user, mutate)
+	return iut, user
 }
 
 // mayReferenceAs is mayReference for a requester with groups.
@@ -131,30 +133,16 @@ func mayReferenceAs(t *testing.T, user string, groups []string, ns, issuer strin
 	return sar.Status.Allowed
 }
 
-// RBAC resourceNames have no wildcard: a rule naming "*" grants exactly the name "*". That is
-// the name cert-manager's second SubjectAccessReview asks about, meaning "any issuer in this
-// namespace", so such a grant alone must let the requester use the issuer.
-func TestReferenceGrantedOnlyForTheNameStarIsEnough(t *testing.T) {
-	iut, ns, user := caIssuerWithoutReference(t)
-	iut.requester = env.User(t, user)
-	grantReferenceTo(t, ns, "reference-any-issuer", rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}, "*")
-	waitForReference(t, user, ns, "*", true)
-	if mayReference(t, user, ns, "ca") {
-		t.Fatal("the requester may reference the issuer by its own name, so the test would not exercise the fallback to *")
-	}
-
-	c, key := iut.submit(t, webCSR)
-	got := env.WaitForCSR(t, c.Name, wait, issued)
-	verifyCertificate(t, iut, webCSR, got, key)
-}
-
 // The SubjectAccessReview must carry the requester's groups from the CSR: a requester allowed
-// only through a group is allowed.
+// only through a group is allowed. The policy names the group, so the reference Role it
+// generates is the group's only.
 func TestReferenceGrantedToARequesterGroupIsEnough(t *testing.T) {
-	iut, ns, user := caIssuerWithoutReference(t)
+	ns := env.Namespace(t)
 	group := "issuer-users-" + ns
+	iut, user := caIssuerWithoutReference(t, ns, func(p *policyv1alpha1.SignerPolicy) {
+		p.Spec.Requesters = policyv1alpha1.Subjects{Groups: []string{group}}
+	})
 	iut.requester = env.User(t, user, group)
-	grantReferenceTo(t, ns, "reference-by-group", rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: group}, "ca")
 	// The user alone, without the group, has no grant: only the group can make signing pass.
 	harness.Eventually(t, wait, func() error {
 		if !mayReferenceAs(t, user, []string{group}, ns, "ca") {
@@ -176,8 +164,9 @@ func TestReferenceGrantedToARequesterGroupIsEnough(t *testing.T) {
 
 // The reverse of TestIsCAAnnotationDisagreeingWithBasicConstraintsFails: the annotation asks
 // for a CA, the PKCS#10 request encodes BasicConstraints CA=false. cert-manager refuses a
-// request whose encoded CA flag disagrees with the requested one, in either direction.
-func TestIsCAAnnotationOnARequestEncodingCAFalseFailsBasicConstraintsMismatch(t *testing.T) {
+// request whose encoded CA flag disagrees with the requested one, in either direction; here the
+// requester's policy, applied in full at signing, refuses it first.
+func TestIsCAAnnotationOnARequestEncodingCAFalseFails(t *testing.T) {
 	for _, selfSigned := range []bool{false, true} {
 		iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, selfSigned)
 		t.Run(iut.name, func(t *testing.T) {
@@ -188,9 +177,9 @@ func TestIsCAAnnotationOnARequestEncodingCAFalseFailsBasicConstraintsMismatch(t 
 			tc := signingCase{tmpl: x509.CertificateRequest{Subject: pkix.Name{CommonName: "not a CA"}, ExtraExtensions: []pkix.Extension{ext}},
 				annotations: map[string]string{"experimental.cert-manager.io/request-is-ca": "true"}}
 			c, _ := iut.submit(t, tc)
-			got := env.WaitForCSR(t, c.Name, wait, failedWith("BasicConstraintsMismatch"))
+			got := env.WaitForCSR(t, c.Name, wait, failedWith("PolicyViolation"))
 			if msg := harness.Condition(got, certificatesv1.CertificateFailed).Message; !strings.Contains(msg, "request-is-ca") {
-				t.Errorf("BasicConstraintsMismatch message %q does not name the annotation", msg)
+				t.Errorf("PolicyViolation message %q does not name the annotation", msg)
 			}
 		})
 	}

@@ -3,8 +3,12 @@ package controllers_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +16,7 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	"github.com/cert-manager/cert-manager/pkg/util/pki"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -89,7 +94,9 @@ func scriptedIssuer(t *testing.T, fake *signertest.Signer) issuerUnderTest {
 	user := "requester-" + ns
 	grantCSRCreate(t, user)
 	grantReference(t, ns, name, user)
-	return issuerUnderTest{name: "Issuer/scripted", signerName: "issuers.cert-manager.io/" + ns + "." + name, secretNamespace: ns, requester: env.User(t, user)}
+	iut := issuerUnderTest{name: "Issuer/scripted", signerName: "issuers.cert-manager.io/" + ns + "." + name, secretNamespace: ns, requester: env.User(t, user)}
+	governed(t, iut.signerName, user)
+	return iut
 }
 
 // submitApproved sends a CSR to the issuer and approves it as a person would.
@@ -144,7 +151,7 @@ func TestSignerPendingThenPlainErrorThenChainIssuesTheChain(t *testing.T) {
 	// The plain error and the chain are queued together: the chain answers the retry, so the
 	// rate limiter's backoff stays at its first few milliseconds.
 	root := signertest.NewRootCA(t, signertest.ECDSA, "scripted root")
-	chain := append(bytes.Clone(root.NewIntermediate(t, signertest.ECDSA, "scripted leaf").CertPEM), root.CertPEM...)
+	chain := append(leafFor(t, root, c, nil), root.CertPEM...)
 	fake.Enqueue(signertest.Fails(errors.New("scripted upstream timeout")), signertest.Returns(chain))
 	ev = waitForEvent(t, c, "SigningRetry")
 	if !strings.Contains(ev.Note, "scripted upstream timeout") {
@@ -157,6 +164,63 @@ func TestSignerPendingThenPlainErrorThenChainIssuesTheChain(t *testing.T) {
 	if cond := harness.Condition(got, certificatesv1.CertificateFailed); cond != nil {
 		t.Errorf("issued CSR is also Failed: %+v", cond)
 	}
+}
+
+// A certificate that is not what the gate decided is never delivered, whoever signed it: here an
+// upstream that adds a name and the CA flag, and one that leaves out an approved usage.
+func TestSignerReturningOtherThanWasDecidedFailsIssuedCertificateMismatch(t *testing.T) {
+	root := signertest.NewRootCA(t, signertest.ECDSA, "scripted root")
+	for name, tc := range map[string]struct {
+		edit    func(*x509.Certificate)
+		mention []string
+	}{
+		"more": {edit: func(l *x509.Certificate) {
+			l.DNSNames = append(l.DNSNames, "evil.example.com")
+			l.IsCA, l.BasicConstraintsValid = true, true
+		}, mention: []string{`holds the DNS name "evil.example.com"`, "CA flag is true"}},
+		"less": {edit: func(l *x509.Certificate) { l.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth} },
+			mention: []string{"lacks the approved usages server auth"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fake := signertest.New()
+			iut := scriptedIssuer(t, fake)
+			c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: dnsCSR(t, "web.example.com")})
+			fake.Enqueue(signertest.Returns(leafFor(t, root, c, tc.edit)))
+			if err := approve(env.Admin, c.Name); err != nil {
+				t.Fatal(err)
+			}
+			got := env.WaitForCSR(t, c.Name, wait, failedWith("IssuedCertificateMismatch"))
+			msg := harness.Condition(got, certificatesv1.CertificateFailed).Message
+			for _, m := range tc.mention {
+				if !strings.Contains(msg, m) {
+					t.Errorf("Failed message %q does not mention %q", msg, m)
+				}
+			}
+		})
+	}
+}
+
+// leafFor is what an honest upstream would issue for the CSR under the scripted issuer's policy,
+// signed by root, edited by edit.
+func leafFor(t *testing.T, root *signertest.CA, c *certificatesv1.CertificateSigningRequest, edit func(*x509.Certificate)) []byte {
+	t.Helper()
+	req, err := pki.DecodeX509CertificateRequestBytes(c.Spec.Request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), DNSNames: req.DNSNames,
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if edit != nil {
+		edit(leaf)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, root.Cert, req.PublicKey, root.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 func TestSignerPermanentErrorFailsWithItsReason(t *testing.T) {

@@ -19,9 +19,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
+	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
@@ -37,7 +37,7 @@ const (
 
 // fail marks the CSR Failed through the /status subresource. A Failed CSR is final: the
 // requester must submit a new one.
-func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.CertificateSigningRequest, b *bounds, reason, message string) error {
+func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.CertificateSigningRequest, g *grant, reason, message string) error {
 	c.Status.Conditions = append(c.Status.Conditions, csr.FailedCondition(reason, message, metav1.NewTime(r.Clock.Now())))
 	if err := r.Client.Status().Update(ctx, c); err != nil {
 		if apierrors.IsConflict(err) {
@@ -56,11 +56,12 @@ func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.Certific
 	r.Events.Eventf(c, corev1.EventTypeWarning, reason, "%s", truncate(message))
 	rec := audit.ForCSR(audit.EventFailed, c)
 	rec.Reason, rec.Message = reason, message
-	if b != nil {
-		rec.IsCA = b.isCA
-		if b.policy != nil {
-			rec.Policy = b.policy.Name
-		}
+	rec.IsCA = g.isCA
+	if g.requested > 0 {
+		rec.RequestedLifetime = g.requested.String()
+	}
+	if g.policy != nil {
+		rec.Policy, rec.RBAC = g.policy.Name, g.policy.Status.RBAC
 	}
 	r.Audit.Write(rec)
 	return nil
@@ -70,12 +71,7 @@ func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.Certific
 // the resourceVersion the controller read, so when a reconcile working from a stale cache signs a
 // second time its write conflicts and only the first certificate is ever delivered.
 func (r *SigningReconciler) issue(ctx context.Context, c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer,
-	typ signer.IssuerType, b bounds, chain signer.PEMChain) error {
-	if _, err := leafOf(chain); err != nil {
-		// A signer returned something that is not a certificate: retrying may help (a transient
-		// upstream fault); writing it would hand the requester garbage.
-		return fmt.Errorf("signer for %s returned an unusable chain: %w", typ, err)
-	}
+	g *grant, chain signer.PEMChain) error {
 	c.Status.Certificate = chain
 	if err := r.Client.Status().Update(ctx, c); err != nil {
 		if apierrors.IsConflict(err) {
@@ -89,15 +85,14 @@ func (r *SigningReconciler) issue(ctx context.Context, c *certificatesv1.Certifi
 		}
 		c = got
 	}
-	return r.recordIssuance(ctx, c, issuer, typ, b)
+	return r.recordIssuance(ctx, c, issuer, g)
 }
 
 // recordIssuance annotates the CSR with its certificate's serial and fingerprint, then emits the
 // event, metrics and governance record. The annotations mark the issuance as recorded: an issued
 // CSR without them (a stop or a failed write in between) is recorded by a later reconcile, so no
 // certificate goes unrecorded; only a crash between the annotation and the record could lose one.
-func (r *SigningReconciler) recordIssuance(ctx context.Context, c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer,
-	typ signer.IssuerType, b bounds) error {
+func (r *SigningReconciler) recordIssuance(ctx context.Context, c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer, g *grant) error {
 	leaf, err := leafOf(c.Status.Certificate)
 	if err != nil {
 		return nil // not a certificate this operator wrote; nothing to describe
@@ -133,17 +128,21 @@ func (r *SigningReconciler) recordIssuance(ctx context.Context, c *certificatesv
 		updated = got
 	}
 	r.Metrics.waiting(c.Name, "")
-	r.Metrics.signed(string(typ), "issued")
-	r.Metrics.issued(string(typ), c.CreationTimestamp.Time, r.Clock.Now())
+	r.Metrics.signed(string(g.typ), "issued")
+	r.Metrics.issued(string(g.typ), c.CreationTimestamp.Time, r.Clock.Now())
 	r.Events.Eventf(updated, corev1.EventTypeNormal, ReasonCertificateIssued,
 		"certificate %s issued by %s %s, valid until %s", serial, issuerKind(issuer), issuer.GetName(), leaf.NotAfter.UTC().Format(time.RFC3339))
-	r.Audit.Write(issuanceRecord(updated, issuer, typ, b, leaf, serial, fingerprint))
+	r.Audit.Write(issuanceRecord(updated, issuer, g, leaf, serial, fingerprint))
 	return nil
 }
 
 // recordLateIssuance records an issued CSR whose record a stop or a failed write left owed,
 // reconstructing what the record needs from the CSR, its issuer and its policies.
-func (r *SigningReconciler) recordLateIssuance(ctx context.Context, c *certificatesv1.CertificateSigningRequest, ref csr.SignerRef) error {
+func (r *SigningReconciler) recordLateIssuance(ctx context.Context, c *certificatesv1.CertificateSigningRequest) error {
+	ref, err := csr.ParseSignerName(c.Spec.SignerName)
+	if err != nil {
+		return nil // not signed by this operator
+	}
 	if leaf, err := leafOf(c.Status.Certificate); err != nil || c.Annotations[SerialAnnotation] == leaf.SerialNumber.Text(16) {
 		r.Metrics.waiting(c.Name, "")
 		return nil
@@ -155,13 +154,19 @@ func (r *SigningReconciler) recordLateIssuance(ctx context.Context, c *certifica
 		}
 		issuer = placeholderIssuer(ref) // deleted since: the record still names it
 	}
-	typ, _ := signer.TypeOf(issuer.GetSpec())
-	var policies policyv1alpha1.SignerPolicyList
-	if err := r.Client.List(ctx, &policies, client.MatchingFields{policyBySignerNameIndex: c.Spec.SignerName}, readOnly); err != nil {
+	policies, err := r.policiesOf(ctx, c.Spec.SignerName)
+	if err != nil {
 		return err
 	}
-	b, _ := decideBounds(c, policies.Items)
-	return r.recordIssuance(ctx, c, issuer, typ, b)
+	g, _ := requestedGrant(c)
+	g.typ, _ = signer.TypeOf(issuer.GetSpec())
+	if g.parsed != nil {
+		// The policy that allows the request now; the one that allowed it at signing may have
+		// changed since, which the record's timestamp tells a reader.
+		d := policy.EvaluateForSigning(policies, signingRequest(c, &g))
+		g.policy = policyNamed(policies, d.Policy)
+	}
+	return r.recordIssuance(ctx, c, issuer, &g)
 }
 
 func placeholderIssuer(ref csr.SignerRef) cmapi.GenericIssuer {
@@ -178,21 +183,21 @@ func issuerKind(issuer cmapi.GenericIssuer) string {
 	return cmapi.IssuerKind
 }
 
-func issuanceRecord(c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer, typ signer.IssuerType, b bounds,
+func issuanceRecord(c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer, g *grant,
 	leaf *x509.Certificate, serial, fingerprint string) audit.Record {
 	rec := audit.ForCSR(audit.EventIssued, c)
 	// What the certificate says was granted, which holds even when the record is written late.
 	rec.IsCA, rec.GrantedLifetime = leaf.IsCA, leaf.NotAfter.Sub(leaf.NotBefore).String()
-	if b.requested > 0 {
-		rec.RequestedLifetime = b.requested.String()
+	if g.requested > 0 {
+		rec.RequestedLifetime = g.requested.String()
 	}
-	if b.policy != nil {
-		rec.Policy, rec.RBAC = b.policy.Name, b.policy.Status.RBAC
+	if g.policy != nil {
+		rec.Policy, rec.RBAC = g.policy.Name, g.policy.Status.RBAC
 	}
 	if cond := conditionOf(c, certificatesv1.CertificateApproved); cond != nil {
 		rec.Reason, rec.Message = cond.Reason, cond.Message
 	}
-	rec.Issuer = &audit.Issuer{Kind: issuerKind(issuer), Namespace: issuer.GetNamespace(), Name: issuer.GetName(), Type: string(typ)}
+	rec.Issuer = &audit.Issuer{Kind: issuerKind(issuer), Namespace: issuer.GetNamespace(), Name: issuer.GetName(), Type: string(g.typ)}
 	rec.Certificate = &audit.Certificate{
 		Serial: serial, SHA256Fingerprint: fingerprint,
 		NotBefore: leaf.NotBefore.UTC().Format(time.RFC3339), NotAfter: leaf.NotAfter.UTC().Format(time.RFC3339),

@@ -16,9 +16,10 @@ import (
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
 
-// SetupWithManager watches CSRs, the issuers they name and the Secrets those issuers (and
-// SelfSigned CSRs) read, so that a CSR waiting for any of them is retried as soon as it changes.
-// Secrets are watched as metadata only: the operator never caches key material.
+// SetupWithManager watches CSRs, the issuers they name, the Secrets those issuers (and
+// SelfSigned CSRs) read, and the SignerPolicies that govern them, so that a CSR waiting for any of
+// them is retried as soon as it changes. Secrets are watched as metadata only: the operator never
+// caches key material.
 func (r *SigningReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("csr-signing").
@@ -30,6 +31,7 @@ func (r *SigningReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) 
 			return r.csrsOfSigner(ctx, policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: obj.GetName()}.SignerName())
 		})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.csrsReadingSecret), builder.OnlyMetadata).
+		Watches(&policyv1alpha1.SignerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.unsignedCSRsForPolicy)).
 		WithOptions(queueOptions(concurrency)).
 		Complete(r)
 }
@@ -41,6 +43,24 @@ func (r *SigningReconciler) csrsOfSigner(ctx context.Context, signerName string)
 		return nil
 	}
 	return requestsFor(list.Items)
+}
+
+// unsignedCSRsForPolicy finds the approved, undecided CSRs of a policy's signer: one a policy did
+// not allow, or that no policy governed, is signed once a policy that allows it is in force.
+func (r *SigningReconciler) unsignedCSRsForPolicy(ctx context.Context, obj client.Object) []reconcile.Request {
+	signerName := obj.(*policyv1alpha1.SignerPolicy).Spec.IssuerRef.SignerName()
+	var list certificatesv1.CertificateSigningRequestList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{csrBySignerNameIndex: signerName}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing CSRs for signer", "signer", signerName)
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if needsSigning(&list.Items[i]) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}})
+		}
+	}
+	return reqs
 }
 
 // csrsReadingSecret finds the CSRs a Secret matters to: those of the issuers that refer to it,

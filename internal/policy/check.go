@@ -12,6 +12,8 @@ type evaluation struct {
 	req   *Request
 	facts facts
 	m     matcher
+	// signing clamps a lifetime over a policy's max instead of refusing it.
+	signing bool
 }
 
 func newEvaluation(req *Request) *evaluation {
@@ -28,7 +30,7 @@ func (ev *evaluation) check(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
 	if len(ev.req.Problems) > 0 || ev.req.CSR == nil {
 		return append(errs, ev.req.Problems...)
 	}
-	errs = append(errs, checkDuration(spec, ev.req.Duration)...)
+	errs = append(errs, ev.checkDuration(spec)...)
 	errs = append(errs, checkCA(spec, ev.req.IsCA, &ev.facts)...)
 	errs = append(errs, checkUsages(spec, ev.req.Usages, &ev.facts)...)
 	errs = append(errs, ev.checkAllowed(&spec.Allowed)...)

@@ -17,15 +17,16 @@ const (
 	minimumDuration = 10 * time.Minute
 )
 
-func checkDuration(spec *v1alpha1.SignerPolicySpec, requested time.Duration) field.ErrorList {
+func (ev *evaluation) checkDuration(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
 	bounds := spec.Duration
 	if bounds == nil {
 		bounds = &v1alpha1.DurationBounds{}
 	}
-	lifetime, source := requested, "requested"
-	if requested == 0 {
-		lifetime, source = DefaultDuration(spec.Duration), "default"
+	lifetime, source := ev.req.Duration, "requested"
+	if lifetime == 0 {
+		source = "default"
 	}
+	lifetime = ev.lifetime(spec)
 	var errs field.ErrorList
 	if minimum := orDefault(bounds.Min, minimumDuration); lifetime < minimum {
 		errs = append(errs, field.Invalid(field.NewPath("spec", "duration", "min"), lifetime.String(),
@@ -38,10 +39,24 @@ func checkDuration(spec *v1alpha1.SignerPolicySpec, requested time.Duration) fie
 	return errs
 }
 
-// DefaultDuration is the lifetime a certificate gets under the bounds when its CSR requests none:
+// lifetime is what spec grants the request: the requested lifetime, else the policy's default.
+// At signing a lifetime over max is clamped to max, as the API documents, so an approver who let
+// a long request through gets it signed no longer than the policy allows.
+func (ev *evaluation) lifetime(spec *v1alpha1.SignerPolicySpec) time.Duration {
+	lifetime := ev.req.Duration
+	if lifetime == 0 {
+		lifetime = defaultLifetime(spec.Duration)
+	}
+	if ev.signing && spec.Duration != nil && spec.Duration.Max != nil && lifetime > spec.Duration.Max.Duration {
+		lifetime = spec.Duration.Max.Duration
+	}
+	return lifetime
+}
+
+// defaultLifetime is the lifetime a certificate gets under the bounds when its CSR requests none:
 // the policy's default, else cert-manager's 90 days shortened to the policy's max, so that a policy
-// with only a max never refuses a CSR that asks for nothing. Signing uses the same default.
-func DefaultDuration(bounds *v1alpha1.DurationBounds) time.Duration {
+// with only a max never refuses a CSR that asks for nothing.
+func defaultLifetime(bounds *v1alpha1.DurationBounds) time.Duration {
 	switch {
 	case bounds == nil:
 		return defaultDuration

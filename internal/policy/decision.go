@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -31,6 +32,9 @@ type Decision struct {
 	// Policy names the policy that allows the CSR: set with Approve, and with Manual when a
 	// Manual policy would allow it.
 	Policy string
+	// Lifetime is what the allowing policy grants: the requested lifetime, or the policy's
+	// default, clamped at signing to its max. Set with Approve.
+	Lifetime time.Duration
 	// Violations lists, sorted by policy name, each Ready policy that refused the CSR. It is
 	// empty when a policy allows the CSR, because other policies' refusals no longer matter.
 	Violations []PolicyViolation
@@ -70,6 +74,11 @@ func (d Decision) Message() string {
 		return withViolations("denied: no SignerPolicy allows this request", d.Violations)
 	}
 	return fmt.Sprintf("unknown decision %q", string(d.Result))
+}
+
+// WithViolations is head followed by why each policy refused, as Message lists them.
+func (d Decision) WithViolations(head string) string {
+	return withViolations(head, d.Violations)
 }
 
 func withViolations(head string, violations []PolicyViolation) string {

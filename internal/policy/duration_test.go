@@ -45,7 +45,7 @@ func TestDuration(t *testing.T) {
 	}
 }
 
-func TestDefaultDuration(t *testing.T) {
+func TestDefaultLifetime(t *testing.T) {
 	d := func(v time.Duration) *metav1.Duration { return &metav1.Duration{Duration: v} }
 	tests := []struct {
 		name   string
@@ -58,8 +58,8 @@ func TestDefaultDuration(t *testing.T) {
 		{"max longer than 90 days", &v1alpha1.DurationBounds{Max: d(10000 * time.Hour)}, 90 * 24 * time.Hour},
 	}
 	for _, tt := range tests {
-		if got := DefaultDuration(tt.bounds); got != tt.want {
-			t.Errorf("%s: DefaultDuration = %s, want %s", tt.name, got, tt.want)
+		if got := defaultLifetime(tt.bounds); got != tt.want {
+			t.Errorf("%s: defaultLifetime = %s, want %s", tt.name, got, tt.want)
 		}
 	}
 }

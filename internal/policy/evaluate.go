@@ -10,13 +10,28 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
 
-// Evaluate decides a CSR against every policy; only those governing req.SignerName count.
+// Evaluate decides a pending CSR against every policy; only those governing req.SignerName count.
 func Evaluate(policies []v1alpha1.SignerPolicy, req Request) Decision {
+	return evaluate(policies, req, false)
+}
+
+// EvaluateForSigning decides whether an approved CSR may be signed, with the same checks as
+// approval: whoever approved it, it is signed only as a Ready policy that lists its requester
+// allows, so no approval gets a requester more than their own policy would. Approval modes are
+// set aside (a person's approval is what Manual waits for), and a lifetime over a policy's max is
+// clamped to it rather than refused. The result is Approve (sign, with Decision.Lifetime), Deny,
+// Wait or NotGoverned; never Manual.
+func EvaluateForSigning(policies []v1alpha1.SignerPolicy, req Request) Decision {
+	return evaluate(policies, req, true)
+}
+
+func evaluate(policies []v1alpha1.SignerPolicy, req Request, signing bool) Decision {
 	governing := governingPolicies(policies, req.SignerName)
 	if len(governing) == 0 {
 		return Decision{Result: NotGoverned}
 	}
 	ev := newEvaluation(&req)
+	ev.signing = signing
 	var (
 		manualAllows string
 		anyManual    bool
@@ -29,14 +44,14 @@ func Evaluate(policies []v1alpha1.SignerPolicy, req Request) Decision {
 			notReady = append(notReady, p.Name)
 			continue
 		}
-		manual := isManual(p)
+		manual := !signing && isManual(p)
 		anyManual = anyManual || manual
 		errs := ev.check(&p.Spec)
 		switch {
 		case len(errs) > 0:
 			violations = append(violations, PolicyViolation{Policy: p.Name, Errors: errs})
 		case !manual:
-			return Decision{Result: Approve, Policy: p.Name}
+			return Decision{Result: Approve, Policy: p.Name, Lifetime: ev.lifetime(&p.Spec)}
 		case manualAllows == "":
 			manualAllows = p.Name
 		}

@@ -2,6 +2,8 @@ package signer
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 
@@ -10,14 +12,16 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 )
 
-// CertificateTemplate builds the certificate to sign for req, the way cert-manager's CA and
-// SelfSigned CSR signers do: subject, SANs, public key and extensions come from the PKCS#10
-// request; lifetime, basic constraints and key usages are overridden with what the gate
-// decided, and the request must not encode values that disagree with them.
+// CertificateTemplate builds the certificate to sign for req from what the gate decided and
+// nothing else: the subject attributes and SANs the policy checked, the public key, the decided
+// lifetime, basic constraints and key usages. cert-manager's template helper validates the
+// request (its own BasicConstraints and usage extensions must agree with the decision) but its
+// template is not signed as it is, because it copies the request's raw subject and extensions
+// (name constraints, SAN types no policy governs) into the certificate. The issuer adds only its
+// own extensions (key identifiers, CRL, OCSP and AIA URLs).
 //
-// The template is built from CSR.Spec.Request rather than from Parsed so that it shares no
-// slices with the gate's parsed request, which other readers may hold. Errors about the
-// request are *PermanentError: a CSR's spec cannot change, so neither can the outcome.
+// Errors about the request are *PermanentError: a CSR's spec cannot change, so neither can the
+// outcome.
 func CertificateTemplate(req Request) (*x509.Certificate, error) {
 	if req.CSR == nil {
 		return nil, errors.New("signer: request carries no CertificateSigningRequest")
@@ -31,7 +35,7 @@ func CertificateTemplate(req Request) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, Permanent(ReasonErrorGenerating, "%v", err)
 	}
-	tmpl, err := pki.CertificateTemplateFromCSRPEM(req.CSR.Spec.Request,
+	validated, err := pki.CertificateTemplateFromCSRPEM(req.CSR.Spec.Request,
 		pki.CertificateTemplateOverrideDuration(req.Duration),
 		withReason(ReasonBasicConstraintsMismatch,
 			"spec.request does not match the requested isCA ("+csr.IsCAAnnotation+" annotation)",
@@ -45,7 +49,50 @@ func CertificateTemplate(req Request) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, Permanent(ReasonErrorGenerating, "cannot build a certificate from spec.request: %v", err)
 	}
-	return tmpl, nil
+	return &x509.Certificate{
+		PublicKeyAlgorithm: validated.PublicKeyAlgorithm,
+		PublicKey:          validated.PublicKey,
+		Subject:            DecidedSubject(validated.Subject),
+		DNSNames:           validated.DNSNames,
+		IPAddresses:        validated.IPAddresses,
+		URIs:               validated.URIs,
+		EmailAddresses:     validated.EmailAddresses,
+		NotBefore:          validated.NotBefore,
+		NotAfter:           validated.NotAfter,
+		KeyUsage:           validated.KeyUsage,
+		ExtKeyUsage:        validated.ExtKeyUsage,
+		// A CA gets no path length limit from the CSR, as cert-manager issues it.
+		BasicConstraintsValid: true,
+		IsCA:                  validated.IsCA,
+	}, nil
+}
+
+// oidEmailAddress is the PKCS#9 emailAddress subject attribute, which the policy governs as an
+// email address and pkix.Name keeps only in Names.
+var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+
+// DecidedSubject is the subject a certificate carries for a request's parsed subject: the
+// attributes a policy governs, and no other. pkix.Name marshals its typed fields and
+// ExtraNames, never Names, so anything else the request held (attributes the policy refuses
+// anyway, or encodings the typed fields cannot express) stays out of the certificate.
+func DecidedSubject(requested pkix.Name) pkix.Name {
+	subject := pkix.Name{
+		CommonName:         requested.CommonName,
+		SerialNumber:       requested.SerialNumber,
+		Country:            requested.Country,
+		Organization:       requested.Organization,
+		OrganizationalUnit: requested.OrganizationalUnit,
+		Locality:           requested.Locality,
+		Province:           requested.Province,
+		StreetAddress:      requested.StreetAddress,
+		PostalCode:         requested.PostalCode,
+	}
+	for _, atv := range requested.Names {
+		if atv.Type.Equal(oidEmailAddress) {
+			subject.ExtraNames = append(subject.ExtraNames, atv)
+		}
+	}
+	return subject
 }
 
 // withReason turns a cert-manager validator's plain error into a *PermanentError with its own

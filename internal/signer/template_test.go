@@ -1,8 +1,10 @@
 package signer_test
 
 import (
+	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"slices"
 	"strings"
 	"testing"
@@ -164,5 +166,55 @@ func TestCertificateTemplateCallerBugs(t *testing.T) {
 				t.Errorf("error %v is pending, want a plain error", err)
 			}
 		})
+	}
+}
+
+// Nothing the request carries beyond what the gate decided reaches the certificate: not its raw
+// subject (attributes of types no policy governs), not its extensions (name constraints), not SAN
+// types no policy field governs.
+func TestCertificateTemplateCopiesNothingUndecided(t *testing.T) {
+	key := signertest.NewKey(t, signertest.ECDSA)
+	nameConstraints, err := pki.MarshalNameConstraints(&pki.NameConstraints{PermittedDNSDomains: []string{"example.com"}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	title := pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 12}, Value: "Root of all trust"}
+	email := pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}, Value: "web@example.com"}
+	csrPEM := signertest.RequestPEM(t, key, &x509.CertificateRequest{
+		Subject:         pkix.Name{CommonName: "web", OrganizationalUnit: []string{"ops"}, ExtraNames: []pkix.AttributeTypeAndValue{title, email}},
+		DNSNames:        []string{"web.example.com"},
+		ExtraExtensions: []pkix.Extension{nameConstraints},
+	})
+	tmpl, err := signer.CertificateTemplate(requestFor(csrPEM, true, certificatesv1.UsageCertSign))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tmpl.ExtraExtensions) != 0 || len(tmpl.PermittedDNSDomains) != 0 || tmpl.RawSubject != nil {
+		t.Errorf("template copies from the request: extra extensions %v, permitted domains %v, raw subject %x",
+			tmpl.ExtraExtensions, tmpl.PermittedDNSDomains, tmpl.RawSubject)
+	}
+	root := signertest.NewRootCA(t, signertest.ECDSA, "root")
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, root.Cert, key.Public(), root.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ext := range leaf.Extensions {
+		if ext.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 30}) {
+			t.Error("the certificate carries the request's NameConstraints extension")
+		}
+	}
+	var types []string
+	for _, atv := range leaf.Subject.Names {
+		types = append(types, atv.Type.String())
+	}
+	if want := []string{"2.5.4.11", "2.5.4.3", "1.2.840.113549.1.9.1"}; !slices.Equal(types, want) {
+		t.Errorf("subject attribute types %v, want %v (OU, CN, emailAddress; no title)", types, want)
+	}
+	if !slices.Equal(leaf.DNSNames, []string{"web.example.com"}) {
+		t.Errorf("DNS names %v", leaf.DNSNames)
 	}
 }

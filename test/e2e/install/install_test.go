@@ -191,6 +191,7 @@ func TestSplitInstallRunsEachControllerUnderItsOwnRole(t *testing.T) {
 		t.Cleanup(func() { _ = stop() })
 	}
 	roundTrip(t)
+	splitIdentitiesCannotWidenPolicies(t)
 
 	ns := env.Namespace(t)
 	scraper, stranger := serviceAccountToken(t, ns, "scraper"), serviceAccountToken(t, ns, "stranger")

@@ -1,0 +1,100 @@
+package controllers
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+)
+
+// An upstream's certificate is delivered only when it is what the gate decided.
+func TestCheckIssued(t *testing.T) {
+	now := time.Now()
+	key := signertest.NewKey(t, signertest.ECDSA)
+	ca := signertest.NewRootCA(t, signertest.ECDSA, "upstream")
+	parsed, err := x509.ParseCertificateRequest(pemBlock(t, signertest.RequestPEM(t, key, &x509.CertificateRequest{
+		DNSNames: []string{"web.example.com"}, IPAddresses: []net.IP{net.ParseIP("10.0.0.1")},
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &grant{parsed: parsed, lifetime: 24 * time.Hour, usages: []certificatesv1.KeyUsage{"digital signature", "server auth", "client auth"}}
+	asked := func() *x509.Certificate {
+		return &x509.Certificate{
+			DNSNames: []string{"WEB.example.com"}, IPAddresses: []net.IP{net.ParseIP("10.0.0.1")},
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+			KeyUsage:    x509.KeyUsageDigitalSignature, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(24 * time.Hour),
+		}
+	}
+	tests := []struct {
+		name    string
+		edit    func(*x509.Certificate)
+		pub     crypto.PublicKey
+		mention []string
+	}{
+		{name: "as decided, names compared ignoring DNS case"},
+		{name: "extra extended key usages are the upstream's own", edit: func(c *x509.Certificate) {
+			c.ExtKeyUsage = append(c.ExtKeyUsage, x509.ExtKeyUsageCodeSigning)
+		}},
+		{name: "an approved usage the upstream would not give", edit: func(c *x509.Certificate) {
+			c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		}, mention: []string{"lacks the approved usages client auth"}},
+		{name: "a name nobody asked for", edit: func(c *x509.Certificate) { c.DNSNames = append(c.DNSNames, "evil.example.com") },
+			mention: []string{`holds the DNS name "evil.example.com"`}},
+		{name: "a requested name missing", edit: func(c *x509.Certificate) { c.IPAddresses = nil },
+			mention: []string{`lacks the requested IP address "10.0.0.1"`}},
+		{name: "the CA flag", edit: func(c *x509.Certificate) { c.IsCA, c.BasicConstraintsValid = true, true },
+			mention: []string{"CA flag is true"}},
+		{name: "a longer life than granted", edit: func(c *x509.Certificate) { c.NotAfter = now.Add(90 * 24 * time.Hour) },
+			mention: []string{"beyond the granted lifetime of 24h0m0s"}},
+		{name: "another key", pub: signertest.NewKey(t, signertest.ECDSA).Public(), mention: []string{"does not certify the CSR's public key"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl := asked()
+			if tt.edit != nil {
+				tt.edit(tmpl)
+			}
+			pub := tt.pub
+			if pub == nil {
+				pub = key.Public()
+			}
+			tmpl.SerialNumber = big.NewInt(1)
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaf, err := x509.ParseCertificate(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := checkIssued(g, leaf, now)
+			if len(tt.mention) == 0 && got != "" {
+				t.Fatalf("refused a certificate as decided: %s", got)
+			}
+			for _, m := range tt.mention {
+				if !strings.Contains(got, m) {
+					t.Errorf("%q does not mention %q", got, m)
+				}
+			}
+		})
+	}
+}
+
+func pemBlock(t *testing.T, data []byte) []byte {
+	t.Helper()
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatal("no PEM block")
+	}
+	return block.Bytes
+}
