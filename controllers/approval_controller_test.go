@@ -139,6 +139,12 @@ func TestDisallowedRequestsAreDeniedNamingTheField(t *testing.T) {
 			Annotations: map[string]string{"experimental.cert-manager.io/request-duration": "soon"}}, "experimental.cert-manager.io/request-duration"},
 		{"subject impersonating system:masters", harness.CSR{Request: harness.CSRPEM(t, &x509.CertificateRequest{
 			Subject: pkix.Name{Organization: []string{"system:masters"}}, DNSNames: []string{"web.example.com"}}, harness.ECDSAKey(t))}, "spec.allowed.organizations"},
+		// Names no DNS can hold, which '*' of *.example.com used to match like any other label.
+		{"NUL inside a DNS label", harness.CSR{Request: dnsCSR(t, "a\x00b.example.com")}, "spec.allowed.dnsNames"},
+		{"space inside a DNS label", harness.CSR{Request: dnsCSR(t, "a b.example.com")}, "spec.allowed.dnsNames"},
+		{"underscore in a DNS label", harness.CSR{Request: dnsCSR(t, "a_b.example.com")}, "spec.allowed.dnsNames"},
+		{"subject OU impersonating system:masters", harness.CSR{Request: harness.CSRPEM(t, &x509.CertificateRequest{
+			Subject: pkix.Name{OrganizationalUnit: []string{"system:masters"}}, DNSNames: []string{"web.example.com"}}, harness.ECDSAKey(t))}, "spec.allowed.organizationalUnits"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
