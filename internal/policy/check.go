@@ -32,7 +32,7 @@ func (ev *evaluation) check(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
 	}
 	errs = append(errs, ev.checkDuration(spec)...)
 	errs = append(errs, checkCA(spec, ev.req.IsCA, &ev.facts)...)
-	errs = append(errs, checkUsages(spec, ev.req.Usages, &ev.facts)...)
+	errs = append(errs, checkUsages(spec, ev.req.Usages, ev.req.IsCA, &ev.facts)...)
 	errs = append(errs, ev.checkAllowed(&spec.Allowed)...)
 	errs = append(errs, checkExtensions(&ev.facts)...)
 	errs = append(errs, checkPrivateKey(spec.PrivateKey, &ev.facts)...)

@@ -14,19 +14,32 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
 
-func checkUsages(spec *v1alpha1.SignerPolicySpec, requested []certificatesv1.KeyUsage, f *facts) field.ErrorList {
-	// A policy that omits spec.usages allows a TLS server or client. The array stays on the
-	// stack, so the default costs nothing per policy.
-	defaults := [...]v1alpha1.KeyUsage{"digital signature", "key encipherment", "server auth", "client auth"}
-	allowed := spec.Usages
-	if len(allowed) == 0 {
-		allowed = defaults[:]
+// defaultUsages are what a policy that omits spec.usages allows: a TLS server or client.
+var defaultUsages = []v1alpha1.KeyUsage{"digital signature", "key encipherment", "server auth", "client auth"}
+
+// AllowedUsages are the usages spec allows, defaults included. Callers must not modify them.
+func AllowedUsages(spec *v1alpha1.SignerPolicySpec) []v1alpha1.KeyUsage {
+	if len(spec.Usages) == 0 {
+		return defaultUsages
 	}
+	return spec.Usages
+}
+
+func checkUsages(spec *v1alpha1.SignerPolicySpec, requested []certificatesv1.KeyUsage, isCA bool, f *facts) field.ErrorList {
+	allowed := AllowedUsages(spec)
 	var errs field.ErrorList
 	for _, u := range requested {
 		if !slices.Contains(allowed, v1alpha1.KeyUsage(u)) {
 			errs = append(errs, field.NotSupported(usagesPath(), string(u), allowed))
 		}
+	}
+	// A leaf certificate without an extended key usage extension is valid for every purpose
+	// (RFC 5280 4.2.1.12), so asking for none is asking for "any": a policy meant for serving
+	// certificates must not hand out client certificates that way. A CA's extended key usages
+	// would only constrain its chain, so a CA needs none.
+	if !isCA && !slices.ContainsFunc(requested, isExtendedUsage) && !slices.Contains(allowed, v1alpha1.KeyUsage(certificatesv1.UsageAny)) {
+		errs = append(errs, field.Forbidden(usagesPath(),
+			`the CSR requests no extended key usage (such as "server auth"), which would make the certificate valid for every purpose; request the extended usages it needs, or the policy must allow "any"`))
 	}
 	// The signer issues spec.usages, not what the PKCS#10 asks for, but a CSR asking for more
 	// in its own extensions than in spec.usages is either a mistake or an attempt to get a
@@ -39,6 +52,11 @@ func checkUsages(spec *v1alpha1.SignerPolicySpec, requested []certificatesv1.Key
 			"the CSR's KeyUsage/ExtendedKeyUsage extension disagrees with its spec.usages: it asks for usages spec.usages does not request"))
 	}
 	return errs
+}
+
+func isExtendedUsage(u certificatesv1.KeyUsage) bool {
+	_, ok := apiutil.ExtKeyUsageTypeKube(u)
+	return ok
 }
 
 // usageExtensions lists what the CSR's KeyUsage and ExtendedKeyUsage extensions ask for beyond

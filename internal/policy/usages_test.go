@@ -18,6 +18,7 @@ func TestUsages(t *testing.T) {
 		name      string
 		allowed   []v1alpha1.KeyUsage
 		requested []certificatesv1.KeyUsage
+		isCA      bool
 		want      []string
 	}{
 		{name: "default set allows a TLS server", requested: []certificatesv1.KeyUsage{"digital signature", "key encipherment", "server auth"}},
@@ -29,13 +30,22 @@ func TestUsages(t *testing.T) {
 		{name: "each refused usage reported", allowed: []v1alpha1.KeyUsage{"digital signature"},
 			requested: []certificatesv1.KeyUsage{"digital signature", "server auth", "cert sign"},
 			want:      []string{"spec.usages FieldValueNotSupported", "spec.usages FieldValueNotSupported"}},
+		// Without an extended key usage a leaf is valid for every purpose, client auth included.
+		{name: "no extended usage on a leaf asks for any purpose", requested: []certificatesv1.KeyUsage{"digital signature", "key encipherment"},
+			want: []string{"spec.usages FieldValueForbidden"}},
+		{name: "no usages at all on a leaf", requested: nil, want: []string{"spec.usages FieldValueForbidden"}},
+		{name: "no extended usage where the policy allows any", allowed: []v1alpha1.KeyUsage{"digital signature", "any"},
+			requested: []certificatesv1.KeyUsage{"digital signature"}},
+		{name: "a CA needs no extended usage", allowed: []v1alpha1.KeyUsage{"digital signature", "cert sign"},
+			requested: []certificatesv1.KeyUsage{"digital signature", "cert sign"}, isCA: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := basePolicy("p")
 			p.Spec.Usages = tt.allowed
+			p.Spec.AllowCA = tt.isCA
 			req := baseRequest(t, baseTemplate())
-			req.Usages = tt.requested
+			req.Usages, req.IsCA = tt.requested, tt.isCA
 			assertFields(t, violations(&p, req), tt.want...)
 		})
 	}
