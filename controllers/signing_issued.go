@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
 	"net"
 	"slices"
@@ -11,6 +13,9 @@ import (
 	apiutil "github.com/cert-manager/cert-manager/pkg/api/util"
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
 	certificatesv1 "k8s.io/api/certificates/v1"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 )
 
 // lifetimeSlack absorbs clock skew between this operator and an upstream CA, and the time the
@@ -19,9 +24,11 @@ const lifetimeSlack = 5 * time.Minute
 
 // checkIssued compares the certificate a signer returned with what the gate decided, so that a
 // certificate with less than was approved (a usage or name an upstream would not give) or more
-// (a name, the CA flag, a longer life) is never delivered. It returns what differs, in words, or
-// "" when the certificate is what was decided. Key usage bits and extra extended key usages are
-// the upstream's own to add (Vault roles and Venafi zones set them), and docs/reference.md says so.
+// (a name, the CA flag, a longer life, a usage or system identity the policy does not allow, a
+// critical extension) is never delivered. It returns what differs, in words, or "" when the
+// certificate is what was decided. What an upstream may add of its own (key usage bits, subject
+// attributes such as a Venafi zone's O and OU, extended usages the policy allows) is delivered,
+// and docs/reference.md says so.
 func checkIssued(g *grant, leaf *x509.Certificate, now time.Time) string {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -37,6 +44,17 @@ func checkIssued(g *grant, leaf *x509.Certificate, now time.Time) string {
 	compareNames(add, "email address", g.parsed.EmailAddresses, leaf.EmailAddresses)
 	if missing := missingExtUsages(g.usages, leaf); len(missing) > 0 {
 		add("it lacks the approved usages %s", strings.Join(missing, ", "))
+	}
+	if g.policy != nil {
+		if extra := unallowedExtUsages(policy.AllowedUsages(&g.policy.Spec), leaf); len(extra) > 0 {
+			add("it holds the extended key usages %s, which SignerPolicy %q does not allow", strings.Join(extra, ", "), g.policy.Name)
+		}
+	}
+	for _, v := range addedSystemIdentities(g.parsed.Subject, leaf.Subject) {
+		add("its subject holds %q, a Kubernetes system identity the CSR did not request", v)
+	}
+	for _, oid := range leaf.UnhandledCriticalExtensions {
+		add("it carries the critical extension %s, which nobody decided", oid)
 	}
 	// Compared as durations, so that a lifetime near the largest Go duration cannot overflow.
 	if remaining := leaf.NotAfter.Sub(now); remaining > g.lifetime && remaining-g.lifetime > lifetimeSlack {
@@ -77,6 +95,47 @@ func missingExtUsages(usages []certificatesv1.KeyUsage, leaf *x509.Certificate) 
 		}
 	}
 	return missing
+}
+
+// unallowedExtUsages lists the certificate's extended key usages the policy does not allow: an
+// upstream may add usages of its own, but never past the requester's policy.
+func unallowedExtUsages(allowed []policyv1alpha1.KeyUsage, leaf *x509.Certificate) []string {
+	var extra []string
+	for i, name := range apiutil.ExtKeyUsageStrings(leaf.ExtKeyUsage) {
+		switch {
+		case name == "unknown": // one Go knows and the CSR API has no name for
+			extra = append(extra, fmt.Sprintf("x509.ExtKeyUsage(%d)", leaf.ExtKeyUsage[i]))
+		case !slices.Contains(allowed, policyv1alpha1.KeyUsage(name)):
+			extra = append(extra, string(name))
+		}
+	}
+	for _, oid := range leaf.UnknownExtKeyUsage {
+		extra = append(extra, oid.String())
+	}
+	return extra
+}
+
+// addedSystemIdentities lists common names, organizations and organizational units of the issued
+// subject that Kubernetes would read as its own identities (system:masters is cluster-admin) and
+// that the request did not hold: the policy allowed only what the request held.
+func addedSystemIdentities(requested, issued pkix.Name) []string {
+	var added []string
+	for _, atv := range issued.Names {
+		v, ok := atv.Value.(string)
+		if !ok || !strings.HasPrefix(v, "system:") || !isIdentityAttribute(atv.Type) {
+			continue
+		}
+		if !slices.ContainsFunc(requested.Names, func(r pkix.AttributeTypeAndValue) bool { return r.Type.Equal(atv.Type) && r.Value == atv.Value }) {
+			added = append(added, v)
+		}
+	}
+	return added
+}
+
+// isIdentityAttribute is true for CN, O and OU, which the API server reads as a client
+// certificate's user and groups.
+func isIdentityAttribute(t asn1.ObjectIdentifier) bool {
+	return t.Equal(asn1.ObjectIdentifier{2, 5, 4, 3}) || t.Equal(asn1.ObjectIdentifier{2, 5, 4, 10}) || t.Equal(asn1.ObjectIdentifier{2, 5, 4, 11})
 }
 
 func lowered(names []string) []string {

@@ -4,6 +4,8 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -12,6 +14,9 @@ import (
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 )
@@ -27,7 +32,10 @@ func TestCheckIssued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &grant{parsed: parsed, lifetime: 24 * time.Hour, usages: []certificatesv1.KeyUsage{"digital signature", "server auth", "client auth"}}
+	p := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: policyv1alpha1.SignerPolicySpec{
+		Usages: []policyv1alpha1.KeyUsage{"digital signature", "server auth", "client auth", "code signing"},
+	}}
+	g := &grant{parsed: parsed, lifetime: 24 * time.Hour, policy: p, usages: []certificatesv1.KeyUsage{"digital signature", "server auth", "client auth"}}
 	asked := func() *x509.Certificate {
 		return &x509.Certificate{
 			DNSNames: []string{"WEB.example.com"}, IPAddresses: []net.IP{net.ParseIP("10.0.0.1")},
@@ -42,9 +50,22 @@ func TestCheckIssued(t *testing.T) {
 		mention []string
 	}{
 		{name: "as decided, names compared ignoring DNS case"},
-		{name: "extra extended key usages are the upstream's own", edit: func(c *x509.Certificate) {
+		{name: "an upstream may add an extended key usage the policy allows", edit: func(c *x509.Certificate) {
 			c.ExtKeyUsage = append(c.ExtKeyUsage, x509.ExtKeyUsageCodeSigning)
 		}},
+		{name: "an upstream may add subject attributes", edit: func(c *x509.Certificate) {
+			c.Subject = pkix.Name{Organization: []string{"Example Corp"}, Country: []string{"NL"}}
+		}},
+		{name: "but never an extended key usage the policy does not allow", edit: func(c *x509.Certificate) {
+			c.ExtKeyUsage = append(c.ExtKeyUsage, x509.ExtKeyUsageEmailProtection)
+			c.UnknownExtKeyUsage = []asn1.ObjectIdentifier{{1, 2, 3, 4}}
+		}, mention: []string{`extended key usages email protection, 1.2.3.4, which SignerPolicy "web" does not allow`}},
+		{name: "nor a system identity", edit: func(c *x509.Certificate) {
+			c.Subject = pkix.Name{CommonName: "system:admin", Organization: []string{"system:masters"}}
+		}, mention: []string{`"system:admin"`, `"system:masters"`}},
+		{name: "nor a critical extension nobody decided", edit: func(c *x509.Certificate) {
+			c.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4, 5}, Critical: true, Value: []byte{5, 0}}}
+		}, mention: []string{"critical extension 1.2.3.4.5"}},
 		{name: "an approved usage the upstream would not give", edit: func(c *x509.Certificate) {
 			c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 		}, mention: []string{"lacks the approved usages client auth"}},
