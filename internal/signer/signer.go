@@ -3,6 +3,7 @@ package signer
 import (
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -55,3 +56,10 @@ type Progress interface {
 // PEMChain is an issued certificate in PEM: the leaf first, then any intermediates, which is
 // what status.certificate of a CertificateSigningRequest holds.
 type PEMChain []byte
+
+// RequestPEM is the PKCS#10 request the gate judged, re-encoded as one PEM block: what goes
+// upstream to a signer that forwards the request. spec.request may carry text or other blocks
+// around it, which the API server and the gate ignore but an upstream might read.
+func (r Request) RequestPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: r.Parsed.Raw})
+}

@@ -1,10 +1,12 @@
 package signer_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"slices"
 	"strings"
 	"testing"
@@ -216,5 +218,24 @@ func TestCertificateTemplateCopiesNothingUndecided(t *testing.T) {
 	}
 	if !slices.Equal(leaf.DNSNames, []string{"web.example.com"}) {
 		t.Errorf("DNS names %v", leaf.DNSNames)
+	}
+}
+
+// What goes upstream is the request the gate judged, alone: text and other PEM blocks around it in
+// spec.request, which the API server and the gate skip, stay behind.
+func TestRequestPEMIsTheJudgedRequestAlone(t *testing.T) {
+	key := signertest.NewKey(t, signertest.ECDSA)
+	judged := signertest.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})
+	block, _ := pem.Decode(judged)
+	parsed, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	smuggled := append([]byte("Certificate Request:\n    Subject: CN=evil.example.com\n"), judged...)
+	smuggled = append(smuggled, signertest.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"evil.example.com"}})...)
+	req := requestFor(smuggled, false)
+	req.Parsed = parsed
+	if got := req.RequestPEM(); !bytes.Equal(got, judged) {
+		t.Errorf("RequestPEM = %q, want the judged request alone", got)
 	}
 }

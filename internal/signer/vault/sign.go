@@ -13,14 +13,14 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
-// signParameters are the body of the PKI sign call, exactly as cert-manager sends them: the CSR's
-// own PKCS#10 request, its common name and SANs spelled out for roles that do not take them from
+// signParameters are the body of the PKI sign call, as cert-manager sends them: the PKCS#10
+// request the gate judged, its common name and SANs spelled out for roles that do not take them from
 // the CSR (use_csr_common_name, use_csr_sans), and the lifetime the gate decided. The common name
 // stays out of the SANs: the requester chose which names to ask for.
 func signParameters(req signer.Request) map[string]any {
 	p := req.Parsed
 	return map[string]any{
-		"csr":                  string(req.CSR.Spec.Request),
+		"csr":                  string(req.RequestPEM()),
 		"common_name":          p.Subject.CommonName,
 		"alt_names":            strings.Join(p.DNSNames, ","),
 		"ip_sans":              strings.Join(pki.IPAddressesToString(p.IPAddresses), ","),

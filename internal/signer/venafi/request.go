@@ -80,13 +80,13 @@ func (s *Signer) persist(ctx context.Context, req signer.Request, key, value str
 
 // buildRequest turns the CSR into a vcert request, as cert-manager's Venafi client does: the
 // zone's defaults are applied and its policy checked locally, so that a CSR the zone forbids
-// fails with a clear message before anything is sent; the PKCS#10 request itself goes out
-// unchanged, with the gate's lifetime, the custom fields and this operator as origin.
+// fails with a clear message before anything is sent; the PKCS#10 request the gate judged goes
+// out unchanged, with the gate's lifetime, the custom fields and this operator as origin.
 //
 // The lifetime is always sent: the zone (or its CA) decides whether to honour it, and the
 // certificate the service returns carries the lifetime it granted.
 func buildRequest(zone *endpoint.ZoneConfiguration, req signer.Request, fields []certificate.CustomField) (*certificate.Request, error) {
-	tmpl, err := pki.CertificateTemplateFromCSRPEM(req.CSR.Spec.Request)
+	tmpl, err := pki.CertificateTemplateFromCSRPEM(req.RequestPEM())
 	if err != nil {
 		return nil, signer.Permanent(ReasonErrorRequest, "spec.request cannot be turned into a Venafi request: %v", err)
 	}
@@ -110,7 +110,7 @@ func buildRequest(zone *endpoint.ZoneConfiguration, req signer.Request, fields [
 	}
 	vreq.FriendlyName = friendlyName(tmpl)
 	vreq.CsrOrigin = certificate.UserProvidedCSR
-	if err := vreq.SetCSR(req.CSR.Spec.Request); err != nil {
+	if err := vreq.SetCSR(req.RequestPEM()); err != nil {
 		return nil, signer.Permanent(ReasonErrorRequest, "spec.request: %v", err)
 	}
 	return vreq, nil
@@ -139,7 +139,7 @@ func friendlyName(tmpl *x509.Certificate) string {
 func (s *Signer) retrieve(ctx context.Context, sess *session, req signer.Request, m marks) (signer.PEMChain, error) {
 	vreq := &certificate.Request{PickupID: m.pickupID, ChainOption: certificate.ChainOptionRootLast, CsrOrigin: certificate.UserProvidedCSR}
 	// With the CSR set, vcert checks that the certificate it gets carries the CSR's key.
-	if err := vreq.SetCSR(req.CSR.Spec.Request); err != nil {
+	if err := vreq.SetCSR(req.RequestPEM()); err != nil {
 		return nil, signer.Permanent(ReasonErrorRequest, "spec.request: %v", err)
 	}
 	sess.rec.reset()
