@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -188,17 +187,5 @@ func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int)
 }
 
 func (r *ApprovalReconciler) pendingCSRsForPolicy(ctx context.Context, obj client.Object) []reconcile.Request {
-	signerName := obj.(*policyv1alpha1.SignerPolicy).Spec.IssuerRef.SignerName()
-	var list certificatesv1.CertificateSigningRequestList
-	if err := r.Client.List(ctx, &list, client.MatchingFields{csrBySignerNameIndex: signerName}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing CSRs for signer", "signer", signerName)
-		return nil
-	}
-	var reqs []reconcile.Request
-	for i := range list.Items {
-		if csr.IsPending(&list.Items[i]) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}})
-		}
-	}
-	return reqs
+	return csrsOfSignerWhere(ctx, r.Client, obj.(*policyv1alpha1.SignerPolicy).Spec.IssuerRef.SignerName(), csr.IsPending)
 }

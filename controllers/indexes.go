@@ -6,7 +6,10 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmexperimental "github.com/cert-manager/cert-manager/pkg/apis/experimental/v1alpha1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
@@ -116,3 +119,20 @@ func indexCSRByPrivateKeySecret(clusterResourceNamespace string) client.IndexerF
 // modify what they get: with a thousand policies on one signer, copying them for every CSR
 // would dominate the cost of deciding it.
 const readOnly = client.UnsafeDisableDeepCopyOption(true)
+
+// csrsOfSignerWhere lists, from the cache, the CSRs of signerName that keep accepts, as requests
+// to reconcile: what a policy's change wakes in each CSR controller.
+func csrsOfSignerWhere(ctx context.Context, c client.Reader, signerName string, keep func(*certificatesv1.CertificateSigningRequest) bool) []reconcile.Request {
+	var list certificatesv1.CertificateSigningRequestList
+	if err := c.List(ctx, &list, client.MatchingFields{csrBySignerNameIndex: signerName}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing CSRs for signer", "signer", signerName)
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if keep(&list.Items[i]) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}})
+		}
+	}
+	return reqs
+}

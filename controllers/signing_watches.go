@@ -48,19 +48,7 @@ func (r *SigningReconciler) csrsOfSigner(ctx context.Context, signerName string)
 // unsignedCSRsForPolicy finds the approved, undecided CSRs of a policy's signer: one a policy did
 // not allow, or that no policy governed, is signed once a policy that allows it is in force.
 func (r *SigningReconciler) unsignedCSRsForPolicy(ctx context.Context, obj client.Object) []reconcile.Request {
-	signerName := obj.(*policyv1alpha1.SignerPolicy).Spec.IssuerRef.SignerName()
-	var list certificatesv1.CertificateSigningRequestList
-	if err := r.Client.List(ctx, &list, client.MatchingFields{csrBySignerNameIndex: signerName}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing CSRs for signer", "signer", signerName)
-		return nil
-	}
-	var reqs []reconcile.Request
-	for i := range list.Items {
-		if needsSigning(&list.Items[i]) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}})
-		}
-	}
-	return reqs
+	return csrsOfSignerWhere(ctx, r.Client, obj.(*policyv1alpha1.SignerPolicy).Spec.IssuerRef.SignerName(), needsSigning)
 }
 
 // csrsReadingSecret finds the CSRs a Secret matters to: those of the issuers that refer to it,
