@@ -7,7 +7,6 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -31,10 +30,6 @@ const (
 	ReasonEvaluated = "SignerPolicyEvaluated"
 	ReasonWaiting   = "WaitingForSignerPolicy"
 )
-
-// maxEventNote is the events.k8s.io/v1 limit on an event's note; denials listing many
-// policies are cut to fit, the condition keeps the whole message.
-const maxEventNote = 1024
 
 // ApprovalReconciler approves or denies pending CSRs whose signer is governed by SignerPolicies.
 // CSRs of signers no policy governs are left to whoever else approves them.
@@ -106,20 +101,16 @@ func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.Certi
 	c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
 		Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastUpdateTime: now, LastTransitionTime: now,
 	})
-	// A conflict means the CSR changed (perhaps someone else decided it); the requeue re-reads it.
-	// Any error may also be a lost response to a write that landed, whose record is still owed.
-	if err := r.Client.SubResource("approval").Update(ctx, c); err != nil {
-		if apierrors.IsConflict(err) {
-			return fmt.Errorf("writing %s condition: %w", typ, err)
-		}
-		got, ok := landed(ctx, r.APIReader, c.Name, func(got *certificatesv1.CertificateSigningRequest) bool {
-			cond := conditionOf(got, typ)
+	c, err := writeCSR(ctx, r.APIReader, c, csrWrite{
+		what: fmt.Sprintf("writing %s condition", typ),
+		send: func(ctx context.Context) error { return r.Client.SubResource("approval").Update(ctx, c) },
+		landed: func(got *certificatesv1.CertificateSigningRequest) bool {
+			cond := csr.Condition(got, typ)
 			return cond != nil && cond.Reason == reason && cond.Message == msg
-		})
-		if !ok {
-			return fmt.Errorf("writing %s condition: %w", typ, err)
-		}
-		c = got
+		},
+	})
+	if err != nil {
+		return err
 	}
 	// Counted only once the condition is written, so a write retried after a conflict is not
 	// counted as a second decision.
@@ -149,27 +140,11 @@ func decisionRecord(event string, c *certificatesv1.CertificateSigningRequest, r
 	return rec
 }
 
-func conditionOf(c *certificatesv1.CertificateSigningRequest, typ certificatesv1.RequestConditionType) *certificatesv1.CertificateSigningRequestCondition {
-	for i := range c.Status.Conditions {
-		if c.Status.Conditions[i].Type == typ {
-			return &c.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
 func orNone(policy string) string {
 	if policy == "" {
 		return "none"
 	}
 	return policy
-}
-
-func truncate(s string) string {
-	if len(s) <= maxEventNote {
-		return s
-	}
-	return s[:maxEventNote-3] + "..."
 }
 
 // SetupWithManager watches pending CSRs, and SignerPolicies so that a policy that appears,

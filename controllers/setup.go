@@ -14,11 +14,9 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
@@ -190,12 +188,4 @@ func (c *stoppableSync) WaitForCacheSync(ctx context.Context) bool {
 	default:
 		return false
 	}
-}
-
-// queueOptions are the options of every controller. controller-runtime's priority queue, on by
-// default in v0.24, was seen to deadlock when a manager stopped with many CSRs queued (its
-// ready-items loop blocks sending to workers that have exited while holding the queue's lock),
-// which would hang a rollout; the classic rate-limited queue stops cleanly.
-func queueOptions(concurrency int) controller.Options {
-	return controller.Options{MaxConcurrentReconciles: concurrency, UsePriorityQueue: ptr.To(false)}
 }

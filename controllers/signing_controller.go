@@ -134,7 +134,7 @@ func (r *SigningReconciler) sign(ctx context.Context, in *signingInputs, g *gran
 	s, _ := r.Signers.Get(g.typ) // the gate checked that there is one
 	chain, err := s.Sign(ctx, signer.Request{
 		CSR: in.csr, Parsed: g.parsed, Issuer: in.issuer, ResourceNamespace: r.resourceNamespace(in.ref),
-		Duration: g.lifetime, IsCA: g.isCA, Usages: g.usages, Progress: csrAnnotator{r.Client, in.csr},
+		Duration: g.lifetime, IsCA: g.isCA, Usages: g.usages, Progress: csrAnnotator{r.Client, r.APIReader, in.csr},
 	})
 	if err != nil {
 		return r.signerFailed(ctx, in.csr, g, err)
@@ -227,6 +227,7 @@ func (r *SigningReconciler) resourceNamespace(ref csr.SignerRef) string {
 // the CSR before reporting pending, so a restarted operator resumes instead of starting over.
 type csrAnnotator struct {
 	client client.Client
+	reader client.Reader
 	csr    *certificatesv1.CertificateSigningRequest
 }
 
@@ -238,9 +239,14 @@ func (a csrAnnotator) Annotate(ctx context.Context, key, value string) error {
 		updated.Annotations = map[string]string{}
 	}
 	updated.Annotations[key] = value
-	if err := a.client.Patch(ctx, updated, client.MergeFrom(a.csr)); err != nil {
+	got, err := writeCSR(ctx, a.reader, updated, csrWrite{
+		what:   "annotating the CSR with " + key,
+		send:   func(ctx context.Context) error { return a.client.Patch(ctx, updated, client.MergeFrom(a.csr)) },
+		landed: func(got *certificatesv1.CertificateSigningRequest) bool { return got.Annotations[key] == value },
+	})
+	if err != nil {
 		return err
 	}
-	*a.csr = *updated
+	*a.csr = *got
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -39,18 +38,16 @@ const (
 // requester must submit a new one.
 func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.CertificateSigningRequest, g *grant, reason, message string) error {
 	c.Status.Conditions = append(c.Status.Conditions, csr.FailedCondition(reason, message, metav1.NewTime(r.Clock.Now())))
-	if err := r.Client.Status().Update(ctx, c); err != nil {
-		if apierrors.IsConflict(err) {
-			return fmt.Errorf("writing the CSR's status: %w", err)
-		}
-		got, ok := landed(ctx, r.APIReader, c.Name, func(got *certificatesv1.CertificateSigningRequest) bool {
-			cond := conditionOf(got, certificatesv1.CertificateFailed)
+	c, err := writeCSR(ctx, r.APIReader, c, csrWrite{
+		what: "marking the CSR Failed (" + reason + ")",
+		send: func(ctx context.Context) error { return r.Client.Status().Update(ctx, c) },
+		landed: func(got *certificatesv1.CertificateSigningRequest) bool {
+			cond := csr.Condition(got, certificatesv1.CertificateFailed)
 			return cond != nil && cond.Reason == reason
-		})
-		if !ok {
-			return fmt.Errorf("marking the CSR Failed (%s): %w", reason, err)
-		}
-		c = got
+		},
+	})
+	if err != nil {
+		return err
 	}
 	r.Metrics.waiting(c.Name, "")
 	r.Events.Eventf(c, corev1.EventTypeWarning, reason, "%s", truncate(message))
@@ -73,17 +70,15 @@ func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.Certific
 func (r *SigningReconciler) issue(ctx context.Context, c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer,
 	g *grant, chain signer.PEMChain) error {
 	c.Status.Certificate = chain
-	if err := r.Client.Status().Update(ctx, c); err != nil {
-		if apierrors.IsConflict(err) {
-			return fmt.Errorf("writing the CSR's status: %w", err)
-		}
-		got, ok := landed(ctx, r.APIReader, c.Name, func(got *certificatesv1.CertificateSigningRequest) bool {
+	c, err := writeCSR(ctx, r.APIReader, c, csrWrite{
+		what: "writing status.certificate",
+		send: func(ctx context.Context) error { return r.Client.Status().Update(ctx, c) },
+		landed: func(got *certificatesv1.CertificateSigningRequest) bool {
 			return bytes.Equal(got.Status.Certificate, chain)
-		})
-		if !ok {
-			return fmt.Errorf("writing status.certificate: %w", err)
-		}
-		c = got
+		},
+	})
+	if err != nil {
+		return err
 	}
 	return r.recordIssuance(ctx, c, issuer, g)
 }
@@ -115,17 +110,17 @@ func (r *SigningReconciler) recordIssuance(ctx context.Context, c *certificatesv
 	updated.Annotations[recordClaimAnnotation] = claim
 	// The marker is claimed with an optimistic lock, so of two reconciles that both see the CSR
 	// issued and unmarked (one from a stale cache) only one records it.
-	if err := r.Client.Patch(ctx, updated, client.MergeFromWithOptions(c, client.MergeFromWithOptimisticLock{})); err != nil {
-		if apierrors.IsConflict(err) {
-			return fmt.Errorf("annotating the CSR with its certificate: %w", err)
-		}
-		got, ok := landed(ctx, r.APIReader, c.Name, func(got *certificatesv1.CertificateSigningRequest) bool {
+	updated, err = writeCSR(ctx, r.APIReader, updated, csrWrite{
+		what: "annotating the CSR with its certificate",
+		send: func(ctx context.Context) error {
+			return r.Client.Patch(ctx, updated, client.MergeFromWithOptions(c, client.MergeFromWithOptimisticLock{}))
+		},
+		landed: func(got *certificatesv1.CertificateSigningRequest) bool {
 			return marked(got) && got.Annotations[recordClaimAnnotation] == claim
-		})
-		if !ok {
-			return fmt.Errorf("annotating the CSR with its certificate: %w", err)
-		}
-		updated = got
+		},
+	})
+	if err != nil {
+		return err
 	}
 	r.Metrics.waiting(c.Name, "")
 	r.Metrics.signed(string(g.typ), "issued")
@@ -194,7 +189,7 @@ func issuanceRecord(c *certificatesv1.CertificateSigningRequest, issuer cmapi.Ge
 	if g.policy != nil {
 		rec.Policy, rec.RBAC = g.policy.Name, g.policy.Status.RBAC
 	}
-	if cond := conditionOf(c, certificatesv1.CertificateApproved); cond != nil {
+	if cond := csr.Condition(c, certificatesv1.CertificateApproved); cond != nil {
 		rec.Reason, rec.Message = cond.Reason, cond.Message
 	}
 	rec.Issuer = &audit.Issuer{Kind: issuerKind(issuer), Namespace: issuer.GetNamespace(), Name: issuer.GetName(), Type: string(g.typ)}

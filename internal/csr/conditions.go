@@ -39,6 +39,16 @@ func IsPending(csr *certificatesv1.CertificateSigningRequest) bool {
 	return csr != nil && !IsApproved(csr) && !IsDenied(csr) && !IsFailed(csr)
 }
 
+// Condition returns csr's condition of type typ, or nil.
+func Condition(csr *certificatesv1.CertificateSigningRequest, typ certificatesv1.RequestConditionType) *certificatesv1.CertificateSigningRequestCondition {
+	for i := range csr.Status.Conditions {
+		if csr.Status.Conditions[i].Type == typ {
+			return &csr.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
 // FailedCondition is the condition a signer sets when a CSR can never be signed.
 // The clock is the caller's so status writes are reproducible in tests; both
 // timestamps are now because a Failed condition is set once and never changes.
