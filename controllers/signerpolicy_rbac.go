@@ -7,8 +7,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
@@ -53,7 +52,7 @@ func (r *SignerPolicyReconciler) applyRBAC(ctx context.Context, p *policyv1alpha
 		if change != nil {
 			changes = append(changes, *change)
 		}
-		ref := generatedRef(obj.GetObjectKind().GroupVersionKind().Kind, obj)
+		ref := policyv1alpha1.GeneratedObject{Kind: obj.Kind, Name: obj.Name, Namespace: obj.Namespace}
 		keep[ref] = true
 		refs = append(refs, ref)
 	}
@@ -64,36 +63,46 @@ func (r *SignerPolicyReconciler) applyRBAC(ctx context.Context, p *policyv1alpha
 	return refs, changes, err
 }
 
-// apply writes one generated object and reports whether that created or changed it. The object
-// as the cache last saw it tells which: a resourceVersion the apply moved on means the object
-// differed from the policy (drift or a policy edit).
-func (r *SignerPolicyReconciler) apply(ctx context.Context, obj client.Object) (*rbacChange, error) {
-	kind := obj.GetObjectKind().GroupVersionKind().Kind
-	seen := obj.DeepCopyObject().(client.Object)
+// apply writes one generated object with its typed apply configuration and reports whether that
+// created or changed it. The object as the cache last saw it tells which: a resourceVersion the
+// apply moved on means the object differed from the policy (drift or a policy edit).
+func (r *SignerPolicyReconciler) apply(ctx context.Context, obj rbac.Object) (*rbacChange, error) {
+	what := describeRef(policyv1alpha1.GeneratedObject{Name: obj.Name, Namespace: obj.Namespace})
+	seen, ok := emptyRBACObject(obj.Kind)
+	if !ok {
+		return nil, fmt.Errorf("rendered an object of unknown kind %s", obj.Kind)
+	}
 	found := true
-	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), seen); err != nil {
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: obj.Name}, seen); err != nil {
 		if !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("reading %s %s: %w", kind, describeObject(obj), err)
+			return nil, fmt.Errorf("reading %s %s: %w", obj.Kind, what, err)
 		}
 		found = false
 	}
-	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return nil, err
-	}
-	u := &unstructured.Unstructured{Object: content}
-	// A typed object converts with a null creationTimestamp, which apply would try to own.
-	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), fieldOwner, client.ForceOwnership); err != nil {
-		return nil, fmt.Errorf("applying %s %s: %w", kind, describeObject(obj), err)
+	if err := r.Client.Apply(ctx, obj.Apply, fieldOwner, client.ForceOwnership); err != nil {
+		return nil, fmt.Errorf("applying %s %s: %w", obj.Kind, what, err)
 	}
 	switch {
 	case !found:
-		return &rbacChange{ReasonRBACCreated, fmt.Sprintf("created %s %s", kind, describeObject(obj))}, nil
-	case u.GetResourceVersion() != seen.GetResourceVersion():
-		return &rbacChange{ReasonRBACUpdated, fmt.Sprintf("updated %s %s to what the policy implies", kind, describeObject(obj))}, nil
+		return &rbacChange{ReasonRBACCreated, fmt.Sprintf("created %s %s", obj.Kind, what)}, nil
+	case ptr.Deref(obj.Meta.ResourceVersion, "") != seen.GetResourceVersion():
+		return &rbacChange{ReasonRBACUpdated, fmt.Sprintf("updated %s %s to what the policy implies", obj.Kind, what)}, nil
 	}
 	return nil, nil
+}
+
+func emptyRBACObject(kind string) (client.Object, bool) {
+	switch kind {
+	case "Role":
+		return &rbacv1.Role{}, true
+	case "RoleBinding":
+		return &rbacv1.RoleBinding{}, true
+	case "ClusterRole":
+		return &rbacv1.ClusterRole{}, true
+	case "ClusterRoleBinding":
+		return &rbacv1.ClusterRoleBinding{}, true
+	}
+	return nil, false
 }
 
 // deleteGenerated deletes the objects labelled for the policy that are not in keep, returning

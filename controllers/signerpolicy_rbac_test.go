@@ -217,15 +217,13 @@ func TestOperatorRoleHoldsEveryPermissionItGrants(t *testing.T) {
 	p.UID = "00000000-0000-0000-0000-000000000000"
 	p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{Groups: []string{"approvers"}}
 	for _, obj := range rbac.ForPolicy(p) {
-		obj.SetOwnerReferences(nil) // the owner does not exist; ownership is not what is tested
+		obj.Meta.OwnerReferences = nil // the owner does not exist; ownership is not what is tested
 		harness.Eventually(t, wait, func() error {
-			err := as.Create(context.Background(), obj)
-			if apierrors.IsAlreadyExists(err) {
-				return nil
-			}
-			return err
+			return as.Apply(context.Background(), obj.Apply, client.FieldOwner("test"), client.ForceOwnership)
 		})
-		t.Cleanup(func() { _ = env.Admin.Delete(context.Background(), obj) })
+		generated := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: obj.Name}}
+		generated.SetGroupVersionKind(rbacv1.SchemeGroupVersion.WithKind(obj.Kind))
+		t.Cleanup(func() { _ = env.Admin.Delete(context.Background(), generated) })
 	}
 }
 

@@ -4,27 +4,25 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	cmcsrutil "github.com/cert-manager/cert-manager/pkg/controller/certificatesigningrequests/util"
 )
 
 // The API server only admits Approved, Denied and Failed conditions with status
 // True and never lets them be removed, so the presence of the type is the whole
-// answer; cert-manager's helpers, used below, rely on the same guarantee.
+// answer, as cert-manager's helpers take it too.
 
 // IsApproved reports whether csr carries an Approved condition.
 func IsApproved(csr *certificatesv1.CertificateSigningRequest) bool {
-	return csr != nil && cmcsrutil.CertificateSigningRequestIsApproved(csr)
+	return csr != nil && Condition(csr, certificatesv1.CertificateApproved) != nil
 }
 
 // IsDenied reports whether csr carries a Denied condition.
 func IsDenied(csr *certificatesv1.CertificateSigningRequest) bool {
-	return csr != nil && cmcsrutil.CertificateSigningRequestIsDenied(csr)
+	return csr != nil && Condition(csr, certificatesv1.CertificateDenied) != nil
 }
 
 // IsFailed reports whether csr carries a Failed condition.
 func IsFailed(csr *certificatesv1.CertificateSigningRequest) bool {
-	return csr != nil && cmcsrutil.CertificateSigningRequestIsFailed(csr)
+	return csr != nil && Condition(csr, certificatesv1.CertificateFailed) != nil
 }
 
 // IsIssued reports whether a signer has already written a certificate, the

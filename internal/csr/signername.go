@@ -10,7 +10,6 @@ import (
 
 	"github.com/cert-manager/cert-manager/pkg/apis/certmanager"
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	cmcsrutil "github.com/cert-manager/cert-manager/pkg/controller/certificatesigningrequests/util"
 )
 
 // Kinds a SignerRef can name; the values are cert-manager's Kind names.
@@ -61,7 +60,7 @@ func (r SignerRef) SignerName() string {
 // CSR controllers decide it: group cert-manager.io with type issuers or
 // clusterissuers. Anything else returns an error wrapping ErrNotCertManager.
 //
-// The path is split with cert-manager's own SignerIssuerRefFromSignerName, so an
+// The path is split as cert-manager's own SignerIssuerRefFromSignerName splits it, so an
 // Issuer's namespace is the first dot-separated segment and the rest is its name,
 // and a ClusterIssuer's name keeps its dots. Unlike cert-manager, which silently
 // skips names it cannot split and would look up an Issuer with an empty namespace,
@@ -73,7 +72,7 @@ func ParseSignerName(name string) (SignerRef, error) {
 	if group != certmanager.GroupName {
 		return SignerRef{}, fmt.Errorf("%w: %q is not in group %s", ErrNotCertManager, name, certmanager.GroupName)
 	}
-	kind, ok := cmcsrutil.IssuerKindFromType(resourceType)
+	kind, ok := kindOfType(resourceType)
 	if !ok {
 		return SignerRef{}, fmt.Errorf("%w: %q names type %q, not %s or %s",
 			ErrNotCertManager, name, resourceType, issuersType, clusterIssuersType)
@@ -82,17 +81,40 @@ func ParseSignerName(name string) (SignerRef, error) {
 	if n := strings.Count(name, "/"); n != 1 {
 		return SignerRef{}, invalidSignerName(name, fmt.Sprintf("contains %d '/' where exactly one is allowed; must be %s", n, signerNameForm(kind)))
 	}
-	ref, ok := cmcsrutil.SignerIssuerRefFromSignerName(name)
-	if !ok {
+	_, path, _ := strings.Cut(name, "/")
+	if path == "" || path[0] == '.' {
 		// With exactly one '/' and a known domain, cert-manager only refuses a
 		// path that is empty or starts with '.'.
 		return SignerRef{}, invalidSignerName(name, "path is empty or starts with '.', must be "+signerNameForm(kind))
 	}
-	out := SignerRef{Kind: kind, Namespace: ref.Namespace, Name: ref.Name}
+	out := splitSignerPath(kind, path)
 	if problem := validateSignerRef(out); problem != "" {
 		return SignerRef{}, invalidSignerName(name, problem+"; must be "+signerNameForm(kind))
 	}
 	return out, nil
+}
+
+// kindOfType maps a signerName's resource type to the issuer kind, as cert-manager does.
+func kindOfType(resourceType string) (string, bool) {
+	switch resourceType {
+	case issuersType:
+		return KindIssuer, true
+	case clusterIssuersType:
+		return KindClusterIssuer, true
+	}
+	return "", false
+}
+
+// splitSignerPath splits a signerName's path as cert-manager's SignerIssuerRefFromSignerName
+// does (the signername tests hold the two to the same answers): a path without a dot is a name
+// alone; a ClusterIssuer's name keeps its dots; an Issuer's namespace is the first segment.
+// It is written out here so that this package needs none of cert-manager's controller code.
+func splitSignerPath(kind, path string) SignerRef {
+	first, rest, dotted := strings.Cut(path, ".")
+	if !dotted || kind == KindClusterIssuer {
+		return SignerRef{Kind: kind, Name: path}
+	}
+	return SignerRef{Kind: kind, Namespace: first, Name: rest}
 }
 
 // validateSignerRef returns why r cannot name a real object, or "" when it can.

@@ -7,10 +7,11 @@ import (
 	"encoding/hex"
 
 	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
@@ -41,6 +42,18 @@ func ApproverRoleName(p *policyv1alpha1.SignerPolicy) string {
 	return "signerpolicy:" + p.Name + ":approver"
 }
 
+// Object is one object a policy implies, as the server-side apply configuration that makes it so.
+type Object struct {
+	Kind      string
+	Name      string
+	Namespace string
+	// Apply is a *Role, *RoleBinding, *ClusterRole or *ClusterRoleBinding apply configuration
+	// of k8s.io/client-go/applyconfigurations/rbac/v1.
+	Apply runtime.ApplyConfiguration
+	// Meta is Apply's own metadata: after an apply it holds what the API server stored.
+	Meta *metav1ac.ObjectMetaApplyConfiguration
+}
+
 // ForPolicy returns every RBAC object the policy implies, in a fixed order:
 //   - for an Issuer, a Role and RoleBinding in its namespace granting the requesters `reference` on
 //     cert-manager.io `signers` named after the issuer: the SubjectAccessReview the signer performs;
@@ -49,89 +62,72 @@ func ApproverRoleName(p *policyv1alpha1.SignerPolicy) string {
 //     or deny CSRs for the policy's signerName only.
 //
 // Requesting and approving stay separate powers: requesters never get approval rights.
-func ForPolicy(p *policyv1alpha1.SignerPolicy) []client.Object {
-	var objs []client.Object
+func ForPolicy(p *policyv1alpha1.SignerPolicy) []Object {
+	var objs []Object
 	requesters := subjects(p.Spec.Requesters)
 	if ref := p.Spec.IssuerRef; ref.Kind == policyv1alpha1.IssuerKindIssuer {
 		name := ReferenceRoleName(p)
+		role := rbacv1ac.Role(name, ref.Namespace).WithRules(rbacv1ac.PolicyRule().
+			WithAPIGroups(certManagerGroup).WithResources("signers").WithVerbs("reference").WithResourceNames(ref.Name))
+		binding := rbacv1ac.RoleBinding(name, ref.Namespace).WithRoleRef(roleRef("Role", name)).WithSubjects(requesters...)
 		objs = append(objs,
-			&rbacv1.Role{
-				TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "Role"},
-				ObjectMeta: objectMeta(p, name, ref.Namespace),
-				Rules: []rbacv1.PolicyRule{{
-					APIGroups: []string{certManagerGroup}, Resources: []string{"signers"},
-					Verbs: []string{"reference"}, ResourceNames: []string{ref.Name},
-				}},
-			},
-			&rbacv1.RoleBinding{
-				TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
-				ObjectMeta: objectMeta(p, name, ref.Namespace),
-				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
-				Subjects:   requesters,
-			})
+			generated(p, "Role", role, role.ObjectMetaApplyConfiguration),
+			generated(p, "RoleBinding", binding, binding.ObjectMetaApplyConfiguration))
 	}
-	objs = append(objs, clusterRoleAndBinding(p, RequesterRoleName(p), requesters, []rbacv1.PolicyRule{{
-		APIGroups: []string{certificatesGroup}, Resources: []string{"certificatesigningrequests"},
-		Verbs: []string{"create", "get", "list", "watch"},
-	}})...)
+	objs = append(objs, clusterRoleAndBinding(p, RequesterRoleName(p), requesters, rbacv1ac.PolicyRule().
+		WithAPIGroups(certificatesGroup).WithResources("certificatesigningrequests").WithVerbs("create", "get", "list", "watch"))...)
 	if a := p.Spec.Approval.Approvers; a != nil {
 		if approvers := subjects(*a); len(approvers) > 0 {
-			objs = append(objs, clusterRoleAndBinding(p, ApproverRoleName(p), approvers, []rbacv1.PolicyRule{
-				{APIGroups: []string{certificatesGroup}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"get", "list", "watch"}},
-				{APIGroups: []string{certificatesGroup}, Resources: []string{"certificatesigningrequests/approval"}, Verbs: []string{"update"}},
+			objs = append(objs, clusterRoleAndBinding(p, ApproverRoleName(p), approvers,
+				rbacv1ac.PolicyRule().WithAPIGroups(certificatesGroup).WithResources("certificatesigningrequests").WithVerbs("get", "list", "watch"),
+				rbacv1ac.PolicyRule().WithAPIGroups(certificatesGroup).WithResources("certificatesigningrequests/approval").WithVerbs("update"),
 				// The API server's CertificateApproval admission checks this verb for the CSR's
 				// signerName, which is what confines approvers to this policy's issuer.
-				{APIGroups: []string{certificatesGroup}, Resources: []string{"signers"}, Verbs: []string{"approve"},
-					ResourceNames: []string{p.Spec.IssuerRef.SignerName()}},
-			})...)
+				rbacv1ac.PolicyRule().WithAPIGroups(certificatesGroup).WithResources("signers").WithVerbs("approve").
+					WithResourceNames(p.Spec.IssuerRef.SignerName()),
+			)...)
 		}
 	}
 	return objs
 }
 
-func clusterRoleAndBinding(p *policyv1alpha1.SignerPolicy, name string, subjects []rbacv1.Subject, rules []rbacv1.PolicyRule) []client.Object {
-	return []client.Object{
-		&rbacv1.ClusterRole{
-			TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRole"},
-			ObjectMeta: objectMeta(p, name, ""),
-			Rules:      rules,
-		},
-		&rbacv1.ClusterRoleBinding{
-			TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRoleBinding"},
-			ObjectMeta: objectMeta(p, name, ""),
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-			Subjects:   subjects,
-		},
+func clusterRoleAndBinding(p *policyv1alpha1.SignerPolicy, name string, subjects []*rbacv1ac.SubjectApplyConfiguration,
+	rules ...*rbacv1ac.PolicyRuleApplyConfiguration) []Object {
+	role := rbacv1ac.ClusterRole(name).WithRules(rules...)
+	binding := rbacv1ac.ClusterRoleBinding(name).WithRoleRef(roleRef("ClusterRole", name)).WithSubjects(subjects...)
+	return []Object{
+		generated(p, "ClusterRole", role, role.ObjectMetaApplyConfiguration),
+		generated(p, "ClusterRoleBinding", binding, binding.ObjectMetaApplyConfiguration),
 	}
+}
+
+func roleRef(kind, name string) *rbacv1ac.RoleRefApplyConfiguration {
+	return rbacv1ac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind(kind).WithName(name)
+}
+
+// generated labels an object for the policy and makes the policy its owner, so that deleting the
+// policy lets the garbage collector remove what it implied.
+func generated(p *policyv1alpha1.SignerPolicy, kind string, apply runtime.ApplyConfiguration, meta *metav1ac.ObjectMetaApplyConfiguration) Object {
+	meta.WithLabels(Labels(p.Name)).WithOwnerReferences(metav1ac.OwnerReference().
+		WithAPIVersion(policyv1alpha1.GroupVersion.String()).WithKind("SignerPolicy").
+		WithName(p.Name).WithUID(p.UID).WithController(true))
+	return Object{Kind: kind, Name: *meta.Name, Namespace: ptr.Deref(meta.Namespace, ""), Apply: apply, Meta: meta}
 }
 
 // subjects turns a policy's Subjects into RBAC subjects, users first, then groups, then service
 // accounts, each in policy order so that the rendering is deterministic.
-func subjects(s policyv1alpha1.Subjects) []rbacv1.Subject {
-	out := make([]rbacv1.Subject, 0, len(s.Users)+len(s.Groups)+len(s.ServiceAccounts))
+func subjects(s policyv1alpha1.Subjects) []*rbacv1ac.SubjectApplyConfiguration {
+	out := make([]*rbacv1ac.SubjectApplyConfiguration, 0, len(s.Users)+len(s.Groups)+len(s.ServiceAccounts))
 	for _, u := range s.Users {
-		out = append(out, rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: u})
+		out = append(out, rbacv1ac.Subject().WithKind(rbacv1.UserKind).WithAPIGroup(rbacv1.GroupName).WithName(u))
 	}
 	for _, g := range s.Groups {
-		out = append(out, rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: g})
+		out = append(out, rbacv1ac.Subject().WithKind(rbacv1.GroupKind).WithAPIGroup(rbacv1.GroupName).WithName(g))
 	}
 	for _, sa := range s.ServiceAccounts {
-		out = append(out, rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: sa.Namespace, Name: sa.Name})
+		out = append(out, rbacv1ac.Subject().WithKind(rbacv1.ServiceAccountKind).WithNamespace(sa.Namespace).WithName(sa.Name))
 	}
 	return out
-}
-
-func objectMeta(p *policyv1alpha1.SignerPolicy, name, namespace string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{
-		Name:      name,
-		Namespace: namespace,
-		Labels:    Labels(p.Name),
-		// The policy owns what it implies: deleting it lets the garbage collector remove them.
-		OwnerReferences: []metav1.OwnerReference{{
-			APIVersion: policyv1alpha1.GroupVersion.String(), Kind: "SignerPolicy",
-			Name: p.Name, UID: p.UID, Controller: ptr.To(true),
-		}},
-	}
 }
 
 // Labels are the labels of every object generated for the named policy.

@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -9,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
@@ -32,12 +32,26 @@ var (
 	clusterRef = policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: "root"}
 )
 
-func kinds(objs []client.Object) string {
+func kinds(objs []Object) string {
 	var k []string
 	for _, o := range objs {
-		k = append(k, o.GetObjectKind().GroupVersionKind().Kind+" "+o.GetNamespace()+"/"+o.GetName())
+		k = append(k, o.Kind+" "+o.Namespace+"/"+o.Name)
 	}
 	return strings.Join(k, ", ")
+}
+
+// decode reads an apply configuration as the API server will: as the JSON it is sent as.
+func decode[T any](t *testing.T, o Object) *T {
+	t.Helper()
+	body, err := json.Marshal(o.Apply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	return &v
 }
 
 func TestForIssuerPolicyGrantsReferenceInTheIssuerNamespace(t *testing.T) {
@@ -47,12 +61,12 @@ func TestForIssuerPolicyGrantsReferenceInTheIssuerNamespace(t *testing.T) {
 	if got := kinds(objs); got != want {
 		t.Fatalf("objects = %s\nwant      %s", got, want)
 	}
-	role := objs[0].(*rbacv1.Role)
+	role := decode[rbacv1.Role](t, objs[0])
 	wantRule := rbacv1.PolicyRule{APIGroups: []string{"cert-manager.io"}, Resources: []string{"signers"}, Verbs: []string{"reference"}, ResourceNames: []string{"ca"}}
 	if len(role.Rules) != 1 || !equality.Semantic.DeepEqual(role.Rules[0], wantRule) {
 		t.Errorf("reference Role rules = %+v, want exactly %+v", role.Rules, wantRule)
 	}
-	binding := objs[1].(*rbacv1.RoleBinding)
+	binding := decode[rbacv1.RoleBinding](t, objs[1])
 	if binding.RoleRef != (rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "signerpolicy:web:reference"}) {
 		t.Errorf("RoleBinding roleRef = %+v", binding.RoleRef)
 	}
@@ -71,7 +85,7 @@ func TestRequesterRoleOnlyCreatesAndReadsCSRs(t *testing.T) {
 	if got, want := kinds(objs), "ClusterRole /signerpolicy:web:requester, ClusterRoleBinding /signerpolicy:web:requester"; got != want {
 		t.Fatalf("a ClusterIssuer policy renders %s, want %s (ClusterIssuers have no reference check)", got, want)
 	}
-	role := objs[0].(*rbacv1.ClusterRole)
+	role := decode[rbacv1.ClusterRole](t, objs[0])
 	want := []rbacv1.PolicyRule{{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get", "list", "watch"}}}
 	if !equality.Semantic.DeepEqual(role.Rules, want) {
 		t.Errorf("requester rules = %+v, want %+v", role.Rules, want)
@@ -85,7 +99,7 @@ func TestApproversGetApproveForTheSignerNameOnly(t *testing.T) {
 	if len(objs) != 6 {
 		t.Fatalf("objects = %s, want reference, requester and approver roles with bindings", kinds(objs))
 	}
-	role := objs[4].(*rbacv1.ClusterRole)
+	role := decode[rbacv1.ClusterRole](t, objs[4])
 	if role.Name != "signerpolicy:web:approver" {
 		t.Fatalf("fifth object is %s, want the approver ClusterRole", role.Name)
 	}
@@ -100,12 +114,13 @@ func TestApproversGetApproveForTheSignerNameOnly(t *testing.T) {
 	if approve == nil || len(approve.ResourceNames) != 1 || approve.ResourceNames[0] != "issuers.cert-manager.io/team-a.ca" {
 		t.Errorf("approve rule = %+v, want resourceNames [issuers.cert-manager.io/team-a.ca]", approve)
 	}
-	binding := objs[5].(*rbacv1.ClusterRoleBinding)
+	binding := decode[rbacv1.ClusterRoleBinding](t, objs[5])
 	if len(binding.Subjects) != 1 || binding.Subjects[0].Name != "security" {
 		t.Errorf("approver binding subjects = %+v, want only the approvers", binding.Subjects)
 	}
 	for _, o := range objs[:4] {
-		if r, ok := o.(*rbacv1.ClusterRole); ok {
+		if o.Kind == "ClusterRole" || o.Kind == "Role" {
+			r := decode[rbacv1.ClusterRole](t, o)
 			for _, rule := range r.Rules {
 				if strings.Contains(strings.Join(rule.Verbs, ","), "approve") || strings.Contains(strings.Join(rule.Resources, ","), "approval") {
 					t.Errorf("requester role %s grants approval: %+v", r.Name, rule)
@@ -125,7 +140,12 @@ func TestEmptyApproversRenderNoApproverRole(t *testing.T) {
 
 func TestGeneratedObjectsAreLabelledAndOwnedByThePolicy(t *testing.T) {
 	p := policy(issuerRef)
-	for _, o := range ForPolicy(p) {
+	for _, generated := range ForPolicy(p) {
+		o := decode[metav1.PartialObjectMetadata](t, generated)
+		// An apply claims every field it sends: a null creationTimestamp would be one.
+		if body, _ := json.Marshal(generated.Apply); strings.Contains(string(body), "creationTimestamp") || o.Kind != generated.Kind || o.APIVersion != "rbac.authorization.k8s.io/v1" {
+			t.Errorf("%s applies %s", generated.Name, body)
+		}
 		if o.GetLabels()[PolicyLabel] != "web" || o.GetLabels()[ManagedByLabel] != ManagedByValue {
 			t.Errorf("%s labels = %v", o.GetName(), o.GetLabels())
 		}
