@@ -159,7 +159,7 @@ func (r *SigningReconciler) signerFailed(ctx context.Context, c *certificatesv1.
 	if pending, ok := signer.AsPending(err); ok {
 		r.Metrics.waiting(c.Name, pending.Reason)
 		r.Metrics.signed(typ, "pending")
-		r.Events.Eventf(c, corev1.EventTypeNormal, pending.Reason, "%s", pending.Message)
+		r.Events.Eventf(c, corev1.EventTypeNormal, pending.Reason, "%s", truncate(pending.Message))
 		after := pending.RequeueAfter
 		if after <= 0 {
 			after = pendingRetry
@@ -171,7 +171,7 @@ func (r *SigningReconciler) signerFailed(ctx context.Context, c *certificatesv1.
 		return ctrl.Result{}, r.fail(ctx, c, g, permanent.Reason, permanent.Message)
 	}
 	r.Metrics.signed(typ, "error")
-	r.Events.Eventf(c, corev1.EventTypeWarning, ReasonSigningRetry, "signing failed and will be retried: %s", err)
+	r.Events.Eventf(c, corev1.EventTypeWarning, ReasonSigningRetry, "%s", truncate("signing failed and will be retried: "+err.Error()))
 	return ctrl.Result{}, err
 }
 

@@ -37,35 +37,71 @@ type PendingError struct {
 	Message string
 	// RequeueAfter is when to try again; zero leaves the choice to the controller.
 	RequeueAfter time.Duration
+	// cause holds the errors the message was formatted from with %w.
+	cause error
 }
 
 func (e *PendingError) Error() string { return e.Reason + ": " + e.Message }
+
+// Unwrap lets errors.Is and errors.As see the errors the message wrapped with %w.
+func (e *PendingError) Unwrap() []error { return unwrapped(e.cause) }
 
 // PermanentError reports that this CSR can never be signed; the requester has to create a new
 // one. The controller sets the Failed condition with Reason and Message.
 type PermanentError struct {
 	Reason  string
 	Message string
+	// cause holds the errors the message was formatted from with %w.
+	cause error
 }
 
 func (e *PermanentError) Error() string { return e.Reason + ": " + e.Message }
 
+// Unwrap lets errors.Is and errors.As see the errors the message wrapped with %w.
+func (e *PermanentError) Unwrap() []error { return unwrapped(e.cause) }
+
 // Pending returns a *PendingError that leaves the requeue delay to the controller. Messages are
 // shown to requesters in events: they must never contain secret material.
 func Pending(reason, format string, args ...any) error {
-	return &PendingError{Reason: reason, Message: fmt.Sprintf(format, args...)}
+	message, cause := formatMessage(format, args)
+	return &PendingError{Reason: reason, Message: message, cause: cause}
 }
 
 // PendingAfter returns a *PendingError that asks to be retried after the given delay, for
 // backends that know when to look again (a Venafi pickup, an ACME order).
 func PendingAfter(after time.Duration, reason, format string, args ...any) error {
-	return &PendingError{Reason: reason, Message: fmt.Sprintf(format, args...), RequeueAfter: after}
+	message, cause := formatMessage(format, args)
+	return &PendingError{Reason: reason, Message: message, RequeueAfter: after, cause: cause}
 }
 
 // Permanent returns a *PermanentError. Messages become the Failed condition's message, which
 // every reader of the CSR sees: they must never contain secret material.
 func Permanent(reason, format string, args ...any) error {
-	return &PermanentError{Reason: reason, Message: fmt.Sprintf(format, args...)}
+	message, cause := formatMessage(format, args)
+	return &PermanentError{Reason: reason, Message: message, cause: cause}
+}
+
+// format2 formats a message as fmt.Errorf does, and keeps the result as the cause only when it
+// wrapped an error with %w, so a plain message stays a plain value.
+func formatMessage(format string, args []any) (string, error) {
+	cause := fmt.Errorf(format, args...)
+	if len(unwrapped(cause)) == 0 {
+		return cause.Error(), nil
+	}
+	return cause.Error(), cause
+}
+
+// unwrapped returns what fmt.Errorf wrapped with %w, one error or several.
+func unwrapped(cause error) []error {
+	switch c := cause.(type) {
+	case interface{ Unwrap() []error }:
+		return c.Unwrap()
+	case interface{ Unwrap() error }:
+		if inner := c.Unwrap(); inner != nil {
+			return []error{inner}
+		}
+	}
+	return nil
 }
 
 // AsPending returns the *PendingError in err's chain, if any.

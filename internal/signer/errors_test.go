@@ -1,6 +1,7 @@
 package signer_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -72,5 +73,26 @@ func TestPlainErrorsAreNeither(t *testing.T) {
 		if _, ok := signer.AsPermanent(err); ok {
 			t.Errorf("AsPermanent(%v) = true", err)
 		}
+	}
+}
+
+// The typed errors keep their cause: a caller can still tell a context deadline or an upstream's
+// own error type from the message it was formatted into.
+func TestTypedErrorsUnwrapToTheirCause(t *testing.T) {
+	cause := fmt.Errorf("dial: %w", context.DeadlineExceeded)
+	for name, err := range map[string]error{
+		"pending":       signer.Pending("R", "connecting: %w", cause),
+		"pending after": signer.PendingAfter(time.Second, "R", "connecting: %w", cause),
+		"permanent":     signer.Permanent("R", "connecting: %w", cause),
+	} {
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: errors.Is(%v, context.DeadlineExceeded) = false", name, err)
+		}
+		if got := err.Error(); got != "R: connecting: dial: context deadline exceeded" {
+			t.Errorf("%s: Error() = %q", name, got)
+		}
+	}
+	if pe, _ := signer.AsPermanent(signer.Permanent("R", "plain %s", "message")); len(pe.Unwrap()) != 0 {
+		t.Errorf("a message that wrapped nothing unwraps to %v", pe.Unwrap())
 	}
 }

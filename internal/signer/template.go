@@ -33,7 +33,7 @@ func CertificateTemplate(req Request) (*x509.Certificate, error) {
 	}
 	ku, eku, err := csr.KeyUsages(req.Usages)
 	if err != nil {
-		return nil, Permanent(ReasonErrorGenerating, "%v", err)
+		return nil, Permanent(ReasonErrorGenerating, "%w", err)
 	}
 	validated, err := pki.CertificateTemplateFromCSRPEM(req.CSR.Spec.Request,
 		pki.CertificateTemplateOverrideDuration(req.Duration),
@@ -47,7 +47,7 @@ func CertificateTemplate(req Request) (*x509.Certificate, error) {
 		return nil, pe
 	}
 	if err != nil {
-		return nil, Permanent(ReasonErrorGenerating, "cannot build a certificate from spec.request: %v", err)
+		return nil, Permanent(ReasonErrorGenerating, "cannot build a certificate from spec.request: %w", err)
 	}
 	return &x509.Certificate{
 		PublicKeyAlgorithm: validated.PublicKeyAlgorithm,
@@ -101,7 +101,7 @@ func DecidedSubject(requested pkix.Name) pkix.Name {
 func withReason(reason, what string, validate pki.CertificateTemplateValidatorMutator) pki.CertificateTemplateValidatorMutator {
 	return func(req *x509.CertificateRequest, cert *x509.Certificate) error {
 		if err := validate(req, cert); err != nil {
-			return Permanent(reason, "%s: %v", what, err)
+			return Permanent(reason, "%s: %w", what, err)
 		}
 		return nil
 	}

@@ -109,7 +109,7 @@ func newConnection(spec *cmapi.VaultIssuer, tlsConfig *tls.Config, iss issuerNam
 	transport.TLSClientConfig = tlsConfig
 	c, err := vaultapi.NewClient(cfg)
 	if err != nil {
-		return nil, signer.Pending(ReasonErrorVaultInit, "%s: spec.vault.server %q is not a usable Vault address: %v", iss, spec.Server, err)
+		return nil, signer.Pending(ReasonErrorVaultInit, "%s: spec.vault.server %q is not a usable Vault address: %w", iss, spec.Server, err)
 	}
 	// NewClient picks up VAULT_TOKEN and VAULT_NAMESPACE from the operator's environment; neither
 	// belongs to this issuer. WithNamespace("") removes the header rather than sending it empty.

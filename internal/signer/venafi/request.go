@@ -88,7 +88,7 @@ func (s *Signer) persist(ctx context.Context, req signer.Request, key, value str
 func buildRequest(zone *endpoint.ZoneConfiguration, req signer.Request, fields []certificate.CustomField) (*certificate.Request, error) {
 	tmpl, err := pki.CertificateTemplateFromCSRPEM(req.RequestPEM())
 	if err != nil {
-		return nil, signer.Permanent(ReasonErrorRequest, "spec.request cannot be turned into a Venafi request: %v", err)
+		return nil, signer.Permanent(ReasonErrorRequest, "spec.request cannot be turned into a Venafi request: %w", err)
 	}
 	// Venafi names the certificate object after the subject and refuses requests without one,
 	// as cert-manager documents.
@@ -106,12 +106,12 @@ func buildRequest(zone *endpoint.ZoneConfiguration, req signer.Request, fields [
 	vreq.CustomFields = append([]certificate.CustomField{{Type: certificate.CustomFieldOrigin, Value: origin}}, fields...)
 	zone.UpdateCertificateRequest(vreq)
 	if err := zone.ValidateCertificateRequest(vreq); err != nil {
-		return nil, signer.Permanent(ReasonErrorRequest, "spec.request breaks the policy of the Venafi zone: %v", err)
+		return nil, signer.Permanent(ReasonErrorRequest, "spec.request breaks the policy of the Venafi zone: %w", err)
 	}
 	vreq.FriendlyName = friendlyName(tmpl)
 	vreq.CsrOrigin = certificate.UserProvidedCSR
 	if err := vreq.SetCSR(req.RequestPEM()); err != nil {
-		return nil, signer.Permanent(ReasonErrorRequest, "spec.request: %v", err)
+		return nil, signer.Permanent(ReasonErrorRequest, "spec.request: %w", err)
 	}
 	return vreq, nil
 }
@@ -140,7 +140,7 @@ func (s *Signer) retrieve(ctx context.Context, sess *session, req signer.Request
 	vreq := &certificate.Request{PickupID: m.pickupID, ChainOption: certificate.ChainOptionRootLast, CsrOrigin: certificate.UserProvidedCSR}
 	// With the CSR set, vcert checks that the certificate it gets carries the CSR's key.
 	if err := vreq.SetCSR(req.RequestPEM()); err != nil {
-		return nil, signer.Permanent(ReasonErrorRequest, "spec.request: %v", err)
+		return nil, signer.Permanent(ReasonErrorRequest, "spec.request: %w", err)
 	}
 	sess.rec.reset()
 	pems, err := call(func() (*certificate.PEMCollection, error) { return sess.conn.RetrieveCertificate(vreq) })

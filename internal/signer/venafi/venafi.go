@@ -182,7 +182,7 @@ func (s *Signer) Sign(ctx context.Context, req signer.Request) (signer.PEMChain,
 	var fields []certificate.CustomField
 	if req.CSR.Annotations[PickupIDAnnotation] == "" {
 		if fields, err = parseCustomFields(req.CSR.Annotations[CustomFieldsAnnotation]); err != nil {
-			return nil, signer.Permanent(ReasonErrorCustomFields, "annotation %s: %v", CustomFieldsAnnotation, err)
+			return nil, signer.Permanent(ReasonErrorCustomFields, "annotation %s: %w", CustomFieldsAnnotation, err)
 		}
 	}
 	marks, err := s.progressMarks(ctx, req.CSR)
