@@ -182,7 +182,11 @@ func (f flags) acmeOptions(selected []string) (acme.Options, error) {
 	if !ok || ns == "" || name == "" {
 		return acme.Options{}, fmt.Errorf("--acme-http01-service %q: want namespace/name", service)
 	}
-	return acme.Options{HTTP01Address: f.acmeHTTP01Address, HTTP01Service: types.NamespacedName{Namespace: ns, Name: name}}, nil
+	return acme.Options{
+		HTTP01Address: f.acmeHTTP01Address, HTTP01Service: types.NamespacedName{Namespace: ns, Name: name},
+		// The challenge server reads ClusterIssuers' account keys from there.
+		ClusterResourceNamespace: f.clusterResourceNamespace,
+	}, nil
 }
 
 // auditLogger writes the governance records: one JSON line each on stderr, whatever the

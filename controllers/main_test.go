@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 			if err != nil {
 				return nil, err
 			}
-			acmeSigner, err := acme.New(mgr, acme.Options{})
+			acmeSigner, err := acme.New(mgr, acme.Options{ClusterResourceNamespace: clusterResourceNamespace})
 			if err != nil {
 				return nil, err
 			}

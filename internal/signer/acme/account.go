@@ -31,6 +31,9 @@ const httpTimeout = 30 * time.Second
 // account is a registered ACME account and the client that acts for it.
 type account struct {
 	core *api.Core
+	// keys are derived from the account key: they seal the CSRs' progress annotations and make
+	// key authorizations.
+	keys accountKeys
 	// binding identifies what the registration depended on: the directory, the key and how
 	// the directory's TLS is verified. Anything else changing does not need a new account.
 	binding string
@@ -132,6 +135,10 @@ func (s *Signer) register(ctx context.Context, spec *cmacme.ACMEIssuer, namespac
 	if err != nil {
 		return nil, err
 	}
+	keys, err := deriveAccountKeys(key)
+	if err != nil {
+		return nil, err
+	}
 	core, err := api.New(httpClient, userAgent, spec.Server, "", key)
 	if err != nil {
 		return nil, fmt.Errorf("reading the ACME directory %s: %w", spec.Server, err)
@@ -151,7 +158,7 @@ func (s *Signer) register(ctx context.Context, spec *cmacme.ACMEIssuer, namespac
 		}
 		return nil, fmt.Errorf("registering with the ACME server %s: %w", spec.Server, err)
 	}
-	return &account{core: core, email: spec.Email, uri: acct.Location}, nil
+	return &account{core: core, keys: keys, email: spec.Email, uri: acct.Location}, nil
 }
 
 // updateEmail changes the account's contact after spec.acme.email changed. A failure only

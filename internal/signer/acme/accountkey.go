@@ -28,18 +28,22 @@ const accountKeySize = 2048
 // generating and storing a new one when the Secret does not exist, as cert-manager does, unless
 // disableAccountKeyGeneration asks to wait for someone else to create it.
 func (s *Signer) accountKey(ctx context.Context, spec *cmacme.ACMEIssuer, namespace string) (crypto.Signer, error) {
-	name, dataKey := spec.PrivateKey.Name, spec.PrivateKey.Key
-	if dataKey == "" {
-		dataKey = corev1.TLSPrivateKeyKey
+	key, err := s.readAccountKey(ctx, spec, namespace)
+	if pending, ok := signer.AsPending(err); ok && pending.Reason == signer.ReasonSecretMissing && spec.PrivateKey.Name != "" && !spec.DisableAccountKeyGeneration {
+		return s.generateAccountKey(ctx, namespace, spec.PrivateKey.Name, accountKeyDataKey(spec))
 	}
+	return key, err
+}
+
+// readAccountKey reads the issuer's account key without generating one: what the challenge
+// server uses, which must never create an account key.
+func (s *Signer) readAccountKey(ctx context.Context, spec *cmacme.ACMEIssuer, namespace string) (crypto.Signer, error) {
+	name := spec.PrivateKey.Name
 	secret, err := signer.ReadSecret(ctx, s.secrets, namespace, name, privateKeyField)
-	if pending, ok := signer.AsPending(err); ok && pending.Reason == signer.ReasonSecretMissing && name != "" && !spec.DisableAccountKeyGeneration {
-		return s.generateAccountKey(ctx, namespace, name, dataKey)
-	}
 	if err != nil {
 		return nil, err
 	}
-	key, err := signer.PrivateKeyFromSecret(secret, dataKey)
+	key, err := signer.PrivateKeyFromSecret(secret, accountKeyDataKey(spec))
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +52,14 @@ func (s *Signer) accountKey(ctx context.Context, spec *cmacme.ACMEIssuer, namesp
 			"the account key in Secret %s/%s must be RSA or ECDSA P-256/P-384 to sign ACME requests", namespace, name)
 	}
 	return key, nil
+}
+
+// accountKeyDataKey is the Secret key holding the account key, tls.key unless the issuer says.
+func accountKeyDataKey(spec *cmacme.ACMEIssuer) string {
+	if spec.PrivateKey.Key == "" {
+		return corev1.TLSPrivateKeyKey
+	}
+	return spec.PrivateKey.Key
 }
 
 // generateAccountKey creates the account key Secret. When another reconcile created it first,

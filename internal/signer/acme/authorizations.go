@@ -26,6 +26,9 @@ func (r *orderRun) advance(ctx context.Context, order acme.Order, progressed boo
 		if err != nil {
 			return fmt.Errorf("reading authorization %s: %w", url, err)
 		}
+		if err := r.checkAuthorization(authz); err != nil {
+			return r.fail(ctx, err)
+		}
 		authzs = append(authzs, authz)
 	}
 	for i, authz := range authzs {
@@ -81,6 +84,22 @@ func (r *orderRun) advance(ctx context.Context, order acme.Order, progressed boo
 	return err
 }
 
+// checkAuthorization refuses an authorization for an identifier the CSR does not request, or with
+// a challenge URL off the issuer's server, before anything is presented for any authorization of
+// the order: presenting it would prove control of a name nobody approved for this requester.
+func (r *orderRun) checkAuthorization(authz acme.Authorization) error {
+	if !requested(r.req.Parsed, authz.Identifier.Type, authz.Identifier.Value, authz.Wildcard) {
+		return signer.Permanent(ReasonInvalidOrder, "the ACME order %s asks to validate %s identifier %q, which this CSR does not request (%s); nothing is presented for it",
+			r.st.orderURL, authz.Identifier.Type, displayIdentifier(authz), strings.Join(r.names, ", "))
+	}
+	for _, ch := range authz.Challenges {
+		if err := r.onServer("challenge URL", ch.URL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // present chooses the solver for a pending authorization and presents its challenge. It
 // returns false when a sequential solver is busy with another challenge of this order.
 func (r *orderRun) present(ctx context.Context, authzURL string, authz acme.Authorization) (bool, error) {
@@ -100,15 +119,11 @@ func (r *orderRun) present(ctx context.Context, authzURL string, authz acme.Auth
 	if sol.sequential() && slices.ContainsFunc(r.st.challenges, func(c challengeRecord) bool { return c.Solver == idx && c.Sequential }) {
 		return false, nil
 	}
-	keyAuth, err := r.acct.core.GetKeyAuthorization(ch.Token)
-	if err != nil {
-		return false, fmt.Errorf("computing the key authorization: %w", err)
-	}
 	rec := challengeRecord{
 		Authz: authzURL, URL: ch.URL, Type: ch.Type, Identifier: authz.Identifier.Value, Wildcard: authz.Wildcard,
-		Token: ch.Token, KeyAuth: keyAuth, Solver: idx, PresentedAt: r.s.clock.Now().UTC(), Sequential: sol.sequential(),
+		Token: ch.Token, Solver: idx, PresentedAt: r.s.clock.Now().UTC(), Sequential: sol.sequential(),
 	}
-	if err := sol.present(ctx, rec); err != nil {
+	if err := sol.present(ctx, rec, r.acct.keys.keyAuthorization(ch.Token)); err != nil {
 		return false, r.pending(false, ReasonPresentFailed, "presenting the %s challenge for %s: %v", ch.Type, displayIdentifier(authz), err)
 	}
 	r.st.challenges = append(r.st.challenges, rec)
@@ -162,6 +177,11 @@ func (r *orderRun) cleanUp(ctx context.Context, authzURL string) {
 }
 
 func (r *orderRun) cleanUpRecord(ctx context.Context, rec challengeRecord) error {
+	// Records open only when the operator sealed them for this CSR, after checking their
+	// identifier; checked again because a cleanup deletes DNS records and Ingresses by name.
+	if !requested(r.req.Parsed, identifierType(rec.Identifier), rec.Identifier, rec.Wildcard) {
+		return fmt.Errorf("the %s challenge record for %q is not for a name this CSR requests; leaving it alone", rec.Type, rec.Identifier)
+	}
 	if rec.Solver < 0 || rec.Solver >= len(r.spec.Solvers) {
 		return fmt.Errorf("solver %d is no longer configured", rec.Solver)
 	}
@@ -169,7 +189,7 @@ func (r *orderRun) cleanUpRecord(ctx context.Context, rec challengeRecord) error
 	if err != nil {
 		return err
 	}
-	return sol.cleanUp(ctx, rec)
+	return sol.cleanUp(ctx, rec, r.acct.keys.keyAuthorization(rec.Token))
 }
 
 // cleanUpAll cleans up every presented challenge and stores the empty list.
@@ -185,7 +205,7 @@ func (r *orderRun) store(ctx context.Context) error {
 	if !r.changed {
 		return nil
 	}
-	value, err := encodeChallenges(r.st.challenges)
+	value, err := r.seal.challenges(r.st.challenges)
 	if err != nil {
 		return err
 	}

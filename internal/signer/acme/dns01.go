@@ -30,14 +30,14 @@ func (d *dns01Solver) sequential() bool {
 	return ok
 }
 
-func (d *dns01Solver) present(_ context.Context, rec challengeRecord) error {
+func (d *dns01Solver) present(_ context.Context, rec challengeRecord, keyAuth string) error {
 	// lego providers take no context; each bounds its own calls with the timeouts set in the
 	// configurations built below.
-	return d.provider.Present(rec.Identifier, rec.Token, rec.KeyAuth)
+	return d.provider.Present(rec.Identifier, rec.Token, keyAuth)
 }
 
-func (d *dns01Solver) cleanUp(_ context.Context, rec challengeRecord) error {
-	return d.provider.CleanUp(rec.Identifier, rec.Token, rec.KeyAuth)
+func (d *dns01Solver) cleanUp(_ context.Context, rec challengeRecord, keyAuth string) error {
+	return d.provider.CleanUp(rec.Identifier, rec.Token, keyAuth)
 }
 
 // dns01Solver builds the provider for the configured DNS service. Secrets are read from the

@@ -33,7 +33,7 @@ const (
 )
 
 // http01Solver answers from the operator's own listener. Its key authorization is presented by
-// storing the challenge record on the CSR, which the Signer does for every solver; with an
+// storing the sealed challenge record on the CSR, which the Signer does for every solver; with an
 // ingress it also routes the challenge path for the host to the operator's challenge Service.
 type http01Solver struct {
 	client  client.Client
@@ -64,7 +64,8 @@ func (s *Signer) http01Solver(cfg *cmacme.ACMEChallengeSolverHTTP01, req signer.
 
 func (h *http01Solver) sequential() bool { return false }
 
-func (h *http01Solver) present(ctx context.Context, rec challengeRecord) error {
+// present routes the challenge; the key authorization is the challenge server's to compute.
+func (h *http01Solver) present(ctx context.Context, rec challengeRecord, _ string) error {
 	if h.ingress == nil {
 		return nil
 	}
@@ -78,7 +79,7 @@ func (h *http01Solver) present(ctx context.Context, rec challengeRecord) error {
 	return nil
 }
 
-func (h *http01Solver) cleanUp(ctx context.Context, rec challengeRecord) error {
+func (h *http01Solver) cleanUp(ctx context.Context, rec challengeRecord, _ string) error {
 	if h.ingress == nil {
 		return nil
 	}

@@ -3,6 +3,7 @@ package acme
 import (
 	"crypto/x509"
 	"net"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -57,6 +58,61 @@ func sameIdentifiers(names []string, ids []acme.Identifier) bool {
 	slices.Sort(want)
 	slices.Sort(got)
 	return slices.Equal(slices.Compact(want), slices.Compact(got))
+}
+
+// requested reports whether the CSR asks for an identifier: a DNS name among its DNS names (as
+// "*.<value>" for a wildcard authorization) or an IP address among its IP addresses. The policy
+// approved exactly those, so the signer presents and cleans up challenges for no other name,
+// whatever an ACME server or an annotation says.
+func requested(req *x509.CertificateRequest, typ, value string, wildcard bool) bool {
+	switch typ {
+	case "dns":
+		if wildcard {
+			value = "*." + value
+		}
+		return slices.ContainsFunc(req.DNSNames, func(n string) bool { return strings.EqualFold(n, value) })
+	case "ip":
+		ip := net.ParseIP(value)
+		return ip != nil && !wildcard && slices.ContainsFunc(req.IPAddresses, ip.Equal)
+	}
+	return false
+}
+
+// identifierType is the ACME identifier type of a value: RFC 8738 keeps IP addresses out of
+// "dns" identifiers, so a value that parses as one is an "ip" identifier.
+func identifierType(value string) string {
+	if isIP(value) {
+		return "ip"
+	}
+	return "dns"
+}
+
+// sameOrigin reports whether raw has the scheme, host and port of the directory URL: the only
+// server the signer sends its account's signed requests to or takes orders from.
+func sameOrigin(directory, raw string) bool {
+	d, err := url.Parse(directory)
+	if err != nil {
+		return false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return false
+	}
+	return strings.EqualFold(d.Scheme, u.Scheme) && strings.EqualFold(d.Hostname(), u.Hostname()) && port(d) == port(u)
+}
+
+// port is the URL's port, the scheme's default when it names none.
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
 }
 
 func isIP(value string) bool { return net.ParseIP(value) != nil }

@@ -19,11 +19,13 @@ import (
 
 // orderRun is one look at one CSR's order, within one call to Sign.
 type orderRun struct {
-	s     *Signer
-	req   signer.Request
-	spec  *cmacme.ACMEIssuer
-	acct  *account
-	st    *orderState
+	s    *Signer
+	req  signer.Request
+	spec *cmacme.ACMEIssuer
+	acct *account
+	st   *orderState
+	// seal seals the progress this run stores on the CSR.
+	seal  sealer
 	names []string
 	// changed says the challenge records changed and must be stored before Sign returns.
 	changed bool
@@ -53,8 +55,11 @@ func (r *orderRun) create(ctx context.Context) error {
 	if order.Location == "" {
 		return errors.New("the ACME server created an order but returned no order URL")
 	}
+	if err := r.onServer("order URL", order.Location); err != nil {
+		return err
+	}
 	r.st.orderURL = order.Location
-	if err := r.req.Progress.Annotate(ctx, OrderURLAnnotation, order.Location); err != nil {
+	if err := r.req.Progress.Annotate(ctx, OrderURLAnnotation, r.seal.orderURL(order.Location)); err != nil {
 		return fmt.Errorf("storing the order URL on the CSR: %w", err)
 	}
 	return signer.PendingAfter(r.s.poll.base, ReasonOrderCreated, "created ACME order %s for %s", order.Location, strings.Join(r.names, ", "))
@@ -62,10 +67,16 @@ func (r *orderRun) create(ctx context.Context) error {
 
 // resume looks at the stored order and takes the step its status calls for.
 func (r *orderRun) resume(ctx context.Context) ([]byte, error) {
+	// Only a sealed annotation or this process's memory gets here, but nothing signed with the
+	// account goes anywhere but the issuer's server.
+	if err := r.onServer("order URL", r.st.orderURL); err != nil {
+		return nil, r.fail(ctx, err)
+	}
 	// The order URL may have been created by a reconcile whose annotation write failed; it is
-	// written again before anything else, the write being what makes the order resumable.
-	if r.req.CSR.Annotations[OrderURLAnnotation] != r.st.orderURL {
-		if err := r.req.Progress.Annotate(ctx, OrderURLAnnotation, r.st.orderURL); err != nil {
+	// written again before anything else, the write being what makes the order resumable. The
+	// seal is deterministic, so a stored value compares equal.
+	if sealed := r.seal.orderURL(r.st.orderURL); r.req.CSR.Annotations[OrderURLAnnotation] != sealed {
+		if err := r.req.Progress.Annotate(ctx, OrderURLAnnotation, sealed); err != nil {
 			return nil, fmt.Errorf("storing the order URL on the CSR: %w", err)
 		}
 	}
@@ -76,6 +87,9 @@ func (r *orderRun) resume(ctx context.Context) ([]byte, error) {
 	if !sameIdentifiers(r.names, order.Identifiers) {
 		return nil, r.fail(ctx, signer.Permanent(ReasonOrderFailed, "the order %s is for %v, not for this CSR's %v",
 			r.st.orderURL, identifierValues(order.Identifiers), r.names))
+	}
+	if err := r.checkOrderURLs(order.Order); err != nil {
+		return nil, r.fail(ctx, err)
 	}
 	progressed := order.Status != r.st.lastStatus
 	r.st.lastStatus = order.Status
@@ -98,6 +112,34 @@ func (r *orderRun) resume(ctx context.Context) ([]byte, error) {
 		return nil, r.fail(ctx, signer.Permanent(ReasonOrderFailed, "the ACME order %s is invalid: %s", r.st.orderURL, r.invalidDetail(order.Order)))
 	}
 	return nil, r.fail(ctx, signer.Permanent(ReasonOrderFailed, "the ACME order %s is %q", r.st.orderURL, order.Status))
+}
+
+// onServer refuses a URL that is not on the issuer's ACME server (spec.acme.server's scheme, host
+// and port). Every URL the signer posts to with the account key or acts on passes through it: an
+// order, authorization, challenge, finalize or certificate URL elsewhere comes from a server that
+// is not the one the issuer trusts, and following it could have the signer present challenges
+// for someone else's order.
+func (r *orderRun) onServer(what, url string) error {
+	if sameOrigin(r.spec.Server, url) {
+		return nil
+	}
+	return signer.Permanent(ReasonInvalidOrder, "the %s %q is not on the issuer's ACME server %s; refusing to use it", what, url, r.spec.Server)
+}
+
+// checkOrderURLs checks the URLs of the order the signer may act on next.
+func (r *orderRun) checkOrderURLs(order acme.Order) error {
+	for _, url := range order.Authorizations {
+		if err := r.onServer("authorization URL", url); err != nil {
+			return err
+		}
+	}
+	if err := r.onServer("finalize URL", order.Finalize); err != nil {
+		return err
+	}
+	if order.Certificate != "" {
+		return r.onServer("certificate URL", order.Certificate)
+	}
+	return nil
 }
 
 // orderLookupFailed: a server that no longer knows the order (expired, or another account's)

@@ -15,8 +15,14 @@ const (
 	// server's problem detail. Permanent.
 	ReasonOrderFailed = "OrderFailed"
 	// ReasonInvalidOrder: the CSR asks for something no ACME order can give (a common name
-	// outside the SANs, email or URI SANs, a CA certificate). Permanent.
+	// outside the SANs, email or URI SANs, a CA certificate), or the order asks the signer to
+	// act for a name the CSR does not request or on a URL off the issuer's ACME server.
+	// Permanent.
 	ReasonInvalidOrder = "InvalidOrder"
+	// ReasonProgressAnnotationIgnored: the CSR carried an order URL or challenge records this
+	// operator did not seal for it; they were cleared and the order goes on without them.
+	// Pending.
+	ReasonProgressAnnotationIgnored = "ProgressAnnotationIgnored"
 	// ReasonUnsupportedSolver: the solver chosen for an identifier is one this operator does
 	// not implement (webhook, gatewayHTTPRoute, ...). Permanent.
 	ReasonUnsupportedSolver = "UnsupportedSolver"
@@ -40,7 +46,8 @@ const (
 )
 
 // Annotations the signer keeps on the CSR. They are the durable half of the order state: a
-// restarted operator resumes from them.
+// restarted operator resumes from them. Their values are JSON sealed with an HMAC (see sealer);
+// a value the operator did not seal is ignored.
 const (
 	// OrderURLAnnotation holds the URL of the CSR's ACME order.
 	OrderURLAnnotation = "acme.policy.signerpolicy.dev/order-url"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	cmacme "github.com/cert-manager/cert-manager/pkg/apis/acme/v1"
@@ -35,6 +36,10 @@ type Options struct {
 	HTTP01Service types.NamespacedName
 	// HTTP01ServicePort is the Service's port (default 80).
 	HTTP01ServicePort int32
+	// ClusterResourceNamespace is where ClusterIssuers' Secrets live. The challenge server
+	// reads a ClusterIssuer's account key there to check the challenges of its CSRs, and
+	// answers none for ClusterIssuers without it.
+	ClusterResourceNamespace string
 	// PollInterval is the first wait before looking at a pending order again, doubled every
 	// second idle look up to MaxPollInterval (defaults 2s and 30s).
 	PollInterval, MaxPollInterval time.Duration
@@ -45,14 +50,15 @@ type Options struct {
 // Signer is the ACME signer. It is safe for concurrent use: accounts and order states are
 // guarded per issuer and per CSR.
 type Signer struct {
-	client            client.Client
-	secrets           client.Reader
-	http01Service     types.NamespacedName
-	http01ServicePort int32
-	poll              pollBackoff
-	clock             clock.PassiveClock
-	accounts          accounts
-	states            stateStore
+	client                   client.Client
+	secrets                  client.Reader
+	clusterResourceNamespace string
+	http01Service            types.NamespacedName
+	http01ServicePort        int32
+	poll                     pollBackoff
+	clock                    clock.PassiveClock
+	accounts                 accounts
+	states                   stateStore
 }
 
 var _ signer.Signer = (*Signer)(nil)
@@ -67,6 +73,7 @@ func New(mgr manager.Manager, opts Options) (*Signer, error) {
 	if opts.Secrets == nil {
 		opts.Secrets = mgr.GetAPIReader()
 	}
+	s := NewSigner(opts)
 	// The index serves the challenge server only; a manager without one (a Deployment that
 	// does not sign) then needs no informer on CSRs for this signer.
 	if opts.HTTP01Address != "" {
@@ -74,19 +81,19 @@ func New(mgr manager.Manager, opts Options) (*Signer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("indexing CSRs by HTTP-01 token: %w", err)
 		}
-		server := NewChallengeServer(opts.HTTP01Address, mgr.GetClient(), mgr.GetLogger().WithName("acme-http01"))
+		server := s.NewChallengeServer(opts.HTTP01Address, mgr.GetClient(), mgr.GetLogger().WithName("acme-http01"))
 		if err := mgr.Add(server); err != nil {
 			return nil, fmt.Errorf("adding the HTTP-01 challenge server: %w", err)
 		}
 	}
-	return NewSigner(opts), nil
+	return s, nil
 }
 
 // NewSigner builds the signer alone, without index or challenge server; New is what main.go
 // uses. opts.Client and opts.Secrets must be set.
 func NewSigner(opts Options) *Signer {
 	s := &Signer{
-		client: opts.Client, secrets: opts.Secrets,
+		client: opts.Client, secrets: opts.Secrets, clusterResourceNamespace: opts.ClusterResourceNamespace,
 		http01Service: opts.HTTP01Service, http01ServicePort: opts.HTTP01ServicePort,
 		poll:  pollBackoff{base: opts.PollInterval, max: opts.MaxPollInterval},
 		clock: opts.Clock,
@@ -121,9 +128,13 @@ func (s *Signer) Sign(ctx context.Context, req signer.Request) (signer.PEMChain,
 	if err != nil {
 		return nil, err
 	}
-	st := s.states.load(req.CSR, s.clock.Now())
+	seal := sealer{keys: acct.keys, csrUID: req.CSR.UID, signerName: req.CSR.Spec.SignerName, server: spec.Server}
+	st := s.states.load(req.CSR, s.clock.Now(), seal, acct.binding)
+	if len(st.ignored) > 0 {
+		return nil, s.dropUnsealed(ctx, req, st)
+	}
 	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("signer", "acme", "order", st.orderURL))
-	run := &orderRun{s: s, req: req, spec: spec, acct: acct, st: st, names: names}
+	run := &orderRun{s: s, req: req, spec: spec, acct: acct, st: st, seal: seal, names: names}
 	var chain []byte
 	if st.orderURL == "" {
 		err = run.create(ctx)
@@ -135,6 +146,28 @@ func (s *Signer) Sign(ctx context.Context, req signer.Request) (signer.PEMChain,
 		s.states.forget(req.CSR.UID)
 	}
 	return chain, err
+}
+
+// dropUnsealed clears the annotations that held values this operator did not seal for the CSR and
+// issuer, so that nothing reads them again (the challenge server's index included), and reports
+// them once. It is a pending report, not a failure: such values come from a requester who set
+// them, but also from a CSR re-created from a copy of another, an upgrade from unsealed
+// annotations, or a rotated account key, and in every case the order can go on from what the
+// operator can vouch for, a new one if need be. The contract gives signers no way to emit a
+// Warning event, so the reason (a distinct one, to alert on) goes out as the pending event, and
+// the operator's log names the CSR.
+func (s *Signer) dropUnsealed(ctx context.Context, req signer.Request, st *orderState) error {
+	for _, key := range st.ignored {
+		if err := req.Progress.Annotate(ctx, key, ""); err != nil {
+			return fmt.Errorf("clearing the %s annotation: %w", key, err)
+		}
+	}
+	ignored := strings.Join(st.ignored, ", ")
+	st.ignored = nil
+	ctrl.LoggerFrom(ctx).Info("ignored and cleared progress annotations this operator did not seal", "csr", req.CSR.Name, "annotations", ignored)
+	return signer.PendingAfter(s.poll.base, ReasonProgressAnnotationIgnored,
+		"ignored and cleared %s: not sealed by this operator for this CSR with the issuer's ACME account key and server (set when the CSR was created or copied, or the issuer's account changed); the order goes on without them",
+		ignored)
 }
 
 // acmeSpec checks what only the controller's dispatch can get wrong; an error rather than a

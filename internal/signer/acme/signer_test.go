@@ -47,7 +47,8 @@ func acmeRequest(t *testing.T, issuer *cmapi.Issuer, tmpl *x509.CertificateReque
 		t.Fatal(err)
 	}
 	return signer.Request{
-		CSR:    &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: "csr", UID: "uid"}, Spec: certificatesv1.CertificateSigningRequestSpec{Request: reqPEM}},
+		CSR: &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: "csr", UID: "uid"},
+			Spec: certificatesv1.CertificateSigningRequestSpec{SignerName: "issuers.cert-manager.io/" + testNamespace + "." + issuer.GetName(), Request: reqPEM}},
 		Parsed: parsed, Issuer: issuer, ResourceNamespace: testNamespace, Duration: time.Hour, Progress: &signertest.Progress{},
 	}
 }

@@ -14,8 +14,9 @@ import (
 
 // solver presents and cleans up one kind of challenge for one solver configuration.
 type solver interface {
-	present(ctx context.Context, rec challengeRecord) error
-	cleanUp(ctx context.Context, rec challengeRecord) error
+	// present and cleanUp are given the key authorization, computed from the account key.
+	present(ctx context.Context, rec challengeRecord, keyAuth string) error
+	cleanUp(ctx context.Context, rec challengeRecord, keyAuth string) error
 	// sequential reports that two challenges of this solver must not be presented at once
 	// (lego's RFC 2136 provider replaces the whole TXT RRset, so a wildcard and its apex,
 	// which share _acme-challenge.<apex>, would overwrite each other).

@@ -1,7 +1,6 @@
 package acme
 
 import (
-	"encoding/json"
 	"slices"
 	"sync"
 	"time"
@@ -10,10 +9,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// challengeRecord is one presented challenge. Records are stored in ChallengesAnnotation so that
-// any replica can answer an HTTP-01 request and a restarted operator can accept and clean up
-// what an earlier one presented. Nothing in it is secret: a key authorization is the token and
-// the account key's public thumbprint, served to anyone who asks.
+// challengeRecord is one presented challenge. Records are stored, sealed, in ChallengesAnnotation
+// so that any replica can answer an HTTP-01 request and a restarted operator can accept and clean
+// up what an earlier one presented. The key authorization is not stored: it is computed from the
+// token and the account key wherever it is needed, so no annotation can choose it.
 type challengeRecord struct {
 	// Authz is the authorization URL the challenge belongs to.
 	Authz string `json:"authz"`
@@ -24,7 +23,6 @@ type challengeRecord struct {
 	Identifier string `json:"identifier"`
 	Wildcard   bool   `json:"wildcard,omitempty"`
 	Token      string `json:"token"`
-	KeyAuth    string `json:"keyAuthorization"`
 	// Solver is the index in spec.acme.solvers of the solver that presented it, needed to
 	// clean it up with the same provider.
 	Solver      int       `json:"solver"`
@@ -38,6 +36,12 @@ type challengeRecord struct {
 type orderState struct {
 	orderURL   string
 	challenges []challengeRecord
+	// ignored lists the annotations that held values this operator did not seal for the CSR and
+	// issuer; Sign clears and reports them before going on without them.
+	ignored []string
+	// binding is the account binding (see accountBinding) the state was built under: progress
+	// made with another account key or server is not resumed.
+	binding string
 	// lastStatus is the order status seen by the previous look, to tell progress from waiting.
 	lastStatus string
 	// idlePolls counts consecutive looks at the order that changed nothing; it drives the
@@ -59,36 +63,18 @@ func (st *orderState) remove(authzURL string) {
 	st.challenges = slices.DeleteFunc(st.challenges, func(r challengeRecord) bool { return r.Authz == authzURL })
 }
 
-// encodeChallenges renders the annotation value; an empty list is the empty string, which is
-// how a finished order's annotation reads.
-func encodeChallenges(records []challengeRecord) (string, error) {
-	if len(records) == 0 {
-		return "", nil
+// stateFromCSR rebuilds the order state from the CSR's annotations, after a restart, keeping only
+// what opens with seal.
+func stateFromCSR(csr *certificatesv1.CertificateSigningRequest, seal sealer) *orderState {
+	st := &orderState{}
+	var ok bool
+	if st.orderURL, ok = seal.openOrderURL(csr.Annotations[OrderURLAnnotation]); !ok {
+		st.ignored = append(st.ignored, OrderURLAnnotation)
 	}
-	data, err := json.Marshal(records)
-	return string(data), err
-}
-
-// decodeChallenges parses the annotation. A value that does not parse yields no records: the
-// annotation is outside input (anyone who may update CSRs can write it), and the worst outcome
-// of ignoring it is a challenge presented again.
-func decodeChallenges(value string) []challengeRecord {
-	if value == "" {
-		return nil
+	if st.challenges, ok = seal.openChallenges(csr.Annotations[ChallengesAnnotation]); !ok {
+		st.ignored = append(st.ignored, ChallengesAnnotation)
 	}
-	var records []challengeRecord
-	if json.Unmarshal([]byte(value), &records) != nil {
-		return nil
-	}
-	return records
-}
-
-// stateFromCSR rebuilds the order state from the CSR's annotations, after a restart.
-func stateFromCSR(csr *certificatesv1.CertificateSigningRequest) *orderState {
-	return &orderState{
-		orderURL:   csr.Annotations[OrderURLAnnotation],
-		challenges: decodeChallenges(csr.Annotations[ChallengesAnnotation]),
-	}
+	return st
 }
 
 // stateStore keeps each CSR's order state in memory between reconciles. The annotations are
@@ -104,10 +90,11 @@ type stateStore struct {
 // idleExpiry is how long an untouched state is kept; the annotations still hold it afterwards.
 const idleExpiry = 6 * time.Hour
 
-// load returns the state for csr, from memory or else from its annotations. The controller
-// never reconciles one CSR twice at once, so the returned state is the caller's until Sign
-// returns.
-func (s *stateStore) load(csr *certificatesv1.CertificateSigningRequest, now time.Time) *orderState {
+// load returns the state for csr, from memory or else from its annotations, opened with seal. A
+// state in memory built under another account binding is rebuilt, so that a changed account key
+// or server never resumes an order of the old one. The controller never reconciles one CSR twice
+// at once, so the returned state is the caller's until Sign returns.
+func (s *stateStore) load(csr *certificatesv1.CertificateSigningRequest, now time.Time, seal sealer, binding string) *orderState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.states == nil {
@@ -115,8 +102,9 @@ func (s *stateStore) load(csr *certificatesv1.CertificateSigningRequest, now tim
 	}
 	s.sweep(now)
 	st, ok := s.states[csr.UID]
-	if !ok {
-		st = stateFromCSR(csr)
+	if !ok || st.binding != binding {
+		st = stateFromCSR(csr, seal)
+		st.binding = binding
 		s.states[csr.UID] = st
 	}
 	st.touched = now

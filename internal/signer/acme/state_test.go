@@ -14,42 +14,23 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
-func TestChallengesAnnotationRoundTrip(t *testing.T) {
-	recs := []challengeRecord{{Authz: "a", URL: "u", Type: "http-01", Identifier: "x.example.com", Token: "t", KeyAuth: "t.thumb", Solver: 1,
-		PresentedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Accepted: true}}
-	value, err := encodeChallenges(recs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := decodeChallenges(value)
-	if len(got) != 1 || got[0] != recs[0] {
-		t.Errorf("round trip: %+v", got)
-	}
-	if v, _ := encodeChallenges(nil); v != "" {
-		t.Errorf("no records encode as %q, want empty", v)
-	}
-	for _, bad := range []string{"", "{", `{"a":1}`, "[1,2]"} {
-		if got := decodeChallenges(bad); got != nil {
-			t.Errorf("decodeChallenges(%q) = %+v, want nothing", bad, got)
-		}
-	}
-}
-
 func TestStateStorePrefersMemoryAndSweeps(t *testing.T) {
-	csr := &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{UID: "u1", Annotations: map[string]string{OrderURLAnnotation: "https://acme/order/1"}}}
+	seal := testSealer(t)
+	seal.csrUID = "u1"
+	csr := &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{UID: "u1", Annotations: map[string]string{OrderURLAnnotation: seal.orderURL("https://acme/order/1")}}}
 	var s stateStore
 	now := time.Now()
-	st := s.load(csr, now)
+	st := s.load(csr, now, seal, "b")
 	if st.orderURL != "https://acme/order/1" {
 		t.Fatalf("state from annotations: %+v", st)
 	}
 	st.orderURL = "https://acme/order/2"
 	// A stale copy from the cache does not override what this process knows.
-	if got := s.load(csr, now.Add(time.Second)); got.orderURL != "https://acme/order/2" {
+	if got := s.load(csr, now.Add(time.Second), seal, "b"); got.orderURL != "https://acme/order/2" {
 		t.Errorf("memory lost to the annotation: %q", got.orderURL)
 	}
 	other := &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{UID: "u2"}}
-	s.load(other, now.Add(idleExpiry+2*time.Minute))
+	s.load(other, now.Add(idleExpiry+2*time.Minute), seal, "b")
 	if _, kept := s.states["u1"]; kept {
 		t.Error("an idle state survived the sweep")
 	}

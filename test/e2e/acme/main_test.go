@@ -52,6 +52,9 @@ var (
 		pebble       *pebble.Server
 		eabPebble    *pebble.Server
 		eabKeys      map[string]string
+		// http01Addr is where the operator's HTTP-01 challenge server listens, and where Pebble
+		// connects to validate.
+		http01Addr string
 	}
 )
 
@@ -105,6 +108,7 @@ func startPeers(dir string) error {
 		return err
 	}
 	http01Port := ports[0]
+	peers.http01Addr = "127.0.0.1:" + strconv.Itoa(http01Port)
 	peers.eabKeys = map[string]string{
 		eabKeyID:      base64.RawURLEncoding.EncodeToString([]byte("an HMAC key for the tests, 32+ bytes long")),
 		eabOtherKeyID: base64.RawURLEncoding.EncodeToString([]byte("another HMAC key, for the HS512 binding test: HS512 needs 64 bytes or more")),
@@ -132,9 +136,12 @@ func startPeers(dir string) error {
 	operator = controllers.Options{
 		Signers: func(mgr ctrl.Manager) (*signer.Registry, error) {
 			acmeSigner, err := acme.New(mgr, acme.Options{
-				HTTP01Address: "127.0.0.1:" + strconv.Itoa(http01Port),
+				HTTP01Address: peers.http01Addr,
 				HTTP01Service: challengeService,
 				PollInterval:  250 * time.Millisecond, MaxPollInterval: 2 * time.Second,
+
+				// The challenge server reads ClusterIssuers' account keys there.
+				ClusterResourceNamespace: clusterResourceNamespace,
 			})
 			if err != nil {
 				return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 )
 
 // The operator is stopped once the order exists and started again (a new manager and a new
-// signer, with nothing in memory): it resumes the order stored on the CSR, and Pebble sees one
+// signer, with nothing in memory): it resumes the order sealed on the CSR, and Pebble sees one
 // order for the CSR's name. Not parallel: every test shares the manager this one stops.
 func TestRestartResumesTheSameOrder(t *testing.T) {
 	sol := httpSolver()
@@ -66,5 +67,9 @@ func TestRestartResumesTheSameOrder(t *testing.T) {
 	}
 	if n := iss.server.Proxy.NewOrders(name); n != 1 {
 		t.Errorf("Pebble created %d orders for %s, want 1", n, name)
+	}
+	// The restarted operator opened what the first one sealed: nothing was ignored.
+	if events := eventsOf(c.Name); strings.Contains(events, acme.ReasonProgressAnnotationIgnored) {
+		t.Errorf("the restarted operator ignored its own progress: %s", events)
 	}
 }
