@@ -30,6 +30,7 @@ func narrowForRequester(p *policyv1alpha1.SignerPolicy) {
 	p.Spec.Usages = []policyv1alpha1.KeyUsage{"digital signature", "key encipherment", "server auth"}
 	p.Spec.Duration = &policyv1alpha1.DurationBounds{Max: &metav1.Duration{Duration: 24 * time.Hour}}
 	p.Spec.Allowed = policyv1alpha1.Allowed{DNSNames: []string{"*.m.example.com"}}
+	p.Spec.PrivateKey = &policyv1alpha1.PrivateKeyPolicy{ECDSA: &policyv1alpha1.ECDSAKeyPolicy{MinSize: 256}}
 }
 
 // broadForAnotherTeam governs the same issuer for a group the requester is not in.
@@ -81,6 +82,10 @@ func TestAPersonsApprovalNeverWidensTheRequestersPolicy(t *testing.T) {
 			tc: signingCase{tmpl: with(func(r *x509.CertificateRequest) { r.DNSNames = []string{"a b.m.example.com"} })}},
 		{name: "an underscore in a DNS label", mention: []string{"spec.allowed.dnsNames", "a_b.m.example.com"},
 			tc: signingCase{tmpl: with(func(r *x509.CertificateRequest) { r.DNSNames = []string{"a_b.m.example.com"} })}},
+		{name: "a key algorithm only the other team may use", mention: []string{"spec.privateKey", "rsa"},
+			tc: signingCase{tmpl: web, alg: signertest.RSA}},
+		{name: "a locality the policy does not name", mention: []string{"spec.allowed.localities", "Gotham"},
+			tc: signingCase{tmpl: with(func(r *x509.CertificateRequest) { r.Subject.Locality = []string{"Gotham"} })}},
 		{name: "a critical NameConstraints extension", mention: []string{"2.5.29.30"},
 			tc: signingCase{tmpl: with(func(r *x509.CertificateRequest) { r.ExtraExtensions = []pkix.Extension{nameConstraints} })}},
 	}
