@@ -204,14 +204,11 @@ require (
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
 )
 
-// controller-gen is pinned at controller-tools v0.21.0, the release built on k8s.io v0.36; v0.22 and
-// later require k8s.io v0.37. kustomize v5.8.2 is the newest that builds with this Go (v5.8.3 needs
-// Go 1.27).
+// Why these tools are pinned where they are: docs/development.md.
 tool (
 	sigs.k8s.io/controller-tools/cmd/controller-gen
 	sigs.k8s.io/kustomize/kustomize/v5
 )
 
-// cert-manager v1.21.2 requires vcert v5.13.7, but the module proxy refuses every v5.13.x download
-// (403); v5.12.3 downloads and compiles with cert-manager, lego and the rest.
+// Why vcert is replaced: docs/development.md.
 replace github.com/Venafi/vcert/v5 => github.com/Venafi/vcert/v5 v5.12.3

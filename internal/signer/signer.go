@@ -12,8 +12,12 @@ import (
 
 // Signer issues certificates for one issuer type.
 type Signer interface {
-	// Sign returns the PEM chain for an approved request. It never writes to the API server
-	// except to persist its own progress markers through req.Progress.
+	// Sign returns the PEM chain for an approved request. It never writes the CSR except to
+	// persist its own progress markers through req.Progress, and never its status: the signing
+	// controller alone does. What a signer may write elsewhere is its backend's business, and
+	// each says so: ACME stores generated account keys in Secrets and creates the HTTP-01
+	// challenge Ingresses (and DNS-01 records on the issuer's nameserver); Vault asks the
+	// TokenRequest API for service account tokens; CA, SelfSigned and Venafi write nothing.
 	//
 	// A *PendingError means "not yet" and a *PermanentError means "never for this CSR"; any
 	// other error is retried with backoff, so it must only be returned for conditions that
@@ -25,8 +29,8 @@ type Signer interface {
 // gate (approval, issuer lookup, reference SubjectAccessReview, duration and policy bounds), so
 // a signer checks only what is specific to its backend.
 type Request struct {
-	// CSR is the object being signed. Signers must treat it as read-only: it is usually the
-	// informer cache's copy.
+	// CSR is the object being signed: the reconcile's own copy, which Progress updates in place
+	// when it stores a marker. Signers must not modify it otherwise.
 	CSR *certificatesv1.CertificateSigningRequest
 	// Parsed is CSR.Spec.Request, decoded and signature-verified by the gate.
 	Parsed *x509.CertificateRequest

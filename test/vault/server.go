@@ -9,11 +9,7 @@
 // paths they may use) and a TTL; X-Vault-Namespace is honoured; logins are counted per method and
 // per mount.
 //
-// It stands in for a real server, which cannot be built from what the Go module proxy serves here:
-// github.com/hashicorp/vault v1.21.4 (the only recent version listed) builds against its in-tree
-// sdk module, which matches no tagged github.com/hashicorp/vault/sdk release (v0.20.0 lacks
-// framework.Backend.TryRecordObservationWithRequest, v0.21.0 changed ActivationFunc); the proxy
-// refuses commit (pseudo-version) lookups, and refuses github.com/openbao/openbao altogether.
+// It stands in for a real Vault server, which cannot be built here: docs/development.md says why.
 package vault
 
 import (
