@@ -16,20 +16,6 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
-// policyByIssuerIndex indexes SignerPolicies by the issuer they reference, so that an Issuer or
-// ClusterIssuer event requeues only the policies naming it rather than every policy.
-const policyByIssuerIndex = "spec.issuerRef"
-
-// issuerKey is the value policyByIssuerIndex stores for an issuer reference.
-func issuerKey(kind policyv1alpha1.IssuerKind, namespace, name string) string {
-	return string(kind) + "/" + namespace + "/" + name
-}
-
-func indexPolicyByIssuer(obj client.Object) []string {
-	ref := obj.(*policyv1alpha1.SignerPolicy).Spec.IssuerRef
-	return []string{issuerKey(ref.Kind, ref.Namespace, ref.Name)}
-}
-
 // registerIndexes adds every field index the controllers rely on. Indexes are registered once per
 // manager, whichever controllers run.
 func registerIndexes(ctx context.Context, indexer client.FieldIndexer, clusterResourceNamespace string) error {
@@ -38,7 +24,6 @@ func registerIndexes(ctx context.Context, indexer client.FieldIndexer, clusterRe
 		field string
 		fn    client.IndexerFunc
 	}{
-		{&policyv1alpha1.SignerPolicy{}, policyByIssuerIndex, indexPolicyByIssuer},
 		{&policyv1alpha1.SignerPolicy{}, policyBySignerNameIndex, indexPolicyBySignerName},
 		{&certificatesv1.CertificateSigningRequest{}, csrBySignerNameIndex, indexCSRBySignerName},
 		{&certificatesv1.CertificateSigningRequest{}, csrByPrivateKeySecretIndex, indexCSRByPrivateKeySecret(clusterResourceNamespace)},
@@ -54,7 +39,8 @@ func registerIndexes(ctx context.Context, indexer client.FieldIndexer, clusterRe
 }
 
 // policyBySignerNameIndex indexes SignerPolicies by the signerName they govern: the approval
-// and signing controllers find a CSR's policies through it instead of scanning every policy.
+// and signing controllers find a CSR's policies through it instead of scanning every policy, and
+// an Issuer or ClusterIssuer event requeues only the policies naming it.
 const policyBySignerNameIndex = "spec.issuerRef.signerName"
 
 func indexPolicyBySignerName(obj client.Object) []string {
@@ -108,7 +94,7 @@ func indexCSRByPrivateKeySecret(clusterResourceNamespace string) client.IndexerF
 			return nil
 		}
 		ns := ref.Namespace
-		if ref.Kind == csr.KindClusterIssuer {
+		if ref.Kind == policyv1alpha1.IssuerKindClusterIssuer {
 			ns = clusterResourceNamespace
 		}
 		return []string{ns + "/" + name}

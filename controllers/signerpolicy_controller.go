@@ -89,16 +89,12 @@ func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 
 // observeIssuer reads the referenced issuer. Not finding it is an observation, not an error.
 func (r *SignerPolicyReconciler) observeIssuer(ctx context.Context, ref policyv1alpha1.IssuerReference) (issuerObservation, error) {
-	var issuer cmapi.GenericIssuer = &cmapi.Issuer{}
-	if ref.Kind == policyv1alpha1.IssuerKindClusterIssuer {
-		issuer = &cmapi.ClusterIssuer{}
-	}
-	key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
-	if err := r.Client.Get(ctx, key, issuer); err != nil {
+	issuer, err := signer.GetIssuer(ctx, r.Client, ref)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return issuerObservation{}, nil
 		}
-		return issuerObservation{}, fmt.Errorf("reading %s: %w", describeIssuer(ref), err)
+		return issuerObservation{}, fmt.Errorf("reading %s: %w", ref, err)
 	}
 	typ, _ := signer.TypeOf(issuer.GetSpec())
 	return issuerObservation{found: true, typ: typ}, nil
@@ -122,9 +118,9 @@ func (r *SignerPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *SignerPolicyReconciler) policiesForIssuer(kind policyv1alpha1.IssuerKind) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
 		var list policyv1alpha1.SignerPolicyList
-		key := issuerKey(kind, obj.GetNamespace(), obj.GetName())
-		if err := r.Client.List(ctx, &list, client.MatchingFields{policyByIssuerIndex: key}); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "listing SignerPolicies for issuer", "issuer", key)
+		signerName := policyv1alpha1.IssuerReference{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}.SignerName()
+		if err := r.Client.List(ctx, &list, client.MatchingFields{policyBySignerNameIndex: signerName}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing SignerPolicies for issuer", "signer", signerName)
 			return nil
 		}
 		reqs := make([]reconcile.Request, 0, len(list.Items))

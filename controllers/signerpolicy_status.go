@@ -26,14 +26,14 @@ func readyCondition(p *policyv1alpha1.SignerPolicy, obs issuerObservation, rbacE
 	switch {
 	case !obs.found:
 		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonIssuerNotFound
-		c.Message = fmt.Sprintf("spec.issuerRef: %s not found", describeIssuer(ref))
+		c.Message = fmt.Sprintf("spec.issuerRef: %s not found", ref)
 	case obs.typ == "" || !supported[obs.typ]:
 		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonUnsupportedIssuerType
 		typ := string(obs.typ)
 		if typ == "" {
 			typ = "none of ca, selfSigned, vault, venafi or acme"
 		}
-		c.Message = fmt.Sprintf("spec.issuerRef: %s is configured for %s, which this operator does not sign for", describeIssuer(ref), typ)
+		c.Message = fmt.Sprintf("spec.issuerRef: %s is configured for %s, which this operator does not sign for", ref, typ)
 	case rbacErr != nil:
 		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonRBACFailed
 		c.Message = "generating RBAC: " + rbacErr.Error()
@@ -42,13 +42,6 @@ func readyCondition(p *policyv1alpha1.SignerPolicy, obs issuerObservation, rbacE
 		c.Message = fmt.Sprintf("CSRs with signerName %s are governed by this policy", ref.SignerName())
 	}
 	return c
-}
-
-func describeIssuer(ref policyv1alpha1.IssuerReference) string {
-	if ref.Kind == policyv1alpha1.IssuerKindClusterIssuer {
-		return fmt.Sprintf("ClusterIssuer %q", ref.Name)
-	}
-	return fmt.Sprintf("Issuer %q in namespace %q", ref.Name, ref.Namespace)
 }
 
 // readyTurned says whether moving from the previous Ready condition (nil when there was none) to

@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -91,7 +89,7 @@ func (r *SigningReconciler) read(ctx context.Context, c *certificatesv1.Certific
 	if in.refErr != nil || !needsSigning(c) {
 		return in, nil
 	}
-	issuer, err := r.issuer(ctx, in.ref)
+	issuer, err := signer.GetIssuer(ctx, r.Client, in.ref)
 	if apierrors.IsNotFound(err) {
 		return in, nil // the issuer watch brings the CSR back when it appears
 	}
@@ -99,7 +97,7 @@ func (r *SigningReconciler) read(ctx context.Context, c *certificatesv1.Certific
 		return nil, err
 	}
 	in.issuer = issuer
-	if in.ref.Kind == csr.KindIssuer {
+	if in.ref.Kind == policyv1alpha1.IssuerKindIssuer {
 		if in.mayReference, err = r.mayReference(ctx, c, in.ref); err != nil || !in.mayReference {
 			return in, err
 		}
@@ -181,19 +179,10 @@ func (r *SigningReconciler) policiesOf(ctx context.Context, signerName string) (
 	return policies.Items, err
 }
 
-func (r *SigningReconciler) issuer(ctx context.Context, ref csr.SignerRef) (cmapi.GenericIssuer, error) {
-	if ref.Kind == csr.KindClusterIssuer {
-		var ci cmapi.ClusterIssuer
-		return &ci, r.Client.Get(ctx, types.NamespacedName{Name: ref.Name}, &ci)
-	}
-	var i cmapi.Issuer
-	return &i, r.Client.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &i)
-}
-
 // mayReference asks the API server whether the CSR's requester may use the namespaced Issuer:
 // the check cert-manager documents, first for the issuer's name and then for any issuer in the
 // namespace. It is asked with the requester's full identity as recorded on the CSR.
-func (r *SigningReconciler) mayReference(ctx context.Context, c *certificatesv1.CertificateSigningRequest, ref csr.SignerRef) (bool, error) {
+func (r *SigningReconciler) mayReference(ctx context.Context, c *certificatesv1.CertificateSigningRequest, ref policyv1alpha1.IssuerReference) (bool, error) {
 	username, uid, groups, extra := csr.Requester(c)
 	sarExtra := make(map[string]authorizationv1.ExtraValue, len(extra))
 	for k, v := range extra {
@@ -216,8 +205,8 @@ func (r *SigningReconciler) mayReference(ctx context.Context, c *certificatesv1.
 	return false, nil
 }
 
-func (r *SigningReconciler) resourceNamespace(ref csr.SignerRef) string {
-	if ref.Kind == csr.KindClusterIssuer {
+func (r *SigningReconciler) resourceNamespace(ref policyv1alpha1.IssuerReference) string {
+	if ref.Kind == policyv1alpha1.IssuerKindClusterIssuer {
 		return r.ClusterResourceNamespace
 	}
 	return ref.Namespace

@@ -42,7 +42,7 @@ const minimumDuration = 600 * time.Second
 // as far as the gate gets: issuer is nil when it does not exist, and so on.
 type signingInputs struct {
 	csr    *certificatesv1.CertificateSigningRequest
-	ref    csr.SignerRef
+	ref    policyv1alpha1.IssuerReference
 	refErr error
 	issuer cmapi.GenericIssuer
 	// mayReference is the API server's answer to the reference SubjectAccessReview (Issuers only).
@@ -106,9 +106,8 @@ func gate(in *signingInputs) verdict {
 	case !csr.IsApproved(c):
 		return verdict{kind: verdictWait, reason: ReasonWaitingApproval, message: "waiting for the CSR to be approved"}
 	case in.issuer == nil:
-		return verdict{kind: verdictWait, warning: true, reason: ReasonIssuerNotFound,
-			message: fmt.Sprintf("%s %q not found", in.ref.Kind, issuerKey(policyv1alpha1.IssuerKind(in.ref.Kind), in.ref.Namespace, in.ref.Name))}
-	case in.ref.Kind == csr.KindIssuer && !in.mayReference:
+		return verdict{kind: verdictWait, warning: true, reason: ReasonIssuerNotFound, message: in.ref.String() + " not found"}
+	case in.ref.Kind == policyv1alpha1.IssuerKindIssuer && !in.mayReference:
 		return failed(ReasonDeniedReference, fmt.Sprintf("requester %q may not reference Issuer %s/%s: needs verb reference on signers.cert-manager.io",
 			c.Spec.Username, in.ref.Namespace, in.ref.Name))
 	}

@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
-	"github.com/signerpolicy/signer-policy-operator/internal/csr"
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
 
 // The reference check asks about the issuer's own name, then about "*" (any issuer in the
@@ -25,7 +25,7 @@ func TestMayReferenceAsksForTheNameThenStarWithTheRequestersIdentity(t *testing.
 		Username: "alice", UID: "u-1", Groups: []string{"team-a", "system:authenticated"},
 		Extra: map[string]certificatesv1.ExtraValue{"scopes": {"x"}},
 	}}
-	ref := csr.SignerRef{Kind: csr.KindIssuer, Namespace: "team-a", Name: "ca"}
+	ref := policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: "team-a", Name: "ca"}
 	for _, tt := range []struct {
 		name      string
 		allowed   string // the resource name the fake authorizer allows

@@ -126,7 +126,7 @@ func (r *SigningReconciler) recordIssuance(ctx context.Context, c *certificatesv
 	r.Metrics.signed(string(g.typ), "issued")
 	r.Metrics.issued(string(g.typ), c.CreationTimestamp.Time, r.Clock.Now())
 	r.Events.Eventf(updated, corev1.EventTypeNormal, ReasonCertificateIssued,
-		"certificate %s issued by %s %s, valid until %s", serial, issuerKind(issuer), issuer.GetName(), leaf.NotAfter.UTC().Format(time.RFC3339))
+		"certificate %s issued by %s, valid until %s", serial, signer.ReferenceTo(issuer), leaf.NotAfter.UTC().Format(time.RFC3339))
 	r.Audit.Write(issuanceRecord(updated, issuer, g, leaf, serial, fingerprint))
 	return nil
 }
@@ -142,12 +142,12 @@ func (r *SigningReconciler) recordLateIssuance(ctx context.Context, c *certifica
 		r.Metrics.waiting(c.Name, "")
 		return nil
 	}
-	issuer, err := r.issuer(ctx, ref)
+	issuer, err := signer.GetIssuer(ctx, r.Client, ref)
 	if err != nil {
 		if !apierrors.IsNotFound(err) {
 			return err
 		}
-		issuer = placeholderIssuer(ref) // deleted since: the record still names it
+		issuer = signer.PlaceholderIssuer(ref) // deleted since: the record still names it
 	}
 	policies, err := r.policiesOf(ctx, c.Spec.SignerName)
 	if err != nil {
@@ -164,20 +164,6 @@ func (r *SigningReconciler) recordLateIssuance(ctx context.Context, c *certifica
 	return r.recordIssuance(ctx, c, issuer, &g)
 }
 
-func placeholderIssuer(ref csr.SignerRef) cmapi.GenericIssuer {
-	if ref.Kind == csr.KindClusterIssuer {
-		return &cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: ref.Name}}
-	}
-	return &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name}}
-}
-
-func issuerKind(issuer cmapi.GenericIssuer) string {
-	if issuer.GetNamespace() == "" {
-		return cmapi.ClusterIssuerKind
-	}
-	return cmapi.IssuerKind
-}
-
 func issuanceRecord(c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer, g *grant,
 	leaf *x509.Certificate, serial, fingerprint string) audit.Record {
 	rec := audit.ForCSR(audit.EventIssued, c)
@@ -192,7 +178,8 @@ func issuanceRecord(c *certificatesv1.CertificateSigningRequest, issuer cmapi.Ge
 	if cond := csr.Condition(c, certificatesv1.CertificateApproved); cond != nil {
 		rec.Reason, rec.Message = cond.Reason, cond.Message
 	}
-	rec.Issuer = &audit.Issuer{Kind: issuerKind(issuer), Namespace: issuer.GetNamespace(), Name: issuer.GetName(), Type: string(g.typ)}
+	ref := signer.ReferenceTo(issuer)
+	rec.Issuer = &audit.Issuer{Kind: string(ref.Kind), Namespace: ref.Namespace, Name: ref.Name, Type: string(g.typ)}
 	rec.Certificate = &audit.Certificate{
 		Serial: serial, SHA256Fingerprint: fingerprint,
 		NotBefore: leaf.NotBefore.UTC().Format(time.RFC3339), NotAfter: leaf.NotAfter.UTC().Format(time.RFC3339),

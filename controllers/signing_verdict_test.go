@@ -122,7 +122,9 @@ func TestGateVerdict(t *testing.T) {
 			edit: func(in *signingInputs) { in.refErr = errors.New("spec.signerName: Invalid value") }},
 		{name: "issuer missing", want: verdictWait, reason: ReasonIssuerNotFound, edit: func(in *signingInputs) { in.issuer = nil }},
 		{name: "Issuer the requester may not reference", want: verdictFail, reason: ReasonDeniedReference,
-			edit: func(in *signingInputs) { in.ref = csr.SignerRef{Kind: csr.KindIssuer, Namespace: "a", Name: "ca"} }},
+			edit: func(in *signingInputs) {
+				in.ref = policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: "a", Name: "ca"}
+			}},
 		{name: "duration under ten minutes", want: verdictFail, reason: ReasonInvalidDuration,
 			edit: func(in *signingInputs) { in.csr.Annotations[csr.DurationAnnotation] = "5m" }},
 		{name: "unparsable duration", want: verdictFail, reason: ReasonErrorParseDuration,
@@ -143,7 +145,7 @@ func TestGateVerdict(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := &signingInputs{
-				csr: verdictCSR(t, nil), ref: csr.SignerRef{Kind: csr.KindClusterIssuer, Name: "ca"}, issuer: caIssuer,
+				csr: verdictCSR(t, nil), ref: policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: "ca"}, issuer: caIssuer,
 				policies: []policyv1alpha1.SignerPolicy{*narrow.DeepCopy(), *broad.DeepCopy()}, signers: signers,
 			}
 			if tt.edit != nil {

@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "fmt"
+
 // Signer name prefixes, exactly as cert-manager's CSR signers use them.
 const (
 	IssuerSignerPrefix        = "issuers.cert-manager.io/"
@@ -14,4 +16,13 @@ func (r IssuerReference) SignerName() string {
 		return ClusterIssuerSignerPrefix + r.Name
 	}
 	return IssuerSignerPrefix + r.Namespace + "." + r.Name
+}
+
+// String describes the issuer for messages: Issuer "ca" in namespace "team-a", or
+// ClusterIssuer "root".
+func (r IssuerReference) String() string {
+	if r.Kind == IssuerKindClusterIssuer {
+		return fmt.Sprintf("ClusterIssuer %q", r.Name)
+	}
+	return fmt.Sprintf("Issuer %q in namespace %q", r.Name, r.Namespace)
 }

@@ -9,13 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/cert-manager/cert-manager/pkg/apis/certmanager"
-	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-)
 
-// Kinds a SignerRef can name; the values are cert-manager's Kind names.
-const (
-	KindIssuer        = cmapi.IssuerKind
-	KindClusterIssuer = cmapi.ClusterIssuerKind
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
 
 // The resource types cert-manager uses as the first label of a signer name, and
@@ -34,27 +29,8 @@ const (
 // leave the CSR alone without events or conditions.
 var ErrNotCertManager = errors.New("signer name is not a cert-manager issuer")
 
-// SignerRef is the issuer a CSR's spec.signerName points at.
-type SignerRef struct {
-	// Kind is KindIssuer or KindClusterIssuer.
-	Kind string
-	// Namespace is the Issuer's namespace; empty for a ClusterIssuer.
-	Namespace string
-	// Name is the issuer's name; it may contain dots.
-	Name string
-}
-
-// SignerName formats r as a CSR spec.signerName, the inverse of ParseSignerName:
-// issuers.cert-manager.io/<namespace>.<name> or clusterissuers.cert-manager.io/<name>.
-func (r SignerRef) SignerName() string {
-	if r.Kind == KindClusterIssuer {
-		return clusterIssuerSignerDomain + "/" + r.Name
-	}
-	return issuerSignerDomain + "/" + r.Namespace + "." + r.Name
-}
-
 // ParseSignerName resolves a CSR's spec.signerName to the cert-manager issuer it
-// names.
+// names; IssuerReference.SignerName is its inverse.
 //
 // Whether a name is ours is decided by its domain alone, exactly as cert-manager's
 // CSR controllers decide it: group cert-manager.io with type issuers or
@@ -66,41 +42,41 @@ func (r SignerRef) SignerName() string {
 // skips names it cannot split and would look up an Issuer with an empty namespace,
 // a malformed name aimed at us is an error naming spec.signerName: the requester
 // clearly meant one of our issuers and deserves to be told why it was refused.
-func ParseSignerName(name string) (SignerRef, error) {
+func ParseSignerName(name string) (policyv1alpha1.IssuerReference, error) {
 	domain, _, _ := strings.Cut(name, "/")
 	resourceType, group, _ := strings.Cut(domain, ".")
 	if group != certmanager.GroupName {
-		return SignerRef{}, fmt.Errorf("%w: %q is not in group %s", ErrNotCertManager, name, certmanager.GroupName)
+		return policyv1alpha1.IssuerReference{}, fmt.Errorf("%w: %q is not in group %s", ErrNotCertManager, name, certmanager.GroupName)
 	}
 	kind, ok := kindOfType(resourceType)
 	if !ok {
-		return SignerRef{}, fmt.Errorf("%w: %q names type %q, not %s or %s",
+		return policyv1alpha1.IssuerReference{}, fmt.Errorf("%w: %q names type %q, not %s or %s",
 			ErrNotCertManager, name, resourceType, issuersType, clusterIssuersType)
 	}
 
 	if n := strings.Count(name, "/"); n != 1 {
-		return SignerRef{}, invalidSignerName(name, fmt.Sprintf("contains %d '/' where exactly one is allowed; must be %s", n, signerNameForm(kind)))
+		return policyv1alpha1.IssuerReference{}, invalidSignerName(name, fmt.Sprintf("contains %d '/' where exactly one is allowed; must be %s", n, signerNameForm(kind)))
 	}
 	_, path, _ := strings.Cut(name, "/")
 	if path == "" || path[0] == '.' {
 		// With exactly one '/' and a known domain, cert-manager only refuses a
 		// path that is empty or starts with '.'.
-		return SignerRef{}, invalidSignerName(name, "path is empty or starts with '.', must be "+signerNameForm(kind))
+		return policyv1alpha1.IssuerReference{}, invalidSignerName(name, "path is empty or starts with '.', must be "+signerNameForm(kind))
 	}
 	out := splitSignerPath(kind, path)
 	if problem := validateSignerRef(out); problem != "" {
-		return SignerRef{}, invalidSignerName(name, problem+"; must be "+signerNameForm(kind))
+		return policyv1alpha1.IssuerReference{}, invalidSignerName(name, problem+"; must be "+signerNameForm(kind))
 	}
 	return out, nil
 }
 
 // kindOfType maps a signerName's resource type to the issuer kind, as cert-manager does.
-func kindOfType(resourceType string) (string, bool) {
+func kindOfType(resourceType string) (policyv1alpha1.IssuerKind, bool) {
 	switch resourceType {
 	case issuersType:
-		return KindIssuer, true
+		return policyv1alpha1.IssuerKindIssuer, true
 	case clusterIssuersType:
-		return KindClusterIssuer, true
+		return policyv1alpha1.IssuerKindClusterIssuer, true
 	}
 	return "", false
 }
@@ -109,20 +85,20 @@ func kindOfType(resourceType string) (string, bool) {
 // does (the signername tests hold the two to the same answers): a path without a dot is a name
 // alone; a ClusterIssuer's name keeps its dots; an Issuer's namespace is the first segment.
 // It is written out here so that this package needs none of cert-manager's controller code.
-func splitSignerPath(kind, path string) SignerRef {
+func splitSignerPath(kind policyv1alpha1.IssuerKind, path string) policyv1alpha1.IssuerReference {
 	first, rest, dotted := strings.Cut(path, ".")
-	if !dotted || kind == KindClusterIssuer {
-		return SignerRef{Kind: kind, Name: path}
+	if !dotted || kind == policyv1alpha1.IssuerKindClusterIssuer {
+		return policyv1alpha1.IssuerReference{Kind: kind, Name: path}
 	}
-	return SignerRef{Kind: kind, Namespace: first, Name: rest}
+	return policyv1alpha1.IssuerReference{Kind: kind, Namespace: first, Name: rest}
 }
 
 // validateSignerRef returns why r cannot name a real object, or "" when it can.
 // cert-manager's split accepts empty and oversized parts; the API server would
 // never find such an issuer, so we say why here instead of failing at lookup.
-func validateSignerRef(r SignerRef) string {
+func validateSignerRef(r policyv1alpha1.IssuerReference) string {
 	var problems []string
-	if r.Kind == KindIssuer {
+	if r.Kind == policyv1alpha1.IssuerKindIssuer {
 		if r.Namespace == "" {
 			// cert-manager reads a path without a dot as a name alone.
 			problems = append(problems, "namespace and name must be separated by '.'")
@@ -138,8 +114,8 @@ func validateSignerRef(r SignerRef) string {
 	return strings.Join(problems, "; ")
 }
 
-func signerNameForm(kind string) string {
-	if kind == KindClusterIssuer {
+func signerNameForm(kind policyv1alpha1.IssuerKind) string {
+	if kind == policyv1alpha1.IssuerKindClusterIssuer {
 		return clusterIssuerSignerDomain + "/<name>"
 	}
 	return issuerSignerDomain + "/<namespace>.<name>"

@@ -6,32 +6,34 @@ import (
 	"testing"
 
 	cmcsrutil "github.com/cert-manager/cert-manager/pkg/controller/certificatesigningrequests/util"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
 
 func TestParseSignerNameAccepts(t *testing.T) {
 	tests := map[string]struct {
 		name string
-		want SignerRef
+		want policyv1alpha1.IssuerReference
 	}{
 		"issuer": {
 			name: "issuers.cert-manager.io/team-a.ca",
-			want: SignerRef{Kind: KindIssuer, Namespace: "team-a", Name: "ca"},
+			want: policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: "team-a", Name: "ca"},
 		},
 		"issuer name keeps the dots after the namespace": {
 			name: "issuers.cert-manager.io/ns.a.b",
-			want: SignerRef{Kind: KindIssuer, Namespace: "ns", Name: "a.b"},
+			want: policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: "ns", Name: "a.b"},
 		},
 		"cluster issuer": {
 			name: "clusterissuers.cert-manager.io/ca",
-			want: SignerRef{Kind: KindClusterIssuer, Name: "ca"},
+			want: policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: "ca"},
 		},
 		"cluster issuer name keeps its dots": {
 			name: "clusterissuers.cert-manager.io/a.b",
-			want: SignerRef{Kind: KindClusterIssuer, Name: "a.b"},
+			want: policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: "a.b"},
 		},
 		"longest namespace": {
 			name: "issuers.cert-manager.io/" + strings.Repeat("n", 63) + ".x",
-			want: SignerRef{Kind: KindIssuer, Namespace: strings.Repeat("n", 63), Name: "x"},
+			want: policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: strings.Repeat("n", 63), Name: "x"},
 		},
 	}
 	for name, tc := range tests {
@@ -117,13 +119,14 @@ func TestParseSignerNameRejects(t *testing.T) {
 	}
 }
 
-func TestSignerRefSignerName(t *testing.T) {
-	tests := map[SignerRef]string{
-		{Kind: KindIssuer, Namespace: "ns", Name: "ca"}:        "issuers.cert-manager.io/ns.ca",
-		{Kind: KindIssuer, Namespace: "ns", Name: "a.b"}:       "issuers.cert-manager.io/ns.a.b",
-		{Kind: KindClusterIssuer, Name: "ca"}:                  "clusterissuers.cert-manager.io/ca",
-		{Kind: KindClusterIssuer, Name: "a.b"}:                 "clusterissuers.cert-manager.io/a.b",
-		{Kind: KindClusterIssuer, Namespace: "x", Name: "a.b"}: "clusterissuers.cert-manager.io/a.b",
+func TestIssuerReferenceSignerName(t *testing.T) {
+	const issuer, clusterIssuer = policyv1alpha1.IssuerKindIssuer, policyv1alpha1.IssuerKindClusterIssuer
+	tests := map[policyv1alpha1.IssuerReference]string{
+		{Kind: issuer, Namespace: "ns", Name: "ca"}:        "issuers.cert-manager.io/ns.ca",
+		{Kind: issuer, Namespace: "ns", Name: "a.b"}:       "issuers.cert-manager.io/ns.a.b",
+		{Kind: clusterIssuer, Name: "ca"}:                  "clusterissuers.cert-manager.io/ca",
+		{Kind: clusterIssuer, Name: "a.b"}:                 "clusterissuers.cert-manager.io/a.b",
+		{Kind: clusterIssuer, Namespace: "x", Name: "a.b"}: "clusterissuers.cert-manager.io/a.b",
 	}
 	for ref, want := range tests {
 		if got := ref.SignerName(); got != want {
@@ -139,7 +142,7 @@ func FuzzParseSignerName(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string) {
 		ref, err := ParseSignerName(name)
 		if err != nil {
-			if ref != (SignerRef{}) {
+			if ref != (policyv1alpha1.IssuerReference{}) {
 				t.Fatalf("ParseSignerName(%q) returned %+v with error %v", name, ref, err)
 			}
 			return
@@ -153,7 +156,7 @@ func FuzzParseSignerName(f *testing.F) {
 		}
 		cm, ok := cmcsrutil.SignerIssuerRefFromSignerName(name)
 		kind, kindOK := cmcsrutil.IssuerKindFromType(cm.Type)
-		if !ok || !kindOK || kind != ref.Kind || cm.Namespace != ref.Namespace || cm.Name != ref.Name {
+		if !ok || !kindOK || kind != string(ref.Kind) || cm.Namespace != ref.Namespace || cm.Name != ref.Name {
 			t.Fatalf("ParseSignerName(%q) = %+v but cert-manager reads %+v (ok=%t)", name, ref, cm, ok)
 		}
 	})

@@ -13,10 +13,10 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/go-logr/logr"
 	certificatesv1 "k8s.io/api/certificates/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	csrutil "github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
@@ -186,12 +186,12 @@ func (s *Signer) challengeSealer(ctx context.Context, csr *certificatesv1.Certif
 	if err != nil {
 		return sealer{}, false, nil
 	}
-	var issuer cmapi.GenericIssuer = &cmapi.Issuer{}
 	namespace := ref.Namespace
-	if ref.Kind == csrutil.KindClusterIssuer {
-		issuer, namespace = &cmapi.ClusterIssuer{}, s.clusterResourceNamespace
+	if ref.Kind == policyv1alpha1.IssuerKindClusterIssuer {
+		namespace = s.clusterResourceNamespace
 	}
-	if err := s.client.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, issuer); err != nil {
+	issuer, err := signer.GetIssuer(ctx, s.client, ref)
+	if err != nil {
 		return sealer{}, false, client.IgnoreNotFound(err)
 	}
 	return s.sealerFor(ctx, csr, issuer, namespace)
