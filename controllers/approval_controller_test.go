@@ -15,12 +15,12 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 )
 
@@ -47,23 +47,7 @@ func newTenant(t testing.TB, mutate ...func(*policyv1alpha1.SignerPolicy)) tenan
 }
 
 func dnsCSR(t testing.TB, dnsNames ...string) []byte {
-	return harness.CSRPEM(t, &x509.CertificateRequest{DNSNames: dnsNames}, harness.ECDSAKey(t))
-}
-
-// grantCSRCreate lets a user create CSRs without any policy naming them, so that a test can
-// show what the operator decides for a stranger.
-func grantCSRCreate(t *testing.T, user string) {
-	t.Helper()
-	name := "test-csr-create:" + user
-	env.Create(t, &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get"}}},
-	})
-	env.Create(t, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
-	})
+	return signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{DNSNames: dnsNames})
 }
 
 func approvedBy(policy string) func(*certificatesv1.CertificateSigningRequest) error {
@@ -106,7 +90,7 @@ func TestRequesterNamedInPolicyIsApproved(t *testing.T) {
 func TestRequesterNotNamedIsDenied(t *testing.T) {
 	tn := newTenant(t)
 	stranger := "mallory-" + tn.ns
-	grantCSRCreate(t, stranger)
+	env.GrantCSRCreate(t, stranger)
 	c := env.SubmitCSR(t, env.User(t, stranger), harness.CSR{SignerName: tn.signerName, Request: dnsCSR(t, "web.example.com")})
 	env.WaitForCSR(t, c.Name, wait, deniedNaming("spec.requesters"))
 }
@@ -133,18 +117,18 @@ func TestDisallowedRequestsAreDeniedNamingTheField(t *testing.T) {
 			Annotations: map[string]string{"experimental.cert-manager.io/request-duration": "72h"}}, "spec.duration.max"},
 		{"CA flag not allowed", harness.CSR{Request: dnsCSR(t, "web.example.com"),
 			Annotations: map[string]string{"experimental.cert-manager.io/request-is-ca": "true"}}, "spec.allowCA"},
-		{"RSA key too small", harness.CSR{Request: harness.CSRPEM(t, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}}, smallRSA)},
+		{"RSA key too small", harness.CSR{Request: signertest.RequestPEM(t, smallRSA, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})},
 			"spec.privateKey"},
 		{"garbage duration annotation", harness.CSR{Request: dnsCSR(t, "web.example.com"),
 			Annotations: map[string]string{"experimental.cert-manager.io/request-duration": "soon"}}, "experimental.cert-manager.io/request-duration"},
-		{"subject impersonating system:masters", harness.CSR{Request: harness.CSRPEM(t, &x509.CertificateRequest{
-			Subject: pkix.Name{Organization: []string{"system:masters"}}, DNSNames: []string{"web.example.com"}}, harness.ECDSAKey(t))}, "spec.allowed.organizations"},
+		{"subject impersonating system:masters", harness.CSR{Request: signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{
+			Subject: pkix.Name{Organization: []string{"system:masters"}}, DNSNames: []string{"web.example.com"}})}, "spec.allowed.organizations"},
 		// Names no DNS can hold, which '*' of *.example.com used to match like any other label.
 		{"NUL inside a DNS label", harness.CSR{Request: dnsCSR(t, "a\x00b.example.com")}, "spec.allowed.dnsNames"},
 		{"space inside a DNS label", harness.CSR{Request: dnsCSR(t, "a b.example.com")}, "spec.allowed.dnsNames"},
 		{"underscore in a DNS label", harness.CSR{Request: dnsCSR(t, "a_b.example.com")}, "spec.allowed.dnsNames"},
-		{"subject OU impersonating system:masters", harness.CSR{Request: harness.CSRPEM(t, &x509.CertificateRequest{
-			Subject: pkix.Name{OrganizationalUnit: []string{"system:masters"}}, DNSNames: []string{"web.example.com"}}, harness.ECDSAKey(t))}, "spec.allowed.organizationalUnits"},
+		{"subject OU impersonating system:masters", harness.CSR{Request: signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{
+			Subject: pkix.Name{OrganizationalUnit: []string{"system:masters"}}, DNSNames: []string{"web.example.com"}})}, "spec.allowed.organizationalUnits"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,31 +188,29 @@ func TestManualModeLeavesTheDecisionToNamedApprovers(t *testing.T) {
 
 	// Someone who is not an approver is refused by the API server itself.
 	outsider := env.User(t, "eve-"+tn.ns)
-	if err := approve(outsider, c.Name); !apierrors.IsForbidden(err) {
+	if err := harness.Approve(outsider, c.Name); !apierrors.IsForbidden(err) {
 		t.Fatalf("approval by a user the policy does not name: err = %v, want Forbidden", err)
 	}
 	// Requesting and approving are separate powers: the requester cannot approve her own CSR.
-	if err := approve(env.User(t, tn.user), c.Name); !apierrors.IsForbidden(err) {
+	if err := harness.Approve(env.User(t, tn.user), c.Name); !apierrors.IsForbidden(err) {
 		t.Fatalf("approval by the requester: err = %v, want Forbidden", err)
 	}
 	// `kubectl certificate approve` is a get followed by an update of /approval.
 	person := env.User(t, "bob-"+tn.ns, approver)
-	harness.Eventually(t, 10*time.Second, func() error { return approve(person, c.Name) })
+	harness.ApproveEventually(t, 10*time.Second, person, c.Name)
 	got := env.WaitForCSR(t, c.Name, wait, harness.HasCondition(certificatesv1.CertificateApproved))
 	if cond := harness.Condition(got, certificatesv1.CertificateApproved); cond.Reason != "KubectlApprove" {
 		t.Errorf("approved with reason %s, want the approver's own", cond.Reason)
 	}
 }
 
-func approve(as client.Client, name string) error { return harness.Approve(as, name) }
-
 func TestCSRsOfUngovernedSignersAreLeftUntouched(t *testing.T) {
 	tn := newTenant(t)
 	alice := env.User(t, tn.user)
-	grantCSRCreate(t, tn.user)
+	env.GrantCSRCreate(t, tn.user)
 	others := []*certificatesv1.CertificateSigningRequest{
-		env.SubmitCSR(t, alice, harness.CSR{SignerName: "kubernetes.io/kube-apiserver-client", Request: harness.CSRPEM(t,
-			&x509.CertificateRequest{Subject: pkix.Name{CommonName: "web"}}, harness.ECDSAKey(t)),
+		env.SubmitCSR(t, alice, harness.CSR{SignerName: "kubernetes.io/kube-apiserver-client", Request: signertest.RequestPEM(t,
+			signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "web"}}),
 			Usages: []certificatesv1.KeyUsage{"client auth"}}),
 		env.SubmitCSR(t, alice, harness.CSR{SignerName: "issuers.cert-manager.io/" + tn.ns + ".ungoverned", Request: dnsCSR(t, "web.example.com")}),
 		env.SubmitCSR(t, alice, harness.CSR{SignerName: "clusterissuers.cert-manager.io/nobody", Request: dnsCSR(t, "web.example.com")}),

@@ -19,11 +19,11 @@ import (
 )
 
 // mayReference asks the API server the exact question the signing controller asks before
-// signing for a namespaced Issuer.
-func mayReference(t *testing.T, user, ns, issuer string) bool {
+// signing for a namespaced Issuer, for the user in groups.
+func mayReference(t *testing.T, user, ns, issuer string, groups ...string) bool {
 	t.Helper()
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User: user,
+		User: user, Groups: groups,
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
 			Group: "cert-manager.io", Resource: "signers", Verb: "reference", Namespace: ns, Name: issuer,
 		},

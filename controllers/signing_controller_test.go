@@ -16,7 +16,6 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -76,9 +75,9 @@ func newUngovernedIssuerUnderTest(t *testing.T, kind policyv1alpha1.IssuerKind, 
 		env.Create(t, iut.ca.Secret(iut.secretNamespace, name))
 	}
 	user := "requester-" + ns
-	grantCSRCreate(t, user)
+	env.GrantCSRCreate(t, user)
 	if kind == policyv1alpha1.IssuerKindIssuer {
-		grantReference(t, ns, name, user)
+		env.GrantReference(t, ns, name, harness.UserSubject(user))
 	}
 	iut.requester = env.User(t, user)
 	return iut, user
@@ -119,19 +118,8 @@ func governed(t *testing.T, signerName, user string, mutate ...func(*policyv1alp
 	readyStatus(t, p.Name, metav1.ConditionTrue)
 }
 
-func grantReference(t *testing.T, ns, issuer, user string) {
-	t.Helper()
-	env.Create(t, &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reference-" + user},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"cert-manager.io"}, Resources: []string{"signers"}, Verbs: []string{"reference"}, ResourceNames: []string{issuer}}},
-	})
-	env.Create(t, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reference-" + user},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "reference-" + user},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
-	})
-}
-
+// grantCSRCreate, grantReference and issued are what the harness now provides, under the names
+// signing_fail_closed_test.go calls.
 // signingCase is one CSR of the matrix and what its certificate must say.
 type signingCase struct {
 	name        string
@@ -205,21 +193,10 @@ func (iut issuerUnderTest) submit(t *testing.T, tc signingCase) (*certificatesv1
 		SignerName: iut.signerName, Request: signertest.RequestPEM(t, key, &tc.tmpl),
 		Usages: tc.usages, Annotations: annotations, ExpirationSeconds: tc.expiration,
 	})
-	if err := approve(env.Admin, c.Name); err != nil {
+	if err := harness.Approve(env.Admin, c.Name); err != nil {
 		t.Fatalf("approving: %v", err)
 	}
 	return c, key
-}
-
-// issued waits for the certificate and the annotations that describe it, written just after.
-func issued(c *certificatesv1.CertificateSigningRequest) error {
-	if len(c.Status.Certificate) == 0 {
-		return fmt.Errorf("no certificate yet; conditions %+v", c.Status.Conditions)
-	}
-	if c.Annotations["policy.signerpolicy.dev/certificate-serial"] == "" {
-		return fmt.Errorf("certificate issued but not yet annotated")
-	}
-	return nil
 }
 
 func TestSigningMatrix(t *testing.T) {
@@ -231,7 +208,7 @@ func TestSigningMatrix(t *testing.T) {
 					t.Run(tc.name, func(t *testing.T) {
 						t.Parallel()
 						c, key := iut.submit(t, tc)
-						got := env.WaitForCSR(t, c.Name, wait, issued)
+						got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 						verifyCertificate(t, iut, tc, got, key)
 					})
 				}
@@ -270,20 +247,15 @@ func verifyCertificate(t *testing.T, iut issuerUnderTest, tc signingCase, c *cer
 	if want := c.CreationTimestamp.Add(duration); leaf.NotAfter.Sub(want).Abs() > 30*time.Second {
 		t.Errorf("notAfter = %s, want within 30s of %s (creation + %s)", leaf.NotAfter, want, duration)
 	}
-	roots := x509.NewCertPool()
+	root := leaf
 	if iut.selfSigned() {
-		roots.AddCert(leaf)
 		if !bytes.Equal(leaf.RawIssuer, leaf.RawSubject) {
 			t.Error("a SelfSigned certificate's issuer differs from its subject")
 		}
 	} else {
-		roots.AddCert(iut.ca.Cert)
+		root = iut.ca.Cert
 	}
-	intermediates := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		intermediates.AddCert(c)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	if err := signertest.VerifyChain(chain, root, x509.ExtKeyUsageAny); err != nil {
 		t.Errorf("chain does not verify to the CA: %v", err)
 	}
 	if c.Annotations["policy.signerpolicy.dev/certificate-serial"] != leaf.SerialNumber.Text(16) {

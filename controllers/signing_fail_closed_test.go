@@ -115,7 +115,7 @@ func TestAPersonsApprovalNeverWidensTheRequestersPolicy(t *testing.T) {
 					t.Parallel()
 					tc := signingCase{tmpl: web, annotations: map[string]string{"experimental.cert-manager.io/request-duration": "2160h"}}
 					c, key := iut.submit(t, tc)
-					got := env.WaitForCSR(t, c.Name, wait, issued)
+					got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 					tc.duration = 24 * time.Hour
 					verifyCertificate(t, iut, tc, got, key)
 				})
@@ -140,7 +140,7 @@ func TestApprovedCSRForAnUngovernedIssuerIsSignedOnlyOnceAPolicyAllowsIt(t *test
 				}
 				stillWaiting(t, c.Name, time.Second)
 				governed(t, iut.signerName, user)
-				got := env.WaitForCSR(t, c.Name, wait, issued)
+				got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 				verifyCertificate(t, iut, tc, got, key)
 			})
 		}
@@ -155,8 +155,8 @@ func TestAPolicyNarrowedAfterApprovalStopsTheSignature(t *testing.T) {
 	iut := issuerUnderTest{signerName: "issuers.cert-manager.io/" + ns + ".ca", secretNamespace: ns, ca: root}
 	env.Create(t, caIssuer(ns, "ca"))
 	user := "requester-" + ns
-	grantCSRCreate(t, user)
-	grantReference(t, ns, "ca", user)
+	env.GrantCSRCreate(t, user)
+	env.GrantReference(t, ns, "ca", harness.UserSubject(user))
 	iut.requester = env.User(t, user)
 	governed(t, iut.signerName, user)
 

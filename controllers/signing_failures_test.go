@@ -20,14 +20,13 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 )
 
+// failedWith is harness.FailedWith that also insists the Failed CSR carries no certificate: a
+// refusal at signing must never deliver one.
 func failedWith(reason string) func(*certificatesv1.CertificateSigningRequest) error {
+	failed := harness.FailedWith(reason)
 	return func(c *certificatesv1.CertificateSigningRequest) error {
-		cond := harness.Condition(c, certificatesv1.CertificateFailed)
-		if cond == nil {
-			return fmt.Errorf("not Failed: %+v", c.Status.Conditions)
-		}
-		if cond.Reason != reason {
-			return fmt.Errorf("Failed with %s: %s, want %s", cond.Reason, cond.Message, reason)
+		if err := failed(c); err != nil {
+			return err
 		}
 		if len(c.Status.Certificate) > 0 {
 			return fmt.Errorf("Failed CSR carries a certificate")
@@ -41,7 +40,7 @@ var webCSR = signingCase{tmpl: x509.CertificateRequest{DNSNames: []string{"web.e
 func TestRequesterWithoutReferenceFailsDeniedReference(t *testing.T) {
 	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, false)
 	stranger := "stranger-" + policyName(t)
-	grantCSRCreate(t, stranger)
+	env.GrantCSRCreate(t, stranger)
 	iut.requester = env.User(t, stranger)
 	c, _ := iut.submit(t, webCSR)
 	got := env.WaitForCSR(t, c.Name, wait, failedWith("DeniedReference"))
@@ -92,15 +91,15 @@ func TestCASecretCreatedAfterTheCSRIsUsedOnceItExists(t *testing.T) {
 	env.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "late"},
 		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "late-ca"}}}})
 	user := "requester-" + ns
-	grantCSRCreate(t, user)
-	grantReference(t, ns, "late", user)
+	env.GrantCSRCreate(t, user)
+	env.GrantReference(t, ns, "late", harness.UserSubject(user))
 	iut := issuerUnderTest{signerName: "issuers.cert-manager.io/" + ns + ".late", secretNamespace: ns, ca: root, requester: env.User(t, user)}
 	governed(t, iut.signerName, user)
 
 	c, key := iut.submit(t, webCSR)
 	waitForEvent(t, c, "SecretMissing")
 	env.Create(t, root.Secret(ns, "late-ca"))
-	got := env.WaitForCSR(t, c.Name, wait, issued)
+	got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 	verifyCertificate(t, iut, webCSR, got, key)
 }
 
@@ -113,7 +112,7 @@ func TestSelfSignedSecretCreatedLateOrFixedIsUsed(t *testing.T) {
 		SignerName: iut.signerName, Request: signertest.RequestPEM(t, key, &webCSR.tmpl),
 		Annotations: map[string]string{"experimental.cert-manager.io/private-key-secret-name": "late-key"},
 	})
-	if err := approve(env.Admin, c.Name); err != nil {
+	if err := harness.Approve(env.Admin, c.Name); err != nil {
 		t.Fatal(err)
 	}
 	waitForEvent(t, c, "SecretMissing")
@@ -126,7 +125,7 @@ func TestSelfSignedSecretCreatedLateOrFixedIsUsed(t *testing.T) {
 	if err := env.Admin.Update(context.Background(), secret); err != nil {
 		t.Fatal(err)
 	}
-	got := env.WaitForCSR(t, c.Name, wait, issued)
+	got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 	verifyCertificate(t, iut, webCSR, got, key)
 }
 
@@ -139,7 +138,7 @@ func TestSelfSignedWithTheWrongKeyFailsErrorKeyMatch(t *testing.T) {
 		SignerName: iut.signerName, Request: signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &webCSR.tmpl),
 		Annotations: map[string]string{"experimental.cert-manager.io/private-key-secret-name": other.Name},
 	})
-	if err := approve(env.Admin, c.Name); err != nil {
+	if err := harness.Approve(env.Admin, c.Name); err != nil {
 		t.Fatal(err)
 	}
 	env.WaitForCSR(t, c.Name, wait, failedWith("ErrorKeyMatch"))
@@ -148,7 +147,7 @@ func TestSelfSignedWithTheWrongKeyFailsErrorKeyMatch(t *testing.T) {
 func TestSelfSignedWithoutTheKeyAnnotationFailsMissingAnnotation(t *testing.T) {
 	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, true)
 	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: dnsCSR(t, "web.example.com")})
-	if err := approve(env.Admin, c.Name); err != nil {
+	if err := harness.Approve(env.Admin, c.Name); err != nil {
 		t.Fatal(err)
 	}
 	env.WaitForCSR(t, c.Name, wait, failedWith("MissingAnnotation"))
@@ -176,7 +175,7 @@ func TestPolicyMaxClampsTheDuration(t *testing.T) {
 	tc := webCSR
 	tc.annotations = map[string]string{"experimental.cert-manager.io/request-duration": "720h"}
 	c, key := iut.submit(t, tc)
-	got := env.WaitForCSR(t, c.Name, wait, issued)
+	got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 	tc.duration = 48 * 3600e9
 	verifyCertificate(t, iut, tc, got, key)
 }
@@ -184,7 +183,7 @@ func TestPolicyMaxClampsTheDuration(t *testing.T) {
 func TestMalformedSignerNameIsIgnoredAndOthersProceed(t *testing.T) {
 	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, false)
 	bad := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: "issuers.cert-manager.io/no-dot-here", Request: dnsCSR(t, "web.example.com")})
-	if err := approve(env.Admin, bad.Name); err != nil {
+	if err := harness.Approve(env.Admin, bad.Name); err != nil {
 		t.Fatal(err)
 	}
 	ev := waitForEvent(t, bad, "InvalidSignerName")
@@ -192,7 +191,7 @@ func TestMalformedSignerNameIsIgnoredAndOthersProceed(t *testing.T) {
 		t.Errorf("event %q does not name spec.signerName", ev.Note)
 	}
 	good, _ := iut.submit(t, webCSR)
-	env.WaitForCSR(t, good.Name, wait, issued)
+	env.WaitForCSR(t, good.Name, wait, harness.Issued)
 	var got certificatesv1.CertificateSigningRequest
 	if err := env.Admin.Get(context.Background(), client.ObjectKeyFromObject(bad), &got); err != nil {
 		t.Fatal(err)
@@ -207,10 +206,10 @@ func TestUnapprovedCSRWaitsAndIsSignedAfterApproval(t *testing.T) {
 	key := signertest.NewKey(t, signertest.ECDSA)
 	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: signertest.RequestPEM(t, key, &webCSR.tmpl)})
 	waitForEvent(t, c, "WaitingApproval")
-	if err := approve(env.Admin, c.Name); err != nil {
+	if err := harness.Approve(env.Admin, c.Name); err != nil {
 		t.Fatal(err)
 	}
-	got := env.WaitForCSR(t, c.Name, wait, issued)
+	got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 	verifyCertificate(t, iut, webCSR, got, key)
 	waitForEvent(t, got, "CertificateIssued")
 	recs := records.For(c.Name)
@@ -230,7 +229,7 @@ func TestUnapprovedCSRWaitsAndIsSignedAfterApproval(t *testing.T) {
 func TestIssuerCreatedAfterTheCSRIsUsed(t *testing.T) {
 	ns := env.Namespace(t)
 	user := "requester-" + ns
-	grantCSRCreate(t, user)
+	env.GrantCSRCreate(t, user)
 	iut := issuerUnderTest{signerName: "clusterissuers.cert-manager.io/late-" + ns, secretNamespace: clusterResourceNamespace, requester: env.User(t, user)}
 	// Not Ready until the issuer exists: the policy coming into force is part of what the
 	// issuer's creation must set off.
@@ -241,6 +240,6 @@ func TestIssuerCreatedAfterTheCSRIsUsed(t *testing.T) {
 	waitForEvent(t, c, "IssuerNotFound")
 	env.Create(t, &cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: "late-" + ns},
 		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "late-" + ns}}}})
-	got := env.WaitForCSR(t, c.Name, wait, issued)
+	got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 	verifyCertificate(t, iut, webCSR, got, key)
 }

@@ -13,9 +13,7 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -66,8 +64,8 @@ func TestIssuerNotReadyHoldsTheCSRUntilItIsReady(t *testing.T) {
 	env.Create(t, caIssuer(ns, name))
 	setIssuerReady(t, ns, name, cmmeta.ConditionFalse, "the CA Secret failed verification")
 	user := "requester-" + ns
-	grantCSRCreate(t, user)
-	grantReference(t, ns, name, user)
+	env.GrantCSRCreate(t, user)
+	env.GrantReference(t, ns, name, harness.UserSubject(user))
 	iut := issuerUnderTest{signerName: "issuers.cert-manager.io/" + ns + "." + name, secretNamespace: ns, ca: root, requester: env.User(t, user)}
 	governed(t, iut.signerName, user)
 
@@ -83,23 +81,8 @@ func TestIssuerNotReadyHoldsTheCSRUntilItIsReady(t *testing.T) {
 	stillWaiting(t, c.Name, 2*time.Second)
 
 	setIssuerReady(t, ns, name, cmmeta.ConditionTrue, "Signing CA verified")
-	got := env.WaitForCSR(t, c.Name, wait, issued)
+	got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 	verifyCertificate(t, iut, webCSR, got, key)
-}
-
-// grantReferenceTo gives subject `reference` on the named signers in ns with a Role of the
-// test's own making.
-func grantReferenceTo(t *testing.T, ns, role string, subject rbacv1.Subject, resourceNames ...string) {
-	t.Helper()
-	env.Create(t, &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: role},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"cert-manager.io"}, Resources: []string{"signers"}, Verbs: []string{"reference"}, ResourceNames: resourceNames}},
-	})
-	env.Create(t, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: role},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role},
-		Subjects:   []rbacv1.Subject{subject},
-	})
 }
 
 // caIssuerWithoutReference is a CA Issuer named "ca" in ns with its Secret, governed by a policy
@@ -113,24 +96,9 @@ func caIssuerWithoutReference(t *testing.T, ns string, mutate func(*policyv1alph
 	env.Create(t, caIssuer(ns, name))
 	env.Create(t, iut.ca.Secret(ns, name))
 	user = "requester-" + ns
-	grantCSRCreate(t, user)
+	env.GrantCSRCreate(t, user)
 	governed(t, iut.signerName, user, mutate)
 	return iut, user
-}
-
-// mayReferenceAs is mayReference for a requester with groups.
-func mayReferenceAs(t *testing.T, user string, groups []string, ns, issuer string) bool {
-	t.Helper()
-	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User: user, Groups: groups,
-		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Group: "cert-manager.io", Resource: "signers", Verb: "reference", Namespace: ns, Name: issuer,
-		},
-	}}
-	if err := env.Admin.Create(context.Background(), sar); err != nil {
-		t.Fatal(err)
-	}
-	return sar.Status.Allowed
 }
 
 // The SubjectAccessReview must carry the requester's groups from the CSR: a requester allowed
@@ -145,7 +113,7 @@ func TestReferenceGrantedToARequesterGroupIsEnough(t *testing.T) {
 	iut.requester = env.User(t, user, group)
 	// The user alone, without the group, has no grant: only the group can make signing pass.
 	harness.Eventually(t, wait, func() error {
-		if !mayReferenceAs(t, user, []string{group}, ns, "ca") {
+		if !mayReference(t, user, ns, "ca", group) {
 			return fmt.Errorf("the group's grant has not reached the authorizer yet")
 		}
 		return nil
@@ -158,7 +126,7 @@ func TestReferenceGrantedToARequesterGroupIsEnough(t *testing.T) {
 	if !slices.Contains(c.Spec.Groups, group) {
 		t.Fatalf("CSR spec.groups = %v, want it to hold %s", c.Spec.Groups, group)
 	}
-	got := env.WaitForCSR(t, c.Name, wait, issued)
+	got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 	verifyCertificate(t, iut, webCSR, got, key)
 }
 
@@ -194,7 +162,7 @@ func TestIsCAAnnotationOnARequestWithoutBasicConstraintsIssuesACA(t *testing.T) 
 			tc := signingCase{tmpl: x509.CertificateRequest{Subject: pkix.Name{CommonName: "Team CA"}},
 				annotations: map[string]string{"experimental.cert-manager.io/request-is-ca": "true"}, isCA: true}
 			c, key := iut.submit(t, tc)
-			got := env.WaitForCSR(t, c.Name, wait, issued)
+			got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 			verifyCertificate(t, iut, tc, got, key) // checks leaf.IsCA == true
 		})
 	}

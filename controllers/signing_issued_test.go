@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/pem"
 	"math/big"
 	"net"
 	"strings"
@@ -26,12 +25,9 @@ func TestCheckIssued(t *testing.T) {
 	now := time.Now()
 	key := signertest.NewKey(t, signertest.ECDSA)
 	ca := signertest.NewRootCA(t, signertest.ECDSA, "upstream")
-	parsed, err := x509.ParseCertificateRequest(pemBlock(t, signertest.RequestPEM(t, key, &x509.CertificateRequest{
+	parsed := signertest.ParseRequest(t, signertest.RequestPEM(t, key, &x509.CertificateRequest{
 		DNSNames: []string{"web.example.com"}, IPAddresses: []net.IP{net.ParseIP("10.0.0.1")},
-	})))
-	if err != nil {
-		t.Fatal(err)
-	}
+	}))
 	p := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: policyv1alpha1.SignerPolicySpec{
 		Usages: []policyv1alpha1.KeyUsage{"digital signature", "server auth", "client auth", "code signing"},
 	}}
@@ -109,13 +105,4 @@ func TestCheckIssued(t *testing.T) {
 			}
 		})
 	}
-}
-
-func pemBlock(t *testing.T, data []byte) []byte {
-	t.Helper()
-	block, _ := pem.Decode(data)
-	if block == nil {
-		t.Fatal("no PEM block")
-	}
-	return block.Bytes
 }

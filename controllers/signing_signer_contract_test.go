@@ -92,8 +92,8 @@ func scriptedIssuer(t *testing.T, fake *signertest.Signer) issuerUnderTest {
 		}}}})
 	scripted.script(t, ns, name, fake)
 	user := "requester-" + ns
-	grantCSRCreate(t, user)
-	grantReference(t, ns, name, user)
+	env.GrantCSRCreate(t, user)
+	env.GrantReference(t, ns, name, harness.UserSubject(user))
 	iut := issuerUnderTest{name: "Issuer/scripted", signerName: "issuers.cert-manager.io/" + ns + "." + name, secretNamespace: ns, requester: env.User(t, user)}
 	governed(t, iut.signerName, user)
 	return iut
@@ -103,7 +103,7 @@ func scriptedIssuer(t *testing.T, fake *signertest.Signer) issuerUnderTest {
 func submitApproved(t *testing.T, iut issuerUnderTest) *certificatesv1.CertificateSigningRequest {
 	t.Helper()
 	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: dnsCSR(t, "web.example.com")})
-	if err := approve(env.Admin, c.Name); err != nil {
+	if err := harness.Approve(env.Admin, c.Name); err != nil {
 		t.Fatalf("approving: %v", err)
 	}
 	return c
@@ -157,7 +157,7 @@ func TestSignerPendingThenPlainErrorThenChainIssuesTheChain(t *testing.T) {
 	if !strings.Contains(ev.Note, "scripted upstream timeout") {
 		t.Errorf("retry event note %q does not carry the signer's error", ev.Note)
 	}
-	got := env.WaitForCSR(t, c.Name, wait, issued)
+	got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 	if !bytes.Equal(got.Status.Certificate, chain) {
 		t.Errorf("status.certificate is not the chain the signer returned:\n%s\nwant\n%s", got.Status.Certificate, chain)
 	}
@@ -186,7 +186,7 @@ func TestSignerReturningOtherThanWasDecidedFailsIssuedCertificateMismatch(t *tes
 			iut := scriptedIssuer(t, fake)
 			c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: dnsCSR(t, "web.example.com")})
 			fake.Enqueue(signertest.Returns(leafFor(t, root, c, tc.edit)))
-			if err := approve(env.Admin, c.Name); err != nil {
+			if err := harness.Approve(env.Admin, c.Name); err != nil {
 				t.Fatal(err)
 			}
 			got := env.WaitForCSR(t, c.Name, wait, failedWith("IssuedCertificateMismatch"))

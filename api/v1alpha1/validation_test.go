@@ -2,7 +2,6 @@ package v1alpha1_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -19,15 +18,7 @@ import (
 var env *harness.Env
 
 func TestMain(m *testing.M) {
-	e, err := harness.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	env = e
-	code := m.Run()
-	_ = env.Stop()
-	os.Exit(code)
+	os.Exit(harness.ControlPlaneMain(m, &env))
 }
 
 func validPolicy() *policyv1alpha1.SignerPolicy {

@@ -161,12 +161,7 @@ func TestCertificateTemplateCallerBugs(t *testing.T) {
 			if err == nil {
 				t.Fatal("CertificateTemplate succeeded, want an error")
 			}
-			if _, ok := signer.AsPermanent(err); ok {
-				t.Errorf("error %v is permanent, want a plain error", err)
-			}
-			if _, ok := signer.AsPending(err); ok {
-				t.Errorf("error %v is pending, want a plain error", err)
-			}
+			signertest.ExpectPlainError(t, err)
 		})
 	}
 }

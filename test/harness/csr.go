@@ -2,12 +2,7 @@ package harness
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"strings"
 	"testing"
@@ -20,26 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
-
-// ECDSAKey returns a fresh P-256 key.
-func ECDSAKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-// CSRPEM signs a PKCS#10 request for tmpl with key and PEM-encodes it.
-func CSRPEM(t testing.TB, tmpl *x509.CertificateRequest, key crypto.Signer) []byte {
-	t.Helper()
-	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
-}
 
 // CSR is a CertificateSigningRequest to submit; zero fields take test-friendly defaults.
 type CSR struct {
@@ -111,6 +86,39 @@ func HasCondition(typ certificatesv1.RequestConditionType) func(*certificatesv1.
 	}
 }
 
+// Issued is a WaitForCSR check for a certificate and the serial annotation the operator writes
+// just after it, the last write of an issuance: a test that goes on to read the annotations or the
+// governance records sees them complete.
+func Issued(c *certificatesv1.CertificateSigningRequest) error {
+	if len(c.Status.Certificate) == 0 {
+		return fmt.Errorf("CSR %s has no certificate yet; conditions %+v", c.Name, c.Status.Conditions)
+	}
+	if c.Annotations["policy.signerpolicy.dev/certificate-serial"] == "" {
+		return fmt.Errorf("CSR %s has its certificate but is not yet annotated", c.Name)
+	}
+	return nil
+}
+
+// FailedWith is a WaitForCSR check for a Failed condition with the given reason whose message
+// mentions every string in mentions.
+func FailedWith(reason string, mentions ...string) func(*certificatesv1.CertificateSigningRequest) error {
+	return func(c *certificatesv1.CertificateSigningRequest) error {
+		cond := Condition(c, certificatesv1.CertificateFailed)
+		if cond == nil {
+			return fmt.Errorf("CSR %s is not Failed; conditions %+v", c.Name, c.Status.Conditions)
+		}
+		if cond.Reason != reason {
+			return fmt.Errorf("CSR %s failed with %s (%q), want %s", c.Name, cond.Reason, cond.Message, reason)
+		}
+		for _, m := range mentions {
+			if !strings.Contains(cond.Message, m) {
+				return fmt.Errorf("CSR %s Failed message %q does not mention %q", c.Name, cond.Message, m)
+			}
+		}
+		return nil
+	}
+}
+
 // WaitForEvent waits for an events.k8s.io/v1 event about obj with the given reason.
 func (e *Env) WaitForEvent(t testing.TB, obj client.Object, reason string) *eventsv1.Event {
 	t.Helper()
@@ -148,4 +156,13 @@ func Approve(as client.Client, name string) error {
 		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "KubectlApprove", Message: "approved by a person",
 	})
 	return as.SubResource("approval").Update(context.Background(), &c)
+}
+
+// ApproveEventually approves the CSR as Approve does, retrying for up to timeout and failing the
+// test if no attempt lands. The get and the update race the operator's own writes to the CSR, so
+// an attempt can meet a conflict, and an approver's freshly generated RBAC can take a moment to
+// reach the authorizer.
+func ApproveEventually(t testing.TB, timeout time.Duration, as client.Client, name string) {
+	t.Helper()
+	Eventually(t, timeout, func() error { return Approve(as, name) })
 }

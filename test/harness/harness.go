@@ -52,9 +52,10 @@ type Env struct {
 	usersMu sync.Mutex
 }
 
-// Start starts the control plane and installs the CRDs. Binaries come from KUBEBUILDER_ASSETS,
-// or bin/k8s at the module root when that is unset.
-func Start() (*Env, error) {
+// Start starts the control plane, installs the CRDs and creates the given namespaces (the
+// operator's cluster resource namespace, which a ClusterIssuer's Secrets need). Binaries come
+// from KUBEBUILDER_ASSETS, or bin/k8s at the module root when that is unset.
+func Start(namespaces ...string) (*Env, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return nil, err
@@ -86,26 +87,38 @@ func Start() (*Env, error) {
 	if err != nil {
 		return nil, errors.Join(err, env.Stop())
 	}
+	for _, ns := range namespaces {
+		if err := admin.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return nil, errors.Join(fmt.Errorf("creating namespace %s: %w", ns, err), env.Stop())
+		}
+	}
 	return &Env{Config: cfg, Scheme: scheme, Admin: admin, KubeConfig: env.KubeConfig, env: env}, nil
 }
 
 // Main is the body of a test package's TestMain: it starts the control plane and the manager,
 // runs the tests and stops everything, returning the exit code.
 func Main(m *testing.M, out **Env, opts controllers.Options) int {
-	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
-	e, err := Start()
+	var namespaces []string
+	if ns := opts.ClusterResourceNamespace; ns != "" {
+		namespaces = append(namespaces, ns)
+	}
+	return runPackage(m, out, namespaces, func(e *Env) error { return e.StartManager(opts) })
+}
+
+// ControlPlaneMain is Main without the manager, for a package whose tests start the operator
+// themselves (to restart it, to break what is underneath it) or need only the API server.
+func ControlPlaneMain(m *testing.M, out **Env, namespaces ...string) int {
+	return runPackage(m, out, namespaces, func(*Env) error { return nil })
+}
+
+func runPackage(m *testing.M, out **Env, namespaces []string, startOperator func(*Env) error) int {
+	LogToStderr()
+	e, err := Start(namespaces...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if ns := opts.ClusterResourceNamespace; ns != "" {
-		if err := e.Admin.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			_ = e.Stop()
-			return 1
-		}
-	}
-	if err := e.StartManager(opts); err != nil {
+	if err := startOperator(e); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		_ = e.Stop()
 		return 1
@@ -116,6 +129,13 @@ func Main(m *testing.M, out **Env, opts controllers.Options) int {
 		fmt.Fprintln(os.Stderr, "stopping the control plane:", err)
 	}
 	return code
+}
+
+// LogToStderr sends controller-runtime's logs to stderr, errors only unless TEST_LOG_LEVEL asks
+// for more (debug, info). Tests provoke errors on purpose (conflicts, missing Secrets, a stopped
+// API server), so an error logged is never the verdict; the assertions are.
+func LogToStderr() {
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
 }
 
 // StartManager runs the operator's controllers in-process as OperatorConfig's identity, so every

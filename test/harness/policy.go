@@ -40,9 +40,17 @@ func ManualPolicy(ref policyv1alpha1.IssuerReference, requester string, allowed 
 func (e *Env) GovernWithPolicy(t testing.TB, p *policyv1alpha1.SignerPolicy) {
 	t.Helper()
 	e.Create(t, p)
-	Eventually(t, policyReadyTimeout, func() error {
+	e.WaitForPolicyReady(t, p.Name, policyReadyTimeout)
+}
+
+// WaitForPolicyReady waits up to timeout until the operator reports the named SignerPolicy Ready
+// for its current generation: from then on it is in force, its RBAC applied and its signer
+// governed, whatever the test does next.
+func (e *Env) WaitForPolicyReady(t testing.TB, name string, timeout time.Duration) {
+	t.Helper()
+	Eventually(t, timeout, func() error {
 		var got policyv1alpha1.SignerPolicy
-		if err := e.Admin.Get(context.Background(), client.ObjectKeyFromObject(p), &got); err != nil {
+		if err := e.Admin.Get(context.Background(), client.ObjectKey{Name: name}, &got); err != nil {
 			return err
 		}
 		c := meta.FindStatusCondition(got.Status.Conditions, policyv1alpha1.ConditionReady)

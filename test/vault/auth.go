@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"net/http"
 	"slices"
 	"strings"
@@ -236,5 +237,5 @@ func (s *Server) certRoleFor(mount, name string, leaf *x509.Certificate) (string
 // ClientCertificate issues a client certificate for commonName from the server's ClientCA, for the
 // listener's mTLS and for cert auth; it returns the certificate and key in PEM.
 func (s *Server) ClientCertificate(commonName string) (certPEM, keyPEM []byte, err error) {
-	return s.ClientCA.issue(&x509.Certificate{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, commonName)
+	return s.ClientCA.IssueKeyPair(&x509.Certificate{Subject: pkix.Name{CommonName: commonName}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 }

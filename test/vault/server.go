@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 )
 
 // Auth methods, as Logins counts them. A token is "logged in" with auth/token/lookup-self, which
@@ -76,11 +78,11 @@ type Server struct {
 	// ServingCAPEM is the CA of the serving certificate, for spec.vault.caBundle.
 	ServingCAPEM []byte
 	// Root is the PKI root CA; certificates are issued by an intermediate it signed.
-	Root *CA
+	Root *signertest.CA
 	// Intermediate issues the certificates of every PKI mount.
-	Intermediate *CA
+	Intermediate *signertest.CA
 	// ClientCA issues the client certificates the listener and cert auth trust.
-	ClientCA *CA
+	ClientCA *signertest.CA
 
 	cfg  Config
 	http *httptest.Server
@@ -115,21 +117,28 @@ func Start(cfg Config) (*Server, error) {
 		cfg: cfg, tokens: map[string]*token{}, roles: map[string]Role{}, appRoles: map[string]*appRole{},
 		kubes: map[string]KubernetesRole{}, certs: map[string]CertRole{}, mounts: map[string]string{}, logins: map[string]int{}, atMount: map[string]int{},
 	}
+	const year = 365 * 24 * time.Hour
 	var err error
-	if s.Root, err = NewRootCA("Vault Test Root"); err != nil {
+	if s.Root, err = signertest.NewAuthority("Vault Test Root", nil, 2*year); err != nil {
 		return nil, err
 	}
-	if s.Intermediate, err = s.Root.NewIntermediate("Vault Test Intermediate"); err != nil {
+	// A year: long enough for the 90-day default lifetime and for max_ttl tests, short enough that
+	// a TTL beyond it can be asked for.
+	if s.Intermediate, err = signertest.NewAuthority("Vault Test Intermediate", s.Root, year); err != nil {
 		return nil, err
 	}
-	if s.ClientCA, err = NewRootCA("Vault Test Client CA"); err != nil {
+	if s.ClientCA, err = signertest.NewAuthority("Vault Test Client CA", nil, 2*year); err != nil {
 		return nil, err
 	}
-	servingCA, err := NewRootCA("Vault Test Serving CA")
+	servingCA, err := signertest.NewAuthority("Vault Test Serving CA", nil, 2*year)
 	if err != nil {
 		return nil, err
 	}
-	serving, err := servingCA.ServingCertificate(ServerName)
+	certPEM, keyPEM, err := servingCA.ServingKeyPair(ServerName)
+	if err != nil {
+		return nil, err
+	}
+	serving, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, err
 	}

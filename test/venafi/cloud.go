@@ -82,7 +82,7 @@ func (s *Cloud) Zone() string { return s.opts.Zone }
 func (s *Cloud) CABundle() []byte { return caBundle(s.srv, s.opts.TLS) }
 
 // RootCA is the root the issued chains lead to.
-func (s *Cloud) RootCA() *x509.Certificate { return s.book.ca.root.cert }
+func (s *Cloud) RootCA() *x509.Certificate { return s.book.ca.root.Cert }
 
 // SetBehaviour changes how the server answers from now on.
 func (s *Cloud) SetBehaviour(b Behaviour) { s.book.setBehaviour(b) }

@@ -10,19 +10,16 @@
 package venafi
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
-	"net"
 	"time"
+
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 )
 
 // LoopbackTLS is a serving certificate for 127.0.0.1 and localhost, signed by its own CA, that
@@ -38,35 +35,19 @@ type LoopbackTLS struct {
 
 // NewLoopbackTLS creates a CA and a serving certificate it signed for the loopback addresses.
 func NewLoopbackTLS() (*LoopbackTLS, error) {
-	ca, err := newAuthority("Venafi test servers TLS CA", nil)
+	ca, err := signertest.NewAuthority("Venafi test servers TLS CA", nil, caValidity)
 	if err != nil {
 		return nil, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: newSerial(),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	certPEM, keyPEM, err := ca.ServingKeyPair()
 	if err != nil {
 		return nil, fmt.Errorf("creating the loopback serving certificate: %w", err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
-	return &LoopbackTLS{
-		CAPEM: ca.certPEM,
-		Pool:  pool,
-		cert:  tls.Certificate{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key},
-	}, nil
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return &LoopbackTLS{CAPEM: ca.CertPEM, Pool: ca.Pool(), cert: cert}, nil
 }
 
 // serverConfig is the TLS configuration of a server presenting the loopback certificate.
@@ -74,54 +55,22 @@ func (l *LoopbackTLS) serverConfig() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{l.cert}, MinVersion: tls.VersionTLS12}
 }
 
-// authority is a CA: the issuing CA of a server (an intermediate under a root, so that issued
-// chains have a certificate besides the leaf) or the CA of the loopback serving certificate.
-type authority struct {
-	cert    *x509.Certificate
-	certPEM []byte
-	key     crypto.Signer
-}
+// caValidity is how long the servers' CAs are valid: they outlive any certificate a test asks
+// them for, as a real issuing CA does.
+const caValidity = 5 * 365 * 24 * time.Hour
 
-func newAuthority(commonName string, parent *authority) (*authority, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          newSerial(),
-		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"Venafi test server"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(5 * 365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-	}
-	signerCert, signerKey := tmpl, crypto.Signer(key)
-	if parent != nil {
-		signerCert, signerKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signerCert, key.Public(), signerKey)
-	if err != nil {
-		return nil, fmt.Errorf("creating CA %q: %w", commonName, err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &authority{cert: cert, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), key: key}, nil
-}
-
-// issuingCA signs enrolled CSRs with an intermediate under its own root.
+// issuingCA signs enrolled CSRs with an intermediate under its own root, so that issued chains
+// have a certificate besides the leaf.
 type issuingCA struct {
-	root, intermediate *authority
+	root, intermediate *signertest.CA
 }
 
 func newIssuingCA(name string) (*issuingCA, error) {
-	root, err := newAuthority(name+" Root CA", nil)
+	root, err := signertest.NewAuthority(name+" Root CA", nil, caValidity)
 	if err != nil {
 		return nil, err
 	}
-	intermediate, err := newAuthority(name+" Issuing CA", root)
+	intermediate, err := signertest.NewAuthority(name+" Issuing CA", root, caValidity)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +97,7 @@ func (ca *issuingCA) sign(csrPEM []byte, notAfter time.Time) ([]*x509.Certificat
 		KeyUsage:       x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.intermediate.cert, csr.PublicKey, ca.intermediate.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.intermediate.Cert, csr.PublicKey, ca.intermediate.Key)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
@@ -156,7 +105,7 @@ func (ca *issuingCA) sign(csrPEM []byte, notAfter time.Time) ([]*x509.Certificat
 	if err != nil {
 		return nil, err
 	}
-	return []*x509.Certificate{leaf, ca.intermediate.cert, ca.root.cert}, nil
+	return []*x509.Certificate{leaf, ca.intermediate.Cert, ca.root.Cert}, nil
 }
 
 // parseCSR decodes and verifies a PEM PKCS#10 request, as a CA would before signing it.

@@ -89,7 +89,7 @@ func (s *TPP) Zone() string { return s.opts.Zone }
 func (s *TPP) CABundle() []byte { return caBundle(s.srv, s.opts.TLS) }
 
 // RootCA is the root the issued chains lead to.
-func (s *TPP) RootCA() *x509.Certificate { return s.book.ca.root.cert }
+func (s *TPP) RootCA() *x509.Certificate { return s.book.ca.root.Cert }
 
 // SetBehaviour changes how the server answers from now on.
 func (s *TPP) SetBehaviour(b Behaviour) { s.book.setBehaviour(b) }

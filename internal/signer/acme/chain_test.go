@@ -18,10 +18,7 @@ func chainVia(t *testing.T, rootCN string, tmpl *x509.CertificateRequest, keyPEM
 	t.Helper()
 	root := signertest.NewRootCA(t, signertest.ECDSA, rootCN)
 	inter := root.NewIntermediate(t, signertest.ECDSA, "Intermediate")
-	req, err := x509.ParseCertificateRequest(pemBody(t, keyPEMRequest))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := signertest.ParseRequest(t, keyPEMRequest)
 	leaf := &x509.Certificate{SerialNumber: inter.Cert.SerialNumber, Subject: pkix.Name{CommonName: "leaf"}, DNSNames: tmpl.DNSNames,
 		NotBefore: inter.Cert.NotBefore, NotAfter: inter.Cert.NotAfter}
 	der, err := x509.CreateCertificate(nil, leaf, inter.Cert, req.PublicKey, inter.Key)
@@ -35,10 +32,7 @@ func TestChooseChainAndVerify(t *testing.T) {
 	key := signertest.NewKey(t, signertest.ECDSA)
 	tmpl := &x509.CertificateRequest{DNSNames: []string{"a.example.com"}}
 	reqPEM := signertest.RequestPEM(t, key, tmpl)
-	req, err := x509.ParseCertificateRequest(pemBody(t, reqPEM))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := signertest.ParseRequest(t, reqPEM)
 	def, alt := chainVia(t, "Root X", tmpl, reqPEM), chainVia(t, "Root Y", tmpl, reqPEM)
 	chains := map[string]*acme.RawCertificate{"https://ca/cert/1": {Cert: def}, "https://ca/cert/1/alt/1": {Cert: alt}}
 

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 )
 
 const testNamespace = "issuer-ns"
@@ -43,19 +44,6 @@ func refp(key string) *cmmeta.SecretKeySelector {
 	return &r
 }
 
-func wantReason(t *testing.T, err error, pending bool, reason string) {
-	t.Helper()
-	if pending {
-		if pe, ok := signer.AsPending(err); !ok || pe.Reason != reason {
-			t.Fatalf("got %v, want pending %s", err, reason)
-		}
-		return
-	}
-	if pe, ok := signer.AsPermanent(err); !ok || pe.Reason != reason {
-		t.Fatalf("got %v, want permanent %s", err, reason)
-	}
-}
-
 func TestRFC2136Config(t *testing.T) {
 	secrets := credentials(t, map[string]string{"tsig": "c2VjcmV0IHNlY3JldA==\n"})
 	cfg, err := rfc2136Config(&cmacme.ACMEIssuerDNS01ProviderRFC2136{
@@ -75,14 +63,14 @@ func TestRFC2136Config(t *testing.T) {
 		t.Errorf("without a key name: %+v, %v; want no TSIG", noTSIG, err)
 	}
 	_, err = rfc2136Config(&cmacme.ACMEIssuerDNS01ProviderRFC2136{Nameserver: "ns", TSIGKeyName: "key.", TSIGSecret: ref("tsig")}, secrets)
-	wantReason(t, err, false, ReasonUnsupportedSolver) // cert-manager's default HMACMD5
+	signertest.ExpectPermanent(t, err, ReasonUnsupportedSolver) // cert-manager's default HMACMD5
 	if !strings.Contains(err.Error(), "HMACMD5") {
 		t.Errorf("message %q does not name HMACMD5", err)
 	}
 	_, err = rfc2136Config(&cmacme.ACMEIssuerDNS01ProviderRFC2136{Nameserver: "ns", TSIGKeyName: "key.", TSIGAlgorithm: "HMACSHA1", TSIGSecret: ref("missing")}, secrets)
-	wantReason(t, err, true, signer.ReasonSecretInvalidData)
+	signertest.ExpectPending(t, err, signer.ReasonSecretInvalidData)
 	_, err = rfc2136Config(&cmacme.ACMEIssuerDNS01ProviderRFC2136{}, secrets)
-	wantReason(t, err, true, ReasonInvalidIssuer)
+	signertest.ExpectPending(t, err, ReasonInvalidIssuer)
 }
 
 func TestCloudflareConfig(t *testing.T) {
@@ -99,9 +87,9 @@ func TestCloudflareConfig(t *testing.T) {
 		t.Errorf("building the provider: %v", err)
 	}
 	_, err = cloudflareConfig(&cmacme.ACMEIssuerDNS01ProviderCloudflare{APIKey: refp("key")}, secrets)
-	wantReason(t, err, true, ReasonInvalidIssuer) // a key needs the email
+	signertest.ExpectPending(t, err, ReasonInvalidIssuer) // a key needs the email
 	_, err = cloudflareConfig(&cmacme.ACMEIssuerDNS01ProviderCloudflare{Email: "a@example.com", APIKey: refp("key"), APIToken: refp("token")}, secrets)
-	wantReason(t, err, true, ReasonInvalidIssuer)
+	signertest.ExpectPending(t, err, ReasonInvalidIssuer)
 }
 
 func TestRoute53Config(t *testing.T) {
@@ -125,9 +113,9 @@ func TestRoute53Config(t *testing.T) {
 		t.Errorf("building the provider: %v", err)
 	}
 	_, err = route53Config(&cmacme.ACMEIssuerDNS01ProviderRoute53{AccessKeyID: "AKID"}, secrets)
-	wantReason(t, err, true, ReasonInvalidIssuer)
+	signertest.ExpectPending(t, err, ReasonInvalidIssuer)
 	_, err = route53Config(&cmacme.ACMEIssuerDNS01ProviderRoute53{Auth: &cmacme.Route53Auth{Kubernetes: &cmacme.Route53KubernetesAuth{}}}, secrets)
-	wantReason(t, err, false, ReasonUnsupportedSolver)
+	signertest.ExpectPermanent(t, err, ReasonUnsupportedSolver)
 }
 
 func TestDigitalOceanConfig(t *testing.T) {
@@ -140,7 +128,7 @@ func TestDigitalOceanConfig(t *testing.T) {
 		t.Errorf("building the provider: %v", err)
 	}
 	_, err = digitalOceanConfig(&cmacme.ACMEIssuerDNS01ProviderDigitalOcean{Token: ref("nope")}, secrets)
-	wantReason(t, err, true, signer.ReasonSecretInvalidData)
+	signertest.ExpectPending(t, err, signer.ReasonSecretInvalidData)
 }
 
 func TestAzureDNSConfig(t *testing.T) {
@@ -163,9 +151,9 @@ func TestAzureDNSConfig(t *testing.T) {
 		t.Errorf("ambient config %+v, %v", ambient, err)
 	}
 	_, err = azureDNSConfig(&cmacme.ACMEIssuerDNS01ProviderAzureDNS{ClientID: "client", TenantID: "tenant"}, secrets)
-	wantReason(t, err, true, ReasonInvalidIssuer)
+	signertest.ExpectPending(t, err, ReasonInvalidIssuer)
 	_, err = azureDNSConfig(&cmacme.ACMEIssuerDNS01ProviderAzureDNS{Environment: cmacme.AzureGermanCloud}, secrets)
-	wantReason(t, err, false, ReasonUnsupportedSolver)
+	signertest.ExpectPermanent(t, err, ReasonUnsupportedSolver)
 }
 
 func TestCloudDNSConfig(t *testing.T) {
@@ -188,9 +176,9 @@ func TestCloudDNSConfig(t *testing.T) {
 		t.Errorf("building the provider: %v", err)
 	}
 	_, err = cloudDNSConfig(context.Background(), &cmacme.ACMEIssuerDNS01ProviderCloudDNS{Project: "proj", ServiceAccount: refp("junk")}, secrets)
-	wantReason(t, err, true, signer.ReasonSecretInvalidData)
+	signertest.ExpectPending(t, err, signer.ReasonSecretInvalidData)
 	_, err = cloudDNSConfig(context.Background(), &cmacme.ACMEIssuerDNS01ProviderCloudDNS{ServiceAccount: refp("sa.json")}, secrets)
-	wantReason(t, err, true, ReasonInvalidIssuer)
+	signertest.ExpectPending(t, err, ReasonInvalidIssuer)
 }
 
 func TestAkamaiConfig(t *testing.T) {
@@ -205,7 +193,7 @@ func TestAkamaiConfig(t *testing.T) {
 	}
 	spec.AccessToken = ref("missing")
 	_, err = akamaiConfig(spec, secrets)
-	wantReason(t, err, true, signer.ReasonSecretInvalidData)
+	signertest.ExpectPending(t, err, signer.ReasonSecretInvalidData)
 }
 
 func TestAcmeDNSAccounts(t *testing.T) {
@@ -231,7 +219,7 @@ func TestAcmeDNSAccounts(t *testing.T) {
 		t.Error("Put succeeded on the read-only storage")
 	}
 	_, err = acmeDNSAccounts(&cmacme.ACMEIssuerDNS01ProviderAcmeDNS{Host: "https://auth.example.org", AccountSecret: ref("junk")}, secrets)
-	wantReason(t, err, true, signer.ReasonSecretInvalidData)
+	signertest.ExpectPending(t, err, signer.ReasonSecretInvalidData)
 	if strings.Contains(err.Error(), "not json") {
 		t.Errorf("message %q quotes the Secret", err)
 	}
@@ -240,14 +228,14 @@ func TestAcmeDNSAccounts(t *testing.T) {
 func TestUnsupportedAndMissingDNSProviders(t *testing.T) {
 	secrets := credentials(t, nil)
 	_, err := newDNSProvider(&cmacme.ACMEChallengeSolverDNS01{Webhook: &cmacme.ACMEIssuerDNS01ProviderWebhook{GroupName: "g.example.com", SolverName: "s"}}, secrets)
-	wantReason(t, err, false, ReasonUnsupportedSolver)
+	signertest.ExpectPermanent(t, err, ReasonUnsupportedSolver)
 	if !strings.Contains(err.Error(), "webhook") || !strings.Contains(err.Error(), "g.example.com") {
 		t.Errorf("message %q does not name the webhook solver", err)
 	}
 	_, err = newDNSProvider(&cmacme.ACMEChallengeSolverDNS01{}, secrets)
-	wantReason(t, err, false, ReasonUnsupportedSolver)
+	signertest.ExpectPermanent(t, err, ReasonUnsupportedSolver)
 	// A Secret that does not exist (yet) is waited for.
 	missing := secretValues{ctx: context.Background(), reader: fake.NewClientBuilder().Build(), namespace: testNamespace}
 	_, err = newDNSProvider(&cmacme.ACMEChallengeSolverDNS01{DigitalOcean: &cmacme.ACMEIssuerDNS01ProviderDigitalOcean{Token: ref("token")}}, missing)
-	wantReason(t, err, true, signer.ReasonSecretMissing)
+	signertest.ExpectPending(t, err, signer.ReasonSecretMissing)
 }

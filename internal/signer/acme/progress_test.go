@@ -114,7 +114,7 @@ func TestUnsealedProgressIsIgnoredClearedAndNeverFollowed(t *testing.T) {
 			f.req.CSR.Annotations = annotations(t, f, f.evil.srv.URL)
 
 			err := f.sign(t)
-			wantReason(t, err, true, ReasonProgressAnnotationIgnored)
+			signertest.ExpectPending(t, err, ReasonProgressAnnotationIgnored)
 			for _, key := range []string{OrderURLAnnotation, ChallengesAnnotation} {
 				if v, ok := f.stored()[key]; !ok || v != "" {
 					t.Errorf("%s: stored %q (written %t), want it cleared", key, v, ok)
@@ -125,12 +125,12 @@ func TestUnsealedProgressIsIgnoredClearedAndNeverFollowed(t *testing.T) {
 			}
 			// As the controller hands the CSR back once the clearing is in the cache.
 			f.req.CSR.Annotations = f.stored()
-			wantReason(t, f.sign(t), true, ReasonOrderCreated)
+			signertest.ExpectPending(t, f.sign(t), ReasonOrderCreated)
 			if url, ok := f.sealer(t).openOrderURL(f.stored()[OrderURLAnnotation]); !ok || url != f.acme.srv.URL+"/order/1" {
 				t.Errorf("order URL %q (opens: %t), want the fake server's new order", url, ok)
 			}
 			f.req.CSR.Annotations = f.stored()
-			wantReason(t, f.sign(t), true, ReasonChallengePresented)
+			signertest.ExpectPending(t, f.sign(t), ReasonChallengePresented)
 			if n := f.evil.requests(); n != 0 {
 				t.Errorf("the server named by the planted annotations got %d requests", n)
 			}
@@ -153,7 +153,7 @@ func TestOrderURLOffTheIssuersServerFailsInvalidOrder(t *testing.T) {
 		f := newOrderFixture(t)
 		f.req.CSR.Annotations = map[string]string{OrderURLAnnotation: f.sealer(t).orderURL(f.evil.srv.URL + "/order/1")}
 		err := f.sign(t)
-		wantReason(t, err, false, ReasonInvalidOrder)
+		signertest.ExpectPermanent(t, err, ReasonInvalidOrder)
 		if !strings.Contains(err.Error(), f.evil.srv.URL) || !strings.Contains(err.Error(), "not on the issuer's ACME server") {
 			t.Errorf("message %q does not name the URL and the rule", err)
 		}
@@ -164,7 +164,7 @@ func TestOrderURLOffTheIssuersServerFailsInvalidOrder(t *testing.T) {
 	t.Run("new order's Location", func(t *testing.T) {
 		f := newOrderFixture(t)
 		f.acme.location = f.evil.srv.URL + "/order/1"
-		wantReason(t, f.sign(t), false, ReasonInvalidOrder)
+		signertest.ExpectPermanent(t, f.sign(t), ReasonInvalidOrder)
 		if v := f.stored()[OrderURLAnnotation]; v != "" {
 			t.Errorf("stored the foreign order URL: %s", v)
 		}
@@ -197,9 +197,9 @@ func TestAuthorizationOutsideTheCSRFailsInvalidOrderBeforePresenting(t *testing.
 				f.acme.authorize("dns", "web.example.com", false, "tokweb", "")
 			}
 			f.acme.authorize(tc.typ, tc.value, tc.wildcard, "tokother", strings.ReplaceAll(tc.challengeURL, "EVIL", f.evil.srv.URL))
-			wantReason(t, f.sign(t), true, ReasonOrderCreated)
+			signertest.ExpectPending(t, f.sign(t), ReasonOrderCreated)
 			err := f.sign(t)
-			wantReason(t, err, false, ReasonInvalidOrder)
+			signertest.ExpectPermanent(t, err, ReasonInvalidOrder)
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("message %q does not name %s", err, tc.want)
 			}
@@ -222,9 +222,9 @@ func TestAuthorizationOutsideTheCSRFailsInvalidOrderBeforePresenting(t *testing.
 func TestANewSignerResumesTheSealedOrder(t *testing.T) {
 	f := newOrderFixture(t)
 	f.acme.authorize("dns", "web.example.com", false, "tok", "")
-	wantReason(t, f.sign(t), true, ReasonOrderCreated)
+	signertest.ExpectPending(t, f.sign(t), ReasonOrderCreated)
 	f.req.CSR.Annotations = f.stored()
-	wantReason(t, f.sign(t), true, ReasonChallengePresented)
+	signertest.ExpectPending(t, f.sign(t), ReasonChallengePresented)
 	if recs, ok := f.sealer(t).openChallenges(f.stored()[ChallengesAnnotation]); !ok || len(recs) != 1 || recs[0].Token != "tok" {
 		t.Fatalf("stored challenges %+v (open: %t)", recs, ok)
 	}

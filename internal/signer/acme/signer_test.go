@@ -42,14 +42,10 @@ func acmeRequest(t *testing.T, issuer *cmapi.Issuer, tmpl *x509.CertificateReque
 	t.Helper()
 	key := signertest.NewKey(t, signertest.ECDSA)
 	reqPEM := signertest.RequestPEM(t, key, tmpl)
-	parsed, err := x509.ParseCertificateRequest(pemBody(t, reqPEM))
-	if err != nil {
-		t.Fatal(err)
-	}
 	return signer.Request{
 		CSR: &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: "csr", UID: "uid"},
 			Spec: certificatesv1.CertificateSigningRequestSpec{SignerName: "issuers.cert-manager.io/" + testNamespace + "." + issuer.GetName(), Request: reqPEM}},
-		Parsed: parsed, Issuer: issuer, ResourceNamespace: testNamespace, Duration: time.Hour, Progress: &signertest.Progress{},
+		Parsed: signertest.ParseRequest(t, reqPEM), Issuer: issuer, ResourceNamespace: testNamespace, Duration: time.Hour, Progress: &signertest.Progress{},
 	}
 }
 
@@ -68,7 +64,7 @@ func TestSignRefusesBeforeAnyACMECall(t *testing.T) {
 	dns := &x509.CertificateRequest{DNSNames: []string{"a.example.com"}}
 
 	_, err := s.Sign(context.Background(), acmeRequest(t, acmeIssuer(nil), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "b.example.com"}, DNSNames: []string{"a.example.com"}}))
-	wantReason(t, err, false, ReasonInvalidOrder)
+	signertest.ExpectPermanent(t, err, ReasonInvalidOrder)
 
 	notACME := &cmapi.Issuer{Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{}}}}
 	if _, err := s.Sign(context.Background(), acmeRequest(t, notACME, dns)); err == nil || signerError(err) {
@@ -76,10 +72,10 @@ func TestSignRefusesBeforeAnyACMECall(t *testing.T) {
 	}
 
 	_, err = s.Sign(context.Background(), acmeRequest(t, acmeIssuer(func(a *cmacme.ACMEIssuer) { a.DisableAccountKeyGeneration = true }), dns))
-	wantReason(t, err, true, signer.ReasonSecretMissing)
+	signertest.ExpectPending(t, err, signer.ReasonSecretMissing)
 
 	_, err = s.Sign(context.Background(), acmeRequest(t, acmeIssuer(func(a *cmacme.ACMEIssuer) { a.Server = "" }), dns))
-	wantReason(t, err, true, ReasonInvalidIssuer)
+	signertest.ExpectPending(t, err, ReasonInvalidIssuer)
 }
 
 func signerError(err error) bool {
@@ -93,17 +89,17 @@ func TestSignWithUnusableAccountSettings(t *testing.T) {
 	ed := signertest.KeyPEM(t, signertest.NewKey(t, signertest.Ed25519))
 	s, _ := newTestSigner(accountSecret(t, ed))
 	_, err := s.Sign(context.Background(), acmeRequest(t, acmeIssuer(nil), dns))
-	wantReason(t, err, true, ReasonInvalidIssuer)
+	signertest.ExpectPending(t, err, ReasonInvalidIssuer)
 	signertest.ExpectNoKeyMaterial(t, err, ed)
 
 	rsaPEM := signertest.KeyPEM(t, signertest.NewKey(t, signertest.RSA))
 	s, _ = newTestSigner(accountSecret(t, rsaPEM))
 	_, err = s.Sign(context.Background(), acmeRequest(t, acmeIssuer(func(a *cmacme.ACMEIssuer) { a.CABundle = []byte("not PEM") }), dns))
-	wantReason(t, err, true, ReasonInvalidIssuer)
+	signertest.ExpectPending(t, err, ReasonInvalidIssuer)
 
 	s, _ = newTestSigner(accountSecret(t, []byte("garbage")))
 	_, err = s.Sign(context.Background(), acmeRequest(t, acmeIssuer(nil), dns))
-	wantReason(t, err, true, signer.ReasonSecretInvalidData)
+	signertest.ExpectPending(t, err, signer.ReasonSecretInvalidData)
 }
 
 // A missing account key is generated and stored, as cert-manager does, before the directory

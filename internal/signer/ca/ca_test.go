@@ -5,21 +5,17 @@ import (
 	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"net"
-	"net/url"
 	"slices"
 	"testing"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	"github.com/cert-manager/cert-manager/pkg/util/pki"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
-	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
@@ -39,22 +35,6 @@ func issuer() *cmapi.Issuer {
 			OCSPServers:            []string{"http://ocsp.example.com"},
 			IssuingCertificateURLs: []string{"http://aia.example.com/ca.crt"},
 		}}},
-	}
-}
-
-// requestTemplate asks for every kind of name, so each is checked to reach the certificate.
-func requestTemplate(t *testing.T) *x509.CertificateRequest {
-	t.Helper()
-	uri, err := url.Parse("spiffe://cluster.local/ns/team-a/sa/app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &x509.CertificateRequest{
-		Subject:        pkix.Name{CommonName: "app.team-a.svc", Organization: []string{"Team A"}},
-		DNSNames:       []string{"app.team-a.svc", "app.example.com"},
-		IPAddresses:    []net.IP{net.ParseIP("10.0.0.1").To4(), net.ParseIP("2001:db8::1")},
-		URIs:           []*url.URL{uri},
-		EmailAddresses: []string{"app@example.com"},
 	}
 }
 
@@ -92,7 +72,7 @@ func TestSignForEachKeyAlgorithm(t *testing.T) {
 		for _, alg := range signertest.KeyAlgorithms() {
 			t.Run(string(caAlg)+" CA signs "+string(alg), func(t *testing.T) {
 				key := signertest.NewKey(t, alg)
-				req := newRequest(t, key, requestTemplate(t))
+				req := newRequest(t, key, signertest.EveryNameTemplate(t))
 				chain, start, end, err := sign(t, r, req)
 				if err != nil {
 					t.Fatalf("Sign error = %v", err)
@@ -157,7 +137,7 @@ func TestSignReturnsIntermediates(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			key := signertest.NewKey(t, signertest.Ed25519)
-			req := newRequest(t, key, requestTemplate(t))
+			req := newRequest(t, key, signertest.EveryNameTemplate(t))
 			chain, start, end, err := sign(t, readerWith(secret), req)
 			if err != nil {
 				t.Fatalf("Sign error = %v", err)
@@ -194,63 +174,18 @@ func equalIssuers(a, b *cmapi.Issuer) bool {
 
 func verify(t *testing.T, certs []*x509.Certificate, root *x509.Certificate) {
 	t.Helper()
-	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
-	roots.AddCert(root)
-	for _, c := range certs[1:] {
-		intermediates.AddCert(c)
-	}
-	_, err := certs[0].Verify(x509.VerifyOptions{
-		Roots: roots, Intermediates: intermediates, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	})
-	if err != nil {
+	if err := signertest.VerifyChain(certs, root, x509.ExtKeyUsageAny); err != nil {
 		t.Errorf("issued certificate does not verify to the CA: %v", err)
 	}
 }
 
-// checkLeaf checks that the certificate carries what the request asked for and the gate decided.
+// checkLeaf checks that the certificate carries what the request asked for and the gate decided,
+// and that it is valid from no later than its signing, so that it is usable once delivered.
 func checkLeaf(t *testing.T, cert *x509.Certificate, key crypto.Signer, req signer.Request, start, end time.Time) {
 	t.Helper()
-	if eq, err := pki.PublicKeysEqual(key.Public(), cert.PublicKey); err != nil || !eq {
-		t.Errorf("certificate does not carry the request's public key")
-	}
-	want := req.Parsed
-	if want == nil {
-		var err error
-		if want, err = pki.DecodeX509CertificateRequestBytes(req.CSR.Spec.Request); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if cert.Subject.String() != want.Subject.String() {
-		t.Errorf("subject = %q, want %q", cert.Subject, want.Subject)
-	}
-	if !slices.Equal(cert.DNSNames, want.DNSNames) || !slices.Equal(cert.EmailAddresses, want.EmailAddresses) {
-		t.Errorf("DNS %v email %v, want %v %v", cert.DNSNames, cert.EmailAddresses, want.DNSNames, want.EmailAddresses)
-	}
-	if !slices.EqualFunc(cert.IPAddresses, want.IPAddresses, net.IP.Equal) {
-		t.Errorf("IPs = %v, want %v", cert.IPAddresses, want.IPAddresses)
-	}
-	if !slices.EqualFunc(cert.URIs, want.URIs, func(a, b *url.URL) bool { return a.String() == b.String() }) {
-		t.Errorf("URIs = %v, want %v", cert.URIs, want.URIs)
-	}
-	if !cert.BasicConstraintsValid || cert.IsCA != req.IsCA {
-		t.Errorf("basic constraints valid %t isCA %t, want isCA %t", cert.BasicConstraintsValid, cert.IsCA, req.IsCA)
-	}
-	ku, eku, err := csr.KeyUsages(req.Usages)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cert.KeyUsage != ku || !slices.Equal(cert.ExtKeyUsage, eku) {
-		t.Errorf("usages = %b %v, want %b %v", cert.KeyUsage, cert.ExtKeyUsage, ku, eku)
-	}
-	// Certificate times have second precision.
-	if earliest, latest := start.Add(req.Duration).Add(-time.Second), end.Add(req.Duration).Add(time.Second); cert.NotAfter.Before(earliest) || cert.NotAfter.After(latest) {
-		t.Errorf("NotAfter = %v, want between %v and %v", cert.NotAfter, earliest, latest)
-	}
+	signertest.ExpectMatchesRequest(t, cert, key, req, start, end)
 	if cert.NotBefore.After(end) {
 		t.Errorf("NotBefore = %v is in the future", cert.NotBefore)
-	}
-	if cert.SerialNumber == nil || cert.SerialNumber.Sign() <= 0 {
-		t.Errorf("serial number = %v, want a positive one", cert.SerialNumber)
 	}
 }
 

@@ -155,12 +155,7 @@ func TestSignRetriesOtherFailures(t *testing.T) {
 			if err == nil {
 				t.Fatal("Sign succeeded, want an error")
 			}
-			if _, ok := signer.AsPending(err); ok {
-				t.Errorf("error %v is pending, want a plain error", err)
-			}
-			if _, ok := signer.AsPermanent(err); ok {
-				t.Errorf("error %v is permanent, want a plain error", err)
-			}
+			signertest.ExpectPlainError(t, err)
 		})
 	}
 }

@@ -6,21 +6,17 @@ import (
 	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"net"
-	"net/url"
 	"slices"
 	"testing"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
-	"github.com/cert-manager/cert-manager/pkg/util/pki"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
-	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/selfsigned"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
@@ -48,21 +44,6 @@ func keySecretFor(t *testing.T, key crypto.Signer) *corev1.Secret {
 	}
 }
 
-func requestTemplate(t *testing.T) *x509.CertificateRequest {
-	t.Helper()
-	uri, err := url.Parse("spiffe://cluster.local/ns/team-a/sa/app")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &x509.CertificateRequest{
-		Subject:        pkix.Name{CommonName: "app.team-a.svc", Organization: []string{"Team A"}},
-		DNSNames:       []string{"app.team-a.svc", "app.example.com"},
-		IPAddresses:    []net.IP{net.ParseIP("10.0.0.1").To4(), net.ParseIP("2001:db8::1")},
-		URIs:           []*url.URL{uri},
-		EmailAddresses: []string{"app@example.com"},
-	}
-}
-
 func newRequest(t *testing.T, key crypto.Signer, tmpl *x509.CertificateRequest) signer.Request {
 	t.Helper()
 	usages := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageKeyEncipherment, certificatesv1.UsageServerAuth}
@@ -86,7 +67,7 @@ func TestSignForEachKeyAlgorithm(t *testing.T) {
 	for _, alg := range signertest.KeyAlgorithms() {
 		t.Run(string(alg), func(t *testing.T) {
 			key := signertest.NewKey(t, alg)
-			req := newRequest(t, key, requestTemplate(t))
+			req := newRequest(t, key, signertest.EveryNameTemplate(t))
 			start := time.Now()
 			chain, err := selfsigned.New(readerWith(keySecretFor(t, key))).Sign(context.Background(), req)
 			end := time.Now()
@@ -99,7 +80,7 @@ func TestSignForEachKeyAlgorithm(t *testing.T) {
 			}
 			cert := certs[0]
 			checkSelfSigned(t, cert)
-			checkLeaf(t, cert, key, req, start, end)
+			signertest.ExpectMatchesRequest(t, cert, key, req, start, end)
 			if want := clusterIssuer().Spec.SelfSigned.CRLDistributionPoints; !slices.Equal(cert.CRLDistributionPoints, want) {
 				t.Errorf("CRL distribution points = %v, want %v", cert.CRLDistributionPoints, want)
 			}
@@ -119,7 +100,7 @@ func TestSignCARequest(t *testing.T) {
 	}
 	cert := signertest.ParseChain(t, chain)[0]
 	checkSelfSigned(t, cert)
-	checkLeaf(t, cert, key, req, start, time.Now())
+	signertest.ExpectMatchesRequest(t, cert, key, req, start, time.Now())
 	// A self-signed CA is a root: it must verify against itself.
 	roots := x509.NewCertPool()
 	roots.AddCert(cert)
@@ -148,44 +129,5 @@ func checkSelfSigned(t *testing.T, cert *x509.Certificate) {
 	// CheckSignatureFrom would insist on a CA parent; a self-signed leaf is checked directly.
 	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
 		t.Errorf("certificate is not signed by its own key: %v", err)
-	}
-}
-
-func checkLeaf(t *testing.T, cert *x509.Certificate, key crypto.Signer, req signer.Request, start, end time.Time) {
-	t.Helper()
-	if eq, err := pki.PublicKeysEqual(key.Public(), cert.PublicKey); err != nil || !eq {
-		t.Errorf("certificate does not carry the request's public key")
-	}
-	want, err := pki.DecodeX509CertificateRequestBytes(req.CSR.Spec.Request)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cert.Subject.String() != want.Subject.String() {
-		t.Errorf("subject = %q, want %q", cert.Subject, want.Subject)
-	}
-	if !slices.Equal(cert.DNSNames, want.DNSNames) || !slices.Equal(cert.EmailAddresses, want.EmailAddresses) {
-		t.Errorf("DNS %v email %v, want %v %v", cert.DNSNames, cert.EmailAddresses, want.DNSNames, want.EmailAddresses)
-	}
-	if !slices.EqualFunc(cert.IPAddresses, want.IPAddresses, net.IP.Equal) {
-		t.Errorf("IPs = %v, want %v", cert.IPAddresses, want.IPAddresses)
-	}
-	if !slices.EqualFunc(cert.URIs, want.URIs, func(a, b *url.URL) bool { return a.String() == b.String() }) {
-		t.Errorf("URIs = %v, want %v", cert.URIs, want.URIs)
-	}
-	if !cert.BasicConstraintsValid || cert.IsCA != req.IsCA {
-		t.Errorf("basic constraints valid %t isCA %t, want isCA %t", cert.BasicConstraintsValid, cert.IsCA, req.IsCA)
-	}
-	ku, eku, err := csr.KeyUsages(req.Usages)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cert.KeyUsage != ku || !slices.Equal(cert.ExtKeyUsage, eku) {
-		t.Errorf("usages = %b %v, want %b %v", cert.KeyUsage, cert.ExtKeyUsage, ku, eku)
-	}
-	if earliest, latest := start.Add(req.Duration).Add(-time.Second), end.Add(req.Duration).Add(time.Second); cert.NotAfter.Before(earliest) || cert.NotAfter.After(latest) {
-		t.Errorf("NotAfter = %v, want between %v and %v", cert.NotAfter, earliest, latest)
-	}
-	if cert.SerialNumber == nil || cert.SerialNumber.Sign() <= 0 {
-		t.Errorf("serial number = %v, want a positive one", cert.SerialNumber)
 	}
 }

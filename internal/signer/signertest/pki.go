@@ -10,7 +10,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
+	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +75,12 @@ func KeyPEM(t testing.TB, key crypto.Signer) []byte {
 // "test" only.
 func RequestPEM(t testing.TB, key crypto.Signer, tmpl *x509.CertificateRequest) []byte {
 	t.Helper()
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: RequestDER(t, key, tmpl)})
+}
+
+// RequestDER is RequestPEM before the PEM encoding, for tests that tamper with the DER.
+func RequestDER(t testing.TB, key crypto.Signer, tmpl *x509.CertificateRequest) []byte {
+	t.Helper()
 	if tmpl == nil {
 		tmpl = &x509.CertificateRequest{Subject: pkix.Name{CommonName: "test"}}
 	}
@@ -79,10 +88,38 @@ func RequestPEM(t testing.TB, key crypto.Signer, tmpl *x509.CertificateRequest) 
 	if err != nil {
 		t.Fatalf("creating certificate request: %v", err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	return der
 }
 
-// CA is a certificate authority for tests.
+// ParseRequest decodes a PEM PKCS#10 request, as the signing gate does before a signer sees it
+// (signer.Request.Parsed).
+func ParseRequest(t testing.TB, requestPEM []byte) *x509.CertificateRequest {
+	t.Helper()
+	parsed, err := pki.DecodeX509CertificateRequestBytes(requestPEM)
+	if err != nil {
+		t.Fatalf("parsing certificate request: %v", err)
+	}
+	return parsed
+}
+
+// EveryNameTemplate asks for every kind of name a certificate can carry, so that a test can check
+// each reaches it.
+func EveryNameTemplate(t testing.TB) *x509.CertificateRequest {
+	t.Helper()
+	uri, err := url.Parse("spiffe://cluster.local/ns/team-a/sa/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &x509.CertificateRequest{
+		Subject:        pkix.Name{CommonName: "app.team-a.svc", Organization: []string{"Team A"}},
+		DNSNames:       []string{"app.team-a.svc", "app.example.com"},
+		IPAddresses:    []net.IP{net.ParseIP("10.0.0.1").To4(), net.ParseIP("2001:db8::1")},
+		URIs:           []*url.URL{uri},
+		EmailAddresses: []string{"app@example.com"},
+	}
+}
+
+// CA is a certificate authority for tests and for the stand-in servers they talk to.
 type CA struct {
 	Cert    *x509.Certificate
 	Key     crypto.Signer
@@ -93,14 +130,40 @@ type CA struct {
 // NewRootCA returns a self-signed CA valid for a day.
 func NewRootCA(t testing.TB, alg KeyAlgorithm, commonName string) *CA {
 	t.Helper()
-	key := NewKey(t, alg)
-	return newCA(t, caTemplate(t, commonName), nil, key)
+	ca, err := newCA(commonName, nil, NewKey(t, alg), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
 }
 
-// NewIntermediate returns a CA signed by ca.
+// NewIntermediate returns a CA signed by ca, valid for a day.
 func (ca *CA) NewIntermediate(t testing.TB, alg KeyAlgorithm, commonName string) *CA {
 	t.Helper()
-	return newCA(t, caTemplate(t, commonName), ca, NewKey(t, alg))
+	intermediate, err := newCA(commonName, ca, NewKey(t, alg), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return intermediate
+}
+
+// NewAuthority is NewRootCA, or NewIntermediate when parent is set, for code that runs before any
+// test does and so has no test to fail: the stand-in servers a TestMain starts. Its key is ECDSA
+// P-256. It is valid for validity, which a stand-in that refuses lifetimes beyond its CA's must
+// choose.
+func NewAuthority(commonName string, parent *CA, validity time.Duration) (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return newCA(commonName, parent, key, validity)
+}
+
+// Pool returns a pool holding only ca, for a client or server that trusts ca alone.
+func (ca *CA) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.Cert)
+	return p
 }
 
 // Secret returns a kubernetes.io/tls Secret holding the CA's certificate and key, the shape a
@@ -116,45 +179,81 @@ func (ca *CA) Secret(namespace, name string) *corev1.Secret {
 	}
 }
 
-func caTemplate(t testing.TB, commonName string) *x509.Certificate {
-	t.Helper()
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+// IssueKeyPair signs tmpl, which names the subject, the names and the extended usages, for a
+// fresh ECDSA P-256 key, valid from an hour ago for a day, and returns the certificate and the
+// key in PEM, as tls.crt and tls.key hold them.
+func (ca *CA) IssueKeyPair(tmpl *x509.Certificate) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatalf("generating serial number: %v", err)
+		return nil, nil, err
+	}
+	if tmpl.SerialNumber, err = newSerial(); err != nil {
+		return nil, nil, err
 	}
 	now := time.Now()
-	return &x509.Certificate{
+	tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("issuing %q: %w", tmpl.Subject.CommonName, err)
+	}
+	if keyPEM, err = pki.EncodePKCS8PrivateKey(key); err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
+}
+
+// ServingKeyPair issues a TLS server certificate for the loopback addresses, localhost and
+// dnsNames: every stand-in server listens on 127.0.0.1, and its clients verify whichever of these
+// names they dial.
+func (ca *CA) ServingKeyPair(dnsNames ...string) (certPEM, keyPEM []byte, err error) {
+	return ca.IssueKeyPair(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: "127.0.0.1"},
+		DNSNames:    append([]string{"localhost"}, dnsNames...),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	})
+}
+
+// newCA makes a CA certificate for key, valid from an hour ago for validity, signed by parent's
+// key or, when parent is nil, by key itself.
+func newCA(commonName string, parent *CA, key crypto.Signer, validity time.Duration) (*CA, error) {
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: commonName},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
+		NotAfter:              now.Add(validity),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 	}
-}
-
-// newCA signs tmpl with parent's key, or self-signs it when parent is nil.
-func newCA(t testing.TB, tmpl *x509.Certificate, parent *CA, key crypto.Signer) *CA {
-	t.Helper()
 	issuerCert, issuerKey := tmpl, key
 	if parent != nil {
 		issuerCert, issuerKey = parent.Cert, parent.Key
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuerCert, key.Public(), issuerKey)
 	if err != nil {
-		t.Fatalf("creating CA certificate: %v", err)
+		return nil, fmt.Errorf("creating CA %q: %w", commonName, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatalf("parsing CA certificate: %v", err)
+		return nil, fmt.Errorf("parsing CA %q: %w", commonName, err)
 	}
-	return &CA{
-		Cert:    cert,
-		Key:     key,
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  KeyPEM(t, key),
+	keyPEM, err := pki.EncodePKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the key of CA %q: %w", commonName, err)
 	}
+	return &CA{Cert: cert, Key: key, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), KeyPEM: keyPEM}, nil
+}
+
+// newSerial is a random 128-bit serial number, so that no two certificates of a run share one.
+func newSerial() (*big.Int, error) {
+	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 }
 
 // ExpectNoKeyMaterial fails the test if err's message shows any part of the given PEM keys:
@@ -194,4 +293,16 @@ func ParseChain(t testing.TB, chain signer.PEMChain) []*x509.Certificate {
 		t.Fatalf("decoding issued chain: %v", err)
 	}
 	return certs
+}
+
+// VerifyChain verifies an issued chain as a client of the certificate would: chain[0] against
+// root, through the rest of chain as intermediates, for usage.
+func VerifyChain(chain []*x509.Certificate, root *x509.Certificate, usage x509.ExtKeyUsage) error {
+	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(root)
+	for _, c := range chain[1:] {
+		intermediates.AddCert(c)
+	}
+	_, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, KeyUsages: []x509.ExtKeyUsage{usage}})
+	return err
 }

@@ -5,7 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,31 +118,39 @@ func request(t *testing.T, issuer cmapi.GenericIssuer, tmpl *x509.CertificateReq
 	t.Helper()
 	key := signertest.NewKey(t, signertest.ECDSA)
 	csrPEM := signertest.RequestPEM(t, key, tmpl)
-	parsed, err := x509.ParseCertificateRequest(decodePEM(t, csrPEM))
-	if err != nil {
-		t.Fatal(err)
-	}
 	return signer.Request{
 		CSR: &certificatesv1.CertificateSigningRequest{
 			ObjectMeta: metav1.ObjectMeta{Name: "csr"},
 			Spec:       certificatesv1.CertificateSigningRequestSpec{Request: csrPEM, SignerName: "issuers.cert-manager.io/" + ns + ".vault"},
 		},
-		Parsed: parsed, Issuer: issuer, ResourceNamespace: ns, Duration: duration,
+		Parsed: signertest.ParseRequest(t, csrPEM), Issuer: issuer, ResourceNamespace: ns, Duration: duration,
 		Usages: []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth},
 	}, key
 }
 
-func decodePEM(t *testing.T, data []byte) []byte {
-	t.Helper()
-	block, _ := pem.Decode(data)
-	if block == nil {
-		t.Fatal("no PEM block")
-	}
-	return block.Bytes
-}
-
 func webRequest() *x509.CertificateRequest {
 	return &x509.CertificateRequest{Subject: pkix.Name{CommonName: "web.example.com"}, DNSNames: []string{"web.example.com", "api.example.com"}}
+}
+
+// signWeb asks issuer to sign webRequest for an hour, as a reconcile would, and returns the
+// signer's error: most tests here are about what the signer answers, not what it issues.
+func (f *fixture) signWeb(issuer cmapi.GenericIssuer) error {
+	f.t.Helper()
+	req, _ := request(f.t, issuer, webRequest(), time.Hour)
+	_, err := f.signer.Sign(context.Background(), req)
+	return err
+}
+
+// issue signs a CSR for tmpl asking for ttl through issuer, as a reconcile would, fails the test
+// unless it is signed, and returns the leaf, which verify has checked to expire want from now.
+func (f *fixture) issue(issuer cmapi.GenericIssuer, tmpl *x509.CertificateRequest, ttl, want time.Duration) *x509.Certificate {
+	f.t.Helper()
+	req, key := request(f.t, issuer, tmpl, ttl)
+	chain, err := f.signer.Sign(context.Background(), req)
+	if err != nil {
+		f.t.Fatalf("Sign: %v", err)
+	}
+	return f.verify(chain, key, want)
 }
 
 // verify checks the chain: leaf with key's public key, verifying to the server's root.
@@ -150,14 +158,10 @@ func (f *fixture) verify(chain signer.PEMChain, key crypto.Signer, duration time
 	f.t.Helper()
 	certs := signertest.ParseChain(f.t, chain)
 	leaf := certs[0]
-	intermediates := x509.NewCertPool()
-	for _, c := range certs[1:] {
-		if c.Equal(f.server.Root.Cert) {
-			f.t.Errorf("status.certificate carries the self-signed root")
-		}
-		intermediates.AddCert(c)
+	if slices.ContainsFunc(certs[1:], f.server.Root.Cert.Equal) {
+		f.t.Errorf("status.certificate carries the self-signed root")
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: f.server.Root.Pool(), Intermediates: intermediates, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	if err := signertest.VerifyChain(certs, f.server.Root.Cert, x509.ExtKeyUsageAny); err != nil {
 		f.t.Errorf("chain does not verify to the server's root: %v", err)
 	}
 	if ok, _ := publicKeyEqual(leaf.PublicKey, key.Public()); !ok {
@@ -173,43 +177,6 @@ func publicKeyEqual(a, b crypto.PublicKey) (bool, error) {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	e, ok := a.(equaler)
 	return ok && e.Equal(b), nil
-}
-
-// expectPending fails unless err is a *PendingError with reason whose message contains every want.
-func expectPending(t *testing.T, err error, reason string, want ...string) *signer.PendingError {
-	t.Helper()
-	pe, ok := signer.AsPending(err)
-	if !ok {
-		t.Fatalf("got %v, want pending %s", err, reason)
-	}
-	if pe.Reason != reason {
-		t.Fatalf("got pending %s (%s), want %s", pe.Reason, pe.Message, reason)
-	}
-	for _, w := range want {
-		if !strings.Contains(pe.Message, w) {
-			t.Errorf("pending message %q does not mention %q", pe.Message, w)
-		}
-	}
-	return pe
-}
-
-// expectPermanent fails unless err is a *PermanentError with reason whose message contains every
-// want.
-func expectPermanent(t *testing.T, err error, reason string, want ...string) *signer.PermanentError {
-	t.Helper()
-	pe, ok := signer.AsPermanent(err)
-	if !ok {
-		t.Fatalf("got %v, want permanent %s", err, reason)
-	}
-	if pe.Reason != reason {
-		t.Fatalf("got permanent %s (%s), want %s", pe.Reason, pe.Message, reason)
-	}
-	for _, w := range want {
-		if !strings.Contains(pe.Message, w) {
-			t.Errorf("permanent message %q does not mention %q", pe.Message, w)
-		}
-	}
-	return pe
 }
 
 // expectNoSecret fails if err's message shows any of the secret values.

@@ -77,14 +77,9 @@ func TestResponsesThatMustNotBeHandedOut(t *testing.T) {
 func requestFor(t *testing.T, key crypto.Signer, tmpl *x509.CertificateRequest) signer.Request {
 	t.Helper()
 	csrPEM := signertest.RequestPEM(t, key, tmpl)
-	block, _ := pem.Decode(csrPEM)
-	parsed, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return signer.Request{
 		CSR:    &certificatesv1.CertificateSigningRequest{Spec: certificatesv1.CertificateSigningRequestSpec{Request: csrPEM}},
-		Parsed: parsed, Duration: time.Hour,
+		Parsed: signertest.ParseRequest(t, csrPEM), Duration: time.Hour,
 	}
 }
 

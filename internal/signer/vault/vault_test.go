@@ -17,6 +17,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/vault"
 	vaulttest "github.com/signerpolicy/signer-policy-operator/test/vault"
 )
@@ -71,15 +72,10 @@ func TestSignsWithEveryAuthMethod(t *testing.T) {
 				f.mtls(issuer)
 			}
 			uri, _ := url.Parse("spiffe://cluster.local/ns/team-a/sa/web")
-			req, key := request(t, issuer, &x509.CertificateRequest{
+			leaf := f.issue(issuer, &x509.CertificateRequest{
 				Subject: pkix.Name{CommonName: "web.example.com"}, DNSNames: []string{"web.example.com", "api.example.com"},
 				IPAddresses: []net.IP{net.ParseIP("10.0.0.7")}, URIs: []*url.URL{uri},
-			}, 5*time.Hour)
-			chain, err := f.signer.Sign(context.Background(), req)
-			if err != nil {
-				t.Fatalf("Sign: %v", err)
-			}
-			leaf := f.verify(chain, key, 5*time.Hour)
+			}, 5*time.Hour, 5*time.Hour)
 			if !slices.Equal(leaf.DNSNames, []string{"web.example.com", "api.example.com"}) || len(leaf.IPAddresses) != 1 || len(leaf.URIs) != 1 {
 				t.Errorf("SANs %v %v %v, want the CSR's", leaf.DNSNames, leaf.IPAddresses, leaf.URIs)
 			}
@@ -112,35 +108,23 @@ func TestConnectsWithServerNameCABundleSecretAndNamespace(t *testing.T) {
 	f.secret("vault-ca", map[string][]byte{"ca.crt": f.server.ServingCAPEM})
 	issuer.Spec.Vault.CABundleSecretRef = &cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: "vault-ca"}}
 
-	req, _ := request(t, issuer, webRequest(), time.Hour)
-	if _, err := f.signer.Sign(context.Background(), req); err == nil {
+	if err := f.signWeb(issuer); err == nil {
 		t.Fatal("signed without the Vault namespace the server requires")
 	}
 	issuer.Spec.Vault.Namespace = "tenants/a"
 	issuer.Generation++
-	req, key := request(t, issuer, webRequest(), time.Hour)
-	chain, err := f.signer.Sign(context.Background(), req)
-	if err != nil {
-		t.Fatalf("Sign: %v", err)
-	}
-	f.verify(chain, key, time.Hour)
+	f.issue(issuer, webRequest(), time.Hour, time.Hour)
 }
 
 func TestAnUntrustedServerIsRetried(t *testing.T) {
 	f := newFixture(t, vaulttest.Config{}, nil)
 	issuer := f.issuer(f.tokenAuth())
 	issuer.Spec.Vault.CABundle = f.server.Root.CertPEM // not the serving CA
-	req, _ := request(t, issuer, webRequest(), time.Hour)
-	_, err := f.signer.Sign(context.Background(), req)
+	err := f.signWeb(issuer)
 	if err == nil {
 		t.Fatal("signed through a server whose certificate is not trusted")
 	}
-	if _, ok := signer.AsPending(err); ok {
-		t.Fatalf("got pending %v, want a plain error to retry", err)
-	}
-	if _, ok := signer.AsPermanent(err); ok {
-		t.Fatalf("got permanent %v, want a plain error to retry", err)
-	}
+	signertest.ExpectPlainError(t, err)
 }
 
 func TestVaultRefusalsArePermanentWithVaultsMessage(t *testing.T) {
@@ -167,7 +151,7 @@ func TestVaultRefusalsArePermanentWithVaultsMessage(t *testing.T) {
 			issuer := f.issuer(f.tokenAuth())
 			req, _ := request(t, issuer, tc.tmpl, tc.ttl)
 			_, err := f.signer.Sign(context.Background(), req)
-			expectPermanent(t, err, vault.ReasonErrorSigning, tc.want, "Issuer team-a/vault", signPath)
+			signertest.ExpectPermanent(t, err, vault.ReasonErrorSigning, tc.want, "Issuer team-a/vault", signPath)
 		})
 	}
 }
@@ -175,12 +159,7 @@ func TestVaultRefusalsArePermanentWithVaultsMessage(t *testing.T) {
 func TestATTLAboveTheRolesMaxIsShortenedAsVaultDoes(t *testing.T) {
 	f := newFixture(t, vaulttest.Config{}, nil)
 	issuer := f.issuer(f.tokenAuth())
-	req, key := request(t, issuer, webRequest(), 72*time.Hour) // the role's max_ttl is 48h
-	chain, err := f.signer.Sign(context.Background(), req)
-	if err != nil {
-		t.Fatalf("Sign: %v", err)
-	}
-	f.verify(chain, key, 48*time.Hour)
+	f.issue(issuer, webRequest(), 72*time.Hour, 48*time.Hour) // the role's max_ttl is 48h
 }
 
 func TestPermissionDeniedIsPermanentAfterOneFreshLogin(t *testing.T) {
@@ -189,9 +168,8 @@ func TestPermissionDeniedIsPermanentAfterOneFreshLogin(t *testing.T) {
 	f.secret("approle", map[string][]byte{"secretId": []byte(secretID)})
 	issuer := f.issuer(cmapi.VaultAuth{AppRole: &cmapi.VaultAppRole{Path: "approle", RoleId: roleID,
 		SecretRef: cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: "approle"}, Key: "secretId"}}})
-	req, _ := request(t, issuer, webRequest(), time.Hour)
-	_, err := f.signer.Sign(context.Background(), req)
-	expectPermanent(t, err, vault.ReasonErrorSigning, "permission denied")
+	err := f.signWeb(issuer)
+	signertest.ExpectPermanent(t, err, vault.ReasonErrorSigning, "permission denied")
 	expectNoSecret(t, err, secretID)
 	if got := f.server.Logins(vaulttest.MethodAppRole); got != 2 {
 		t.Errorf("%d logins, want 2: the refused token is replaced once before giving up", got)
@@ -202,13 +180,8 @@ func TestARevokedTokenIsReplacedTransparently(t *testing.T) {
 	f := newFixture(t, vaulttest.Config{}, nil)
 	auth, _ := f.appRoleAuth()
 	issuer := f.issuer(auth)
-	for i := range 2 {
-		req, key := request(t, issuer, webRequest(), time.Hour)
-		chain, err := f.signer.Sign(context.Background(), req)
-		if err != nil {
-			t.Fatalf("Sign %d: %v", i, err)
-		}
-		f.verify(chain, key, time.Hour)
+	for range 2 {
+		f.issue(issuer, webRequest(), time.Hour, time.Hour)
 		f.server.RevokeTokens(vaulttest.MethodAppRole)
 	}
 	if got := f.server.Logins(vaulttest.MethodAppRole); got != 2 {
@@ -225,9 +198,8 @@ func TestLoginFailuresArePendingAndNameTheIssuerAndMethod(t *testing.T) {
 		SecretRef: cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: "approle"}, Key: "secretId"}}})
 
 	for range 3 {
-		req, _ := request(t, issuer, webRequest(), time.Hour)
-		_, err := f.signer.Sign(context.Background(), req)
-		expectPending(t, err, vault.ReasonErrorLogin, "Issuer team-a/vault", "AppRole", "invalid role or secret ID")
+		err := f.signWeb(issuer)
+		signertest.ExpectPending(t, err, vault.ReasonErrorLogin, "Issuer team-a/vault", "AppRole", "invalid role or secret ID")
 		expectNoSecret(t, err, wrong, roleID)
 	}
 	if got := f.server.Logins(vaulttest.MethodAppRole); got != 1 {
@@ -240,21 +212,15 @@ func TestLoginFailuresArePendingAndNameTheIssuerAndMethod(t *testing.T) {
 	if err := f.kube.Update(context.Background(), secret); err != nil {
 		t.Fatal(err)
 	}
-	req, key := request(t, issuer, webRequest(), time.Hour)
-	chain, err := f.signer.Sign(context.Background(), req)
-	if err != nil {
-		t.Fatalf("Sign after fixing the Secret: %v", err)
-	}
-	f.verify(chain, key, time.Hour)
+	f.issue(issuer, webRequest(), time.Hour, time.Hour)
 }
 
 func TestAnInvalidTokenIsAPendingLoginError(t *testing.T) {
 	f := newFixture(t, vaulttest.Config{}, nil)
 	f.secret("vault-token", map[string][]byte{"token": []byte("hvs.revoked")})
 	issuer := f.issuer(cmapi.VaultAuth{TokenSecretRef: &cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: "vault-token"}}})
-	req, _ := request(t, issuer, webRequest(), time.Hour)
-	_, err := f.signer.Sign(context.Background(), req)
-	expectPending(t, err, vault.ReasonErrorLogin, "token login", "permission denied")
+	err := f.signWeb(issuer)
+	signertest.ExpectPending(t, err, vault.ReasonErrorLogin, "token login", "permission denied")
 	expectNoSecret(t, err, "hvs.revoked")
 }
 
@@ -265,15 +231,13 @@ func TestKubernetesLoginFailures(t *testing.T) {
 	auth := cmapi.VaultAuth{Kubernetes: &cmapi.VaultKubernetesAuth{Role: "signer", ServiceAccountRef: &cmapi.ServiceAccountRef{Name: "vault-auth"}}}
 	issuer := f.issuer(auth)
 
-	req, _ := request(t, issuer, webRequest(), time.Hour)
-	_, err := f.signer.Sign(context.Background(), req)
-	expectPending(t, err, vault.ReasonErrorLogin, "Kubernetes login", "ServiceAccount team-a/vault-auth not found")
+	err := f.signWeb(issuer)
+	signertest.ExpectPending(t, err, vault.ReasonErrorLogin, "Kubernetes login", "ServiceAccount team-a/vault-auth not found")
 
 	f.create(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "vault-auth"}})
 	issuer.Generation++ // a new key, so the held failure does not answer
-	req, _ = request(t, issuer, webRequest(), time.Hour)
-	_, err = f.signer.Sign(context.Background(), req)
-	expectPending(t, err, vault.ReasonErrorLogin, "Kubernetes login", "service account name not authorized")
+	err = f.signWeb(issuer)
+	signertest.ExpectPending(t, err, vault.ReasonErrorLogin, "Kubernetes login", "service account name not authorized")
 	expectNoSecret(t, err, "fake-token")
 }
 
@@ -304,9 +268,8 @@ func TestMissingSecretsArePending(t *testing.T) {
 			f := newFixture(t, vaulttest.Config{}, nil)
 			issuer := f.issuer(f.tokenAuth())
 			tc.mutate(issuer.Spec.Vault)
-			req, _ := request(t, issuer, webRequest(), time.Hour)
-			_, err := f.signer.Sign(context.Background(), req)
-			expectPending(t, err, signer.ReasonSecretMissing, "team-a/absent", tc.want)
+			err := f.signWeb(issuer)
+			signertest.ExpectPending(t, err, signer.ReasonSecretMissing, "team-a/absent", tc.want)
 		})
 	}
 }
@@ -326,9 +289,8 @@ func TestIssuerConfigurationProblemsArePending(t *testing.T) {
 			f := newFixture(t, vaulttest.Config{}, nil)
 			issuer := f.issuer(f.tokenAuth())
 			tc.mutate(issuer.Spec.Vault)
-			req, _ := request(t, issuer, webRequest(), time.Hour)
-			_, err := f.signer.Sign(context.Background(), req)
-			expectPending(t, err, vault.ReasonErrorVaultInit, tc.want)
+			err := f.signWeb(issuer)
+			signertest.ExpectPending(t, err, vault.ReasonErrorVaultInit, tc.want)
 		})
 	}
 }
@@ -338,9 +300,8 @@ func TestASealedVaultIsPending(t *testing.T) {
 	auth, _ := f.appRoleAuth()
 	issuer := f.issuer(auth)
 	f.server.Seal(true)
-	req, _ := request(t, issuer, webRequest(), time.Hour)
-	_, err := f.signer.Sign(context.Background(), req)
-	expectPending(t, err, vault.ReasonErrorVaultInit, "is sealed")
+	err := f.signWeb(issuer)
+	signertest.ExpectPending(t, err, vault.ReasonErrorVaultInit, "is sealed")
 	if got := f.server.Logins(vaulttest.MethodAppRole); got != 0 {
 		t.Errorf("%d logins to a sealed Vault, want 0", got)
 	}
@@ -352,7 +313,7 @@ func TestACARequestIsRefusedBeforeVaultIsAsked(t *testing.T) {
 	req, _ := request(t, issuer, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "ca.example.com"}}, time.Hour)
 	req.IsCA = true
 	_, err := f.signer.Sign(context.Background(), req)
-	expectPermanent(t, err, vault.ReasonErrorSigning, "issues only end-entity certificates")
+	signertest.ExpectPermanent(t, err, vault.ReasonErrorSigning, "issues only end-entity certificates")
 	if f.server.Signed() != 0 {
 		t.Errorf("Vault issued %d certificates for a request that could not be used", f.server.Signed())
 	}
@@ -362,19 +323,14 @@ func TestRolesThatTakeNamesFromTheParameters(t *testing.T) {
 	f := newFixture(t, vaulttest.Config{}, nil)
 	f.server.PKIRole(pkiMount, pkiRole, vaulttest.Role{AllowedDomains: []string{"example.com"}, AllowSubdomains: true, UseParameters: true, DenyIPSANs: true})
 	issuer := f.issuer(f.tokenAuth())
-	req, key := request(t, issuer, webRequest(), time.Hour)
-	chain, err := f.signer.Sign(context.Background(), req)
-	if err != nil {
-		t.Fatalf("Sign: %v", err)
-	}
-	leaf := f.verify(chain, key, time.Hour)
+	leaf := f.issue(issuer, webRequest(), time.Hour, time.Hour)
 	// exclude_cn_from_sans: the common name is not added to the SANs.
 	if leaf.Subject.CommonName != "web.example.com" || !slices.Equal(leaf.DNSNames, []string{"web.example.com", "api.example.com"}) {
 		t.Errorf("got CN %q and DNS names %v", leaf.Subject.CommonName, leaf.DNSNames)
 	}
-	req, _ = request(t, issuer, &x509.CertificateRequest{DNSNames: []string{"a.example.com"}, IPAddresses: []net.IP{net.ParseIP("10.1.2.3")}}, time.Hour)
-	_, err = f.signer.Sign(context.Background(), req)
-	expectPermanent(t, err, vault.ReasonErrorSigning, "IP Subject Alternative Names are not allowed in this role")
+	req, _ := request(t, issuer, &x509.CertificateRequest{DNSNames: []string{"a.example.com"}, IPAddresses: []net.IP{net.ParseIP("10.1.2.3")}}, time.Hour)
+	_, err := f.signer.Sign(context.Background(), req)
+	signertest.ExpectPermanent(t, err, vault.ReasonErrorSigning, "IP Subject Alternative Names are not allowed in this role")
 }
 
 func TestATokenIsReusedForMostOfItsTTL(t *testing.T) {
@@ -384,8 +340,7 @@ func TestATokenIsReusedForMostOfItsTTL(t *testing.T) {
 	issuer := f.issuer(cmapi.VaultAuth{TokenSecretRef: &cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: "vault-token"}}})
 	sign := func() {
 		t.Helper()
-		req, _ := request(t, issuer, webRequest(), time.Hour)
-		if _, err := f.signer.Sign(context.Background(), req); err != nil {
+		if err := f.signWeb(issuer); err != nil {
 			t.Fatalf("Sign: %v", err)
 		}
 	}

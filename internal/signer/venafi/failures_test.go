@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/venafi"
 	venafitest "github.com/signerpolicy/signer-policy-operator/test/venafi"
 )
@@ -43,7 +44,7 @@ func TestCustomFieldsAnnotationErrorsArePermanent(t *testing.T) {
 				annotations: map[string]string{venafi.CustomFieldsAnnotation: annotation},
 			})
 			_, err := f.sign()
-			pe := wantPermanent(t, err, venafi.ReasonErrorCustomFields)
+			pe := signertest.ExpectPermanent(t, err, venafi.ReasonErrorCustomFields)
 			if !strings.Contains(pe.Message, venafi.CustomFieldsAnnotation) {
 				t.Errorf("message %q does not name the annotation", pe.Message)
 			}
@@ -62,7 +63,7 @@ func TestEmptyCustomFieldsAreNone(t *testing.T) {
 			annotations: map[string]string{venafi.CustomFieldsAnnotation: annotation}, commonName: "empty" + string(rune('a'+len(annotation))) + ".example.com",
 		})
 		_, err := f.sign()
-		wantPending(t, err, venafi.ReasonIssuancePending)
+		signertest.ExpectPending(t, err, venafi.ReasonIssuancePending)
 		if e, _ := srv.EnrollmentFor(f.csr.Spec.Request); len(e.CustomFields) != 0 {
 			t.Errorf("annotation %q sent custom fields %v", annotation, e.CustomFields)
 		}
@@ -117,7 +118,7 @@ func TestIssuerConfigurationProblemsArePending(t *testing.T) {
 			}
 			f := newFixture(t, o)
 			_, err := f.sign()
-			pe := wantPending(t, err, tc.reason)
+			pe := signertest.ExpectPending(t, err, tc.reason)
 			if pe.RequeueAfter != retryAfter {
 				t.Errorf("requeue after %s, want RetryAfter %s", pe.RequeueAfter, retryAfter)
 			}
@@ -190,12 +191,7 @@ func retriedThenIssued(t *testing.T, f *fixture, set func(venafitest.Behaviour),
 		if err == nil {
 			t.Fatal("signed while the service fails")
 		}
-		if _, ok := signer.AsPending(err); ok {
-			t.Fatalf("got pending %v, want a plain error", err)
-		}
-		if _, ok := signer.AsPermanent(err); ok {
-			t.Fatalf("got permanent %v, want a plain error", err)
-		}
+		signertest.ExpectPlainError(t, err)
 		if !strings.Contains(err.Error(), "team-a/") {
 			t.Errorf("error %q does not name the issuer", err)
 		}
@@ -229,10 +225,10 @@ func rejectedAfterPending(t *testing.T, f *fixture, why string) {
 	t.Helper()
 	for range 2 {
 		_, err := f.sign()
-		wantPending(t, err, venafi.ReasonIssuancePending)
+		signertest.ExpectPending(t, err, venafi.ReasonIssuancePending)
 	}
 	_, err := f.sign()
-	pe := wantPermanent(t, err, venafi.ReasonRejected)
+	pe := signertest.ExpectPermanent(t, err, venafi.ReasonRejected)
 	if !strings.Contains(pe.Message, why) {
 		t.Errorf("message %q does not carry the service's %q", pe.Message, why)
 	}
@@ -244,7 +240,7 @@ func TestRefusedRequestsArePermanent(t *testing.T) {
 		srv := venafitest.NewTPP(t, venafitest.TPPOptions{AccessToken: accessToken, Behaviour: venafitest.Behaviour{RefuseRequests: why}})
 		f := newFixture(t, fixtureOptions{issuer: tppIssuer(srv, credentials), secrets: []*corev1.Secret{secret(map[string]string{"access-token": accessToken})}})
 		_, err := f.sign()
-		if pe := wantPermanent(t, err, venafi.ReasonErrorRequest); !strings.Contains(pe.Message, why) {
+		if pe := signertest.ExpectPermanent(t, err, venafi.ReasonErrorRequest); !strings.Contains(pe.Message, why) {
 			t.Errorf("message %q does not carry the service's %q", pe.Message, why)
 		}
 	})
@@ -252,7 +248,7 @@ func TestRefusedRequestsArePermanent(t *testing.T) {
 		srv := venafitest.NewCloud(t, venafitest.CloudOptions{APIKey: apiKey, Behaviour: venafitest.Behaviour{RefuseRequests: why}})
 		f := newFixture(t, fixtureOptions{issuer: cloudIssuer(srv, credentials), secrets: []*corev1.Secret{secret(map[string]string{"api-key": apiKey})}, rootCAs: cloudPool(srv)})
 		_, err := f.sign()
-		if pe := wantPermanent(t, err, venafi.ReasonErrorRequest); !strings.Contains(pe.Message, why) {
+		if pe := signertest.ExpectPermanent(t, err, venafi.ReasonErrorRequest); !strings.Contains(pe.Message, why) {
 			t.Errorf("message %q does not carry the service's %q", pe.Message, why)
 		}
 	})
@@ -266,7 +262,7 @@ func TestUnknownPickupIDIsPermanent(t *testing.T) {
 		annotations: map[string]string{venafi.PickupIDAnnotation: `\VED\Policy\Kubernetes\gone.example.com`},
 	})
 	_, err := f.sign()
-	wantPermanent(t, err, venafi.ReasonErrorRetrieve)
+	signertest.ExpectPermanent(t, err, venafi.ReasonErrorRetrieve)
 	if n := srv.RequestsFor(f.csr.Spec.Request); n != 0 {
 		t.Errorf("%d requests: a CSR with a pickup ID must never be requested again", n)
 	}
@@ -282,7 +278,7 @@ func TestCustomFieldsAreNotJudgedAfterTheRequest(t *testing.T) {
 	}
 	f.csr.Annotations[venafi.CustomFieldsAnnotation] = `not json`
 	_, err := f.sign()
-	wantPending(t, err, venafi.ReasonIssuancePending)
+	signertest.ExpectPending(t, err, venafi.ReasonIssuancePending)
 	if _, err := f.sign(); err != nil {
 		t.Fatalf("not issued: %v", err)
 	}

@@ -86,13 +86,9 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, err := x509.ParseCertificateRequest(pemBody(t, requestPEM))
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := &fixture{t: t, api: api, signer: s, csr: csr, key: key}
 	f.req = signer.Request{
-		CSR: csr, Parsed: parsed, Issuer: o.issuer, ResourceNamespace: namespace, Duration: o.duration,
+		CSR: csr, Parsed: signertest.ParseRequest(t, requestPEM), Issuer: o.issuer, ResourceNamespace: namespace, Duration: o.duration,
 		Usages: csr.Spec.Usages, Progress: progress{api: api, csr: csr},
 	}
 	return f
@@ -158,24 +154,4 @@ func cloudPool(srv *venafitest.Cloud) *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(srv.CABundle())
 	return pool
-}
-
-// wantPending checks err is a *signer.PendingError with the given reason.
-func wantPending(t *testing.T, err error, reason string) *signer.PendingError {
-	t.Helper()
-	pe, ok := signer.AsPending(err)
-	if !ok || pe.Reason != reason {
-		t.Fatalf("got %v (%T), want pending %s", err, err, reason)
-	}
-	return pe
-}
-
-// wantPermanent checks err is a *signer.PermanentError with the given reason.
-func wantPermanent(t *testing.T, err error, reason string) *signer.PermanentError {
-	t.Helper()
-	pe, ok := signer.AsPermanent(err)
-	if !ok || pe.Reason != reason {
-		t.Fatalf("got %v (%T), want permanent %s", err, err, reason)
-	}
-	return pe
 }

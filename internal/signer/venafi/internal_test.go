@@ -93,10 +93,7 @@ func TestKeepsBodyOnlyOfCredentialFreeEndpoints(t *testing.T) {
 func TestVerifiedChainRefusesAnotherKey(t *testing.T) {
 	ca := signertest.NewRootCA(t, signertest.ECDSA, "Test CA")
 	csrKey, otherKey := signertest.NewKey(t, signertest.ECDSA), signertest.NewKey(t, signertest.ECDSA)
-	parsed, err := x509.ParseCertificateRequest(pemBlock(t, signertest.RequestPEM(t, csrKey, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	parsed := signertest.ParseRequest(t, signertest.RequestPEM(t, csrKey, nil))
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "test"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, otherKey.Public(), ca.Key)
 	if err != nil {
@@ -126,15 +123,6 @@ func TestCallTurnsPanicsIntoErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "unknown key type") {
 		t.Errorf("call() = %v, want the panic as an error", err)
 	}
-}
-
-func pemBlock(t *testing.T, data []byte) []byte {
-	t.Helper()
-	block, _ := pem.Decode(data)
-	if block == nil {
-		t.Fatal("no PEM block")
-	}
-	return block.Bytes
 }
 
 func FuzzParseCustomFields(f *testing.F) {

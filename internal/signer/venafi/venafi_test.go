@@ -3,7 +3,6 @@ package venafi_test
 import (
 	"crypto"
 	"crypto/x509"
-	"encoding/pem"
 	"reflect"
 	"strings"
 	"testing"
@@ -19,15 +18,6 @@ import (
 	venafitest "github.com/signerpolicy/signer-policy-operator/test/venafi"
 )
 
-func pemBody(t *testing.T, data []byte) []byte {
-	t.Helper()
-	block, _ := pem.Decode(data)
-	if block == nil {
-		t.Fatal("no PEM block")
-	}
-	return block.Bytes
-}
-
 // service is what the issuance tests need of either stand-in.
 type service interface {
 	RequestsFor(csrPEM []byte) int
@@ -40,7 +30,7 @@ type service interface {
 func issueAfterPolls(t *testing.T, f *fixture, srv service, polls int) signer.PEMChain {
 	t.Helper()
 	_, err := f.sign()
-	pe := wantPending(t, err, venafi.ReasonIssuancePending)
+	pe := signertest.ExpectPending(t, err, venafi.ReasonIssuancePending)
 	if pe.RequeueAfter != minPoll {
 		t.Errorf("first requeue after %s, want MinPoll %s", pe.RequeueAfter, minPoll)
 	}
@@ -59,7 +49,7 @@ func issueAfterPolls(t *testing.T, f *fixture, srv service, polls int) signer.PE
 	}
 	for i := range polls {
 		_, err := f.sign()
-		pe := wantPending(t, err, venafi.ReasonIssuancePending)
+		pe := signertest.ExpectPending(t, err, venafi.ReasonIssuancePending)
 		if pe.RequeueAfter < minPoll || pe.RequeueAfter > maxPoll {
 			t.Errorf("poll %d: requeue after %s, outside [%s, %s]", i, pe.RequeueAfter, minPoll, maxPoll)
 		}
@@ -85,12 +75,7 @@ func verifyChain(t *testing.T, f *fixture, root *x509.Certificate, chain signer.
 	if !leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(f.key.Public()) {
 		t.Error("the leaf does not carry the CSR's key")
 	}
-	roots, inter := x509.NewCertPool(), x509.NewCertPool()
-	roots.AddCert(root)
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	if err := signertest.VerifyChain(certs, root, x509.ExtKeyUsageAny); err != nil {
 		t.Errorf("chain does not verify to the service's root: %v", err)
 	}
 	if want := time.Now().Add(f.req.Duration); leaf.NotAfter.Sub(want).Abs() > 10*time.Second {
@@ -177,7 +162,7 @@ func TestStaleCSRDoesNotOrderTwice(t *testing.T) {
 	}
 	f.req.CSR = stale // what a lagging informer would hand over
 	_, err := f.sign()
-	wantPending(t, err, venafi.ReasonIssuancePending)
+	signertest.ExpectPending(t, err, venafi.ReasonIssuancePending)
 	if n := srv.RequestsFor(f.csr.Spec.Request); n != 1 {
 		t.Fatalf("%d requests for the CSR, want 1", n)
 	}
@@ -205,7 +190,7 @@ func TestPollDelayGrowsWithTheWait(t *testing.T) {
 	} {
 		clk.SetTime(requested.Add(tc.elapsed))
 		_, err := f.sign()
-		if pe := wantPending(t, err, venafi.ReasonIssuancePending); pe.RequeueAfter != tc.want {
+		if pe := signertest.ExpectPending(t, err, venafi.ReasonIssuancePending); pe.RequeueAfter != tc.want {
 			t.Errorf("after %s: requeue after %s, want %s", tc.elapsed, pe.RequeueAfter, tc.want)
 		}
 	}
@@ -221,7 +206,7 @@ func TestMissingRequestTimeIsStoredAtFirstPoll(t *testing.T) {
 	}
 	delete(f.csr.Annotations, venafi.RequestedAtAnnotation)
 	_, err := f.sign()
-	if pe := wantPending(t, err, venafi.ReasonIssuancePending); pe.RequeueAfter != minPoll {
+	if pe := signertest.ExpectPending(t, err, venafi.ReasonIssuancePending); pe.RequeueAfter != minPoll {
 		t.Errorf("requeue after %s, want MinPoll", pe.RequeueAfter)
 	}
 	if f.csr.Annotations[venafi.RequestedAtAnnotation] == "" {
@@ -251,7 +236,7 @@ func TestTPPResetsAFailedEarlierEnrollment(t *testing.T) {
 		t.Fatal("want pending after the request")
 	}
 	_, err := first.sign()
-	wantPermanent(t, err, venafi.ReasonRejected)
+	signertest.ExpectPermanent(t, err, venafi.ReasonRejected)
 
 	srv.SetBehaviour(venafitest.Behaviour{})
 	second := newFixture(t, fixtureOptions{issuer: tppIssuer(srv, credentials), secrets: []*corev1.Secret{tokenSecret.DeepCopy()}, commonName: "shared.example.com"})

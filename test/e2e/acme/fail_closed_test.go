@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -60,7 +61,7 @@ func TestUsageTheACMEServerDoesNotGrantFailsIssuedCertificateMismatch(t *testing
 		Request:    signertest.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{unique() + ".usages.acme.test"}}),
 		Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth, certificatesv1.UsageClientAuth},
 	})
-	approve(t, c.Name)
+	harness.ApproveEventually(t, 10*time.Second, env.Admin, c.Name)
 
 	got := env.WaitForCSR(t, c.Name, issueTimeout, refused(t, reasonIssuedCertificateMismatch, "client auth was approved"))
 	if msg := harness.Condition(got, certificatesv1.CertificateFailed).Message; !strings.Contains(msg, "client auth") {
@@ -109,7 +110,7 @@ func refused(t *testing.T, reason, why string) func(*certificatesv1.CertificateS
 			t.Fatalf("CSR %s was issued for DNS names %v, server auth %t, client auth %t, although %s", c.Name, leaf.DNSNames,
 				slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth), slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth), why)
 		}
-		return failedWith(reason)(c)
+		return harness.FailedWith(reason)(c)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 // failed waits for the Failed condition and returns it.
 func failed(t *testing.T, c *certificatesv1.CertificateSigningRequest, reason string) *certificatesv1.CertificateSigningRequestCondition {
 	t.Helper()
-	got := env.WaitForCSR(t, c.Name, issueTimeout, failedWith(reason))
+	got := env.WaitForCSR(t, c.Name, issueTimeout, harness.FailedWith(reason))
 	return harness.Condition(got, certificatesv1.CertificateFailed)
 }
 

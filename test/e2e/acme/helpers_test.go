@@ -17,7 +17,6 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -105,9 +104,9 @@ func newUngovernedIssuer(t *testing.T, spec *cmacme.ACMEIssuer, cluster bool) *a
 		iss.signerName, iss.secretNamespace = "issuers.cert-manager.io/"+ns+"."+name, ns
 	}
 	iss.user = "requester-" + unique()
-	grant(t, "", rbacv1.PolicyRule{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get"}}, iss.user)
+	env.GrantCSRCreate(t, iss.user)
 	if !cluster {
-		grant(t, ns, rbacv1.PolicyRule{APIGroups: []string{"cert-manager.io"}, Resources: []string{"signers"}, Verbs: []string{"reference"}, ResourceNames: []string{name}}, iss.user)
+		env.GrantReference(t, ns, name, harness.UserSubject(iss.user))
 	}
 	iss.requester = env.User(t, iss.user)
 	return iss
@@ -139,22 +138,6 @@ func updateIssuer(t *testing.T, iss *acmeIssuer) {
 	})
 }
 
-// grant gives user one rule, cluster-wide when namespace is empty.
-func grant(t *testing.T, namespace string, rule rbacv1.PolicyRule, user string) {
-	t.Helper()
-	name := "test-" + unique()
-	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
-	if namespace == "" {
-		env.Create(t, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: []rbacv1.PolicyRule{rule}})
-		env.Create(t, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
-			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}, Subjects: subjects})
-		return
-	}
-	env.Create(t, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Rules: []rbacv1.PolicyRule{rule}})
-	env.Create(t, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}, Subjects: subjects})
-}
-
 // secret creates a Secret for the issuer with one value.
 func (iss *acmeIssuer) secret(t *testing.T, key, value string) cmmeta.SecretKeySelector {
 	t.Helper()
@@ -174,22 +157,8 @@ func (iss *acmeIssuer) submit(t *testing.T, r request) (*certificatesv1.Certific
 	t.Helper()
 	key := signertest.NewKey(t, signertest.ECDSA)
 	c := env.SubmitCSR(t, iss.requester, harness.CSR{SignerName: iss.signerName, Request: signertest.RequestPEM(t, key, &r.tmpl), Annotations: r.annotations})
-	approve(t, c.Name)
+	harness.ApproveEventually(t, 10*time.Second, env.Admin, c.Name)
 	return c, key
-}
-
-func approve(t *testing.T, name string) {
-	t.Helper()
-	harness.Eventually(t, 10*time.Second, func() error {
-		var c certificatesv1.CertificateSigningRequest
-		if err := env.Admin.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
-			return err
-		}
-		c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "KubectlApprove", Message: "approved by the test",
-		})
-		return env.Admin.SubResource("approval").Update(context.Background(), &c)
-	})
 }
 
 // issued is a WaitForCSR check for a delivered certificate; a Failed CSR stops the wait with
@@ -210,9 +179,17 @@ func issued(t *testing.T) func(*certificatesv1.CertificateSigningRequest) error 
 // say where the order got stuck.
 func waitIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest) *certificatesv1.CertificateSigningRequest {
 	t.Helper()
+	return waitIssuedWatching(t, c, 100*time.Millisecond, func() {})
+}
+
+// waitIssuedWatching is waitIssued for a test that checks something all along the way: it calls
+// watch before every look at the CSR, once each interval.
+func waitIssuedWatching(t *testing.T, c *certificatesv1.CertificateSigningRequest, interval time.Duration, watch func()) *certificatesv1.CertificateSigningRequest {
+	t.Helper()
 	check := issued(t)
 	deadline := time.Now().Add(issueTimeout)
 	for {
+		watch()
 		var got certificatesv1.CertificateSigningRequest
 		err := env.Admin.Get(context.Background(), client.ObjectKeyFromObject(c), &got)
 		if err == nil {
@@ -223,7 +200,7 @@ func waitIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest) *cert
 		if time.Now().After(deadline) {
 			t.Fatalf("no certificate after %s: %v; events: %s", issueTimeout, err, eventsOf(c.Name))
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 
@@ -242,20 +219,6 @@ func eventsOf(name string) string {
 	return strings.Join(out, " | ")
 }
 
-// failedWith is a WaitForCSR check for a Failed condition with reason.
-func failedWith(reason string) func(*certificatesv1.CertificateSigningRequest) error {
-	return func(c *certificatesv1.CertificateSigningRequest) error {
-		cond := harness.Condition(c, certificatesv1.CertificateFailed)
-		if cond == nil {
-			return fmt.Errorf("CSR %s is not Failed; conditions %+v", c.Name, c.Status.Conditions)
-		}
-		if cond.Reason != reason {
-			return fmt.Errorf("CSR %s failed with %s (%s), want %s", c.Name, cond.Reason, cond.Message, reason)
-		}
-		return nil
-	}
-}
-
 // verifyIssued checks that the chain's leaf carries the CSR's key and the requested names and
 // chains to the Pebble root, through the intermediates delivered with it.
 func verifyIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest, key crypto.Signer, root *x509.Certificate, r request) []*x509.Certificate {
@@ -268,12 +231,7 @@ func verifyIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest, key
 	if ok, err := pki.PublicKeyMatchesCertificate(key.Public(), leaf); err != nil || !ok {
 		t.Fatalf("the certificate does not carry the CSR's public key (%v)", err)
 	}
-	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
-	roots.AddCert(root)
-	for _, ic := range chain[1:] {
-		intermediates.AddCert(ic)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	if err := signertest.VerifyChain(chain, root, x509.ExtKeyUsageAny); err != nil {
 		t.Fatalf("the certificate does not chain to Pebble's root %q: %v", root.Subject.CommonName, err)
 	}
 	for _, name := range r.tmpl.DNSNames {

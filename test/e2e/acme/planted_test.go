@@ -83,7 +83,7 @@ func TestPlantedProgressAnnotationsAreNotTrusted(t *testing.T) {
 				t.Errorf("Pebble logged %d HTTP-01 fetches from %s (%v); the attack was not tried", n, victim, err)
 			}
 
-			approve(t, c.Name)
+			harness.ApproveEventually(t, 10*time.Second, env.Admin, c.Name)
 			got := watchUntilIssued(t, c, own, victim, ch.Token)
 			verifyIssued(t, got, key, iss.root(t, 0), r)
 			if n := evil.requests(); n != 0 {
@@ -149,9 +149,7 @@ func TestPlantedChallengeRecordOnAnApprovedCSRIsNotServed(t *testing.T) {
 // routes a host other than own (victim's above all) and that the planted token is not served.
 func watchUntilIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest, own, victim, token string) *certificatesv1.CertificateSigningRequest {
 	t.Helper()
-	check := issued(t)
-	deadline := time.Now().Add(issueTimeout)
-	for {
+	return waitIssuedWatching(t, c, 50*time.Millisecond, func() {
 		var list networkingv1.IngressList
 		if err := env.Admin.List(context.Background(), &list, client.InNamespace(challengeService.Namespace),
 			client.MatchingLabels{acmesigner.HTTP01SolverLabel: "true"}); err != nil {
@@ -165,18 +163,7 @@ func watchUntilIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest,
 			}
 		}
 		expectNotServed(t, token)
-		var got certificatesv1.CertificateSigningRequest
-		err := env.Admin.Get(context.Background(), client.ObjectKeyFromObject(c), &got)
-		if err == nil {
-			if err = check(&got); err == nil {
-				return &got
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no certificate after %s: %v; events: %s", issueTimeout, err, eventsOf(c.Name))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	})
 }
 
 // expectNotServed asks the operator's challenge server for token, as Pebble would.

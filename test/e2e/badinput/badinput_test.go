@@ -76,7 +76,7 @@ func TestBadInputCorpus(t *testing.T) {
 		}
 		s.err = requester.Create(context.Background(), s.csr)
 		if s.err == nil && s.person {
-			harness.Eventually(t, 10*time.Second, func() error { return harness.Approve(env.Admin, s.csr.Name) })
+			harness.ApproveEventually(t, 10*time.Second, env.Admin, s.csr.Name)
 		}
 	}
 	env.WaitForCSR(t, good.Name, 30*time.Second, hasCertificate)
@@ -147,9 +147,9 @@ func corpusSubmissions(t *testing.T, run string) []*submission {
 		case c.File != "":
 			req = readPEM(t, c.File)
 		case c.Generate.DNSNames > 0:
-			req = requestPEM(t, ecKey(t), manySANs(c.Generate.DNSNames))
+			req = signertest.RequestPEM(t, ecKey(t), manySANs(c.Generate.DNSNames))
 		default:
-			req = requestPEM(t, ecKey(t), bigCommonName(c.Generate.CommonNameBytes))
+			req = signertest.RequestPEM(t, ecKey(t), bigCommonName(c.Generate.CommonNameBytes))
 		}
 		obj := newCSR("csr-"+c.Name+"-"+run, governedSigner, req)
 		if c.Usages != nil {

@@ -11,14 +11,9 @@ import (
 	"os"
 	"testing"
 
-	"go.uber.org/zap/zapcore"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/signerpolicy/signer-policy-operator/controllers"
@@ -37,12 +32,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(logLevel())))
+	harness.LogToStderr()
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
-	e, err := harness.Start()
+	e, err := harness.Start(clusterResourceNamespace)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -52,10 +47,6 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "stopping the control plane:", err)
 		}
 	}()
-	if err := e.Admin.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterResourceNamespace}}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	stop, err := startManager(e)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -106,11 +97,4 @@ func startManager(e *harness.Env) (stop func() error, err error) {
 		return nil, errors.Join(errors.New("manager cache did not sync"), <-done)
 	}
 	return func() error { cancel(); return <-done }, nil
-}
-
-func logLevel() zapcore.Level {
-	if l, err := zapcore.ParseLevel(os.Getenv("TEST_LOG_LEVEL")); err == nil && os.Getenv("TEST_LOG_LEVEL") != "" {
-		return l
-	}
-	return zapcore.ErrorLevel
 }

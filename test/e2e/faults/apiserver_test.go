@@ -43,7 +43,7 @@ func TestAPIServerRestartWhileCSRsPendingRecoversWithoutOperatorRestart(t *testi
 	// The Secret is created only after the restart, so the first batch is approved and then
 	// held pending by the CA signer across it.
 	tn := newTenant(t, e, user)
-	waitReady(t, e, tn.policy)
+	e.WaitForPolicyReady(t, tn.policy, policyReadyTimeout)
 	run := tn.ns
 	deleteRun(t, e, run)
 	submit := func(batch string) {

@@ -36,10 +36,7 @@ func labelPatch(ctx context.Context, name, value string) error {
 // "read again", so the CSR must end issued exactly once with no Failed condition.
 func TestStatusWriteConflictIsRetriedNotFailed(t *testing.T) {
 	user := "requester-conflict"
-	tn := newTenant(t, env, user)
-	tn.installCA(t, env)
-	run := tn.ns
-	deleteRun(t, env, run)
+	tn, run := tenantWithCA(t, user)
 	name := run + "-conflicted"
 
 	var (
@@ -80,7 +77,7 @@ func TestStatusWriteConflictIsRetriedNotFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = stop() })
-	waitReady(t, env, tn.policy)
+	env.WaitForPolicyReady(t, tn.policy, policyReadyTimeout)
 	requester := env.User(t, user)
 
 	if err := createCSR(context.Background(), requester, newCSR(name, tn.signerName, run, requestPEM(t, "conflicted"))); err != nil {

@@ -15,7 +15,6 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,6 +28,10 @@ import (
 
 // runLabel marks the CSRs of one test so that it lists and deletes only its own.
 const runLabel = "faults.signerpolicy.dev/run"
+
+// policyReadyTimeout bounds the wait for a tenant's policy to come into force. CSRs submitted
+// earlier would only wait for it, but waiting keeps each test's timeline readable.
+const policyReadyTimeout = 60 * time.Second
 
 // tenant is a CA Issuer in its own namespace under an Automatic SignerPolicy that lets one user
 // request any name under example.com.
@@ -60,22 +63,6 @@ func newTenant(t *testing.T, e *harness.Env, user string) *tenant {
 func (tn *tenant) installCA(t *testing.T, e *harness.Env) {
 	t.Helper()
 	e.Create(t, tn.root.Secret(tn.ns, "ca"))
-}
-
-// waitReady waits for the policy controller to put the policy in force; CSRs submitted earlier
-// would only wait for it, but waiting here keeps each test's timeline readable.
-func waitReady(t *testing.T, e *harness.Env, name string) {
-	t.Helper()
-	harness.Eventually(t, 60*time.Second, func() error {
-		var p policyv1alpha1.SignerPolicy
-		if err := e.Admin.Get(context.Background(), client.ObjectKey{Name: name}, &p); err != nil {
-			return err
-		}
-		if c := meta.FindStatusCondition(p.Status.Conditions, policyv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
-			return fmt.Errorf("policy %s not Ready: %+v", name, c)
-		}
-		return nil
-	})
 }
 
 // requestPEM is a fresh PKCS#10 request, with its own key, for one name the tenant's policy allows.
@@ -289,15 +276,23 @@ type submission struct {
 	began   time.Time
 }
 
-// tenantInForce puts a tenant's CA Issuer and policy in force for user and returns the tenant,
-// a client acting as user, and the run its CSRs are named after (deleted when the test ends).
-func tenantInForce(t *testing.T, user string) (*tenant, client.Client, string) {
+// tenantWithCA is a tenant for user with its CA installed, and the run its CSRs are named after
+// (deleted when the test ends). Its policy comes into force once an operator runs.
+func tenantWithCA(t *testing.T, user string) (*tenant, string) {
 	t.Helper()
 	tn := newTenant(t, env, user)
 	tn.installCA(t, env)
-	waitReady(t, env, tn.policy)
 	run := tn.ns
 	deleteRun(t, env, run)
+	return tn, run
+}
+
+// tenantInForce is tenantWithCA for a test the running operator serves: it waits until the
+// policy is in force, and returns a client acting as user too.
+func tenantInForce(t *testing.T, user string) (*tenant, client.Client, string) {
+	t.Helper()
+	tn, run := tenantWithCA(t, user)
+	env.WaitForPolicyReady(t, tn.policy, policyReadyTimeout)
 	return tn, env.User(t, user), run
 }
 

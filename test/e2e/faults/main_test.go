@@ -8,17 +8,10 @@
 package faults
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"testing"
 
-	"go.uber.org/zap/zapcore"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/signerpolicy/signer-policy-operator/controllers"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
@@ -34,28 +27,7 @@ const clusterResourceNamespace = "signer-policy-system"
 var env *harness.Env
 
 func TestMain(m *testing.M) {
-	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(logLevel())))
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	e, err := harness.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := e.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping the control plane:", err)
-		}
-	}()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterResourceNamespace}}
-	if err := e.Admin.Create(context.Background(), ns); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	env = e
-	return m.Run()
+	os.Exit(harness.ControlPlaneMain(m, &env, clusterResourceNamespace))
 }
 
 // options wires the operator as main.go does, with the CA signer only and the governance records
@@ -69,14 +41,4 @@ func options(sink *harness.AuditSink) controllers.Options {
 		Concurrency:              4,
 		AuditLog:                 sink.Logger(),
 	}
-}
-
-// logLevel keeps output to errors unless TEST_LOG_LEVEL asks for more, as the harness does.
-// Faults make the operator log errors on purpose (cancelled contexts, conflicts, a missing API
-// server); they are expected here and the assertions decide the outcome.
-func logLevel() zapcore.Level {
-	if l, err := zapcore.ParseLevel(os.Getenv("TEST_LOG_LEVEL")); err == nil && os.Getenv("TEST_LOG_LEVEL") != "" {
-		return l
-	}
-	return zapcore.ErrorLevel
 }

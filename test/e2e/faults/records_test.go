@@ -10,6 +10,7 @@ import (
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/client-go/rest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
@@ -22,10 +23,7 @@ import (
 // from it.
 func TestIssuanceIsRecordedWhenTheAnnotationWriteFails(t *testing.T) {
 	user := "requester-annotation"
-	tn := newTenant(t, env, user)
-	tn.installCA(t, env)
-	run := tn.ns
-	deleteRun(t, env, run)
+	tn, run := tenantWithCA(t, user)
 	name := run + "-annotation"
 
 	var injected atomic.Int64
@@ -38,24 +36,7 @@ func TestIssuanceIsRecordedWhenTheAnnotationWriteFails(t *testing.T) {
 			return next.RoundTrip(r)
 		})
 	})
-	sink := &harness.AuditSink{}
-	stop, err := env.RunManager(cfg, options(sink), metricsserver.Options{BindAddress: "0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stop() })
-	waitReady(t, env, tn.policy)
-	requester := env.User(t, user)
-
-	if err := createCSR(context.Background(), requester, newCSR(name, tn.signerName, run, requestPEM(t, "annotation"))); err != nil {
-		t.Fatal(err)
-	}
-	got := env.WaitForCSR(t, name, time.Minute, func(c *certificatesv1.CertificateSigningRequest) error {
-		if !done(c) {
-			return fmt.Errorf("not issued and annotated yet: %+v", c.Status.Conditions)
-		}
-		return nil
-	})
+	got, sink := issueThrough(t, cfg, tn, user, run, name, "annotation")
 	if injected.Load() != 1 {
 		t.Fatal("the annotation write was never failed: the test did not exercise the fault")
 	}
@@ -70,10 +51,7 @@ func TestIssuanceIsRecordedWhenTheAnnotationWriteFails(t *testing.T) {
 // record: the API server holds the outcome, and the trail must say how it came about.
 func TestDecisionsAreRecordedWhenTheWriteResponseIsLost(t *testing.T) {
 	user := "requester-lost-response"
-	tn := newTenant(t, env, user)
-	tn.installCA(t, env)
-	run := tn.ns
-	deleteRun(t, env, run)
+	tn, run := tenantWithCA(t, user)
 	name := run + "-lost"
 
 	var (
@@ -100,16 +78,31 @@ func TestDecisionsAreRecordedWhenTheWriteResponseIsLost(t *testing.T) {
 			return internalError(r), nil
 		})
 	})
+	got, sink := issueThrough(t, cfg, tn, user, run, name, "lost")
+	mu.Lock()
+	if lost["approval"] != 1 || lost["status"] != 1 {
+		t.Fatalf("responses lost: %v; the test did not exercise both writes", lost)
+	}
+	mu.Unlock()
+	t.Logf("events %v", eventReasons(env, name))
+	verifyIssuedOnce(t, got, sink, tn.root)
+}
+
+// issueThrough runs the operator over cfg, whose transport breaks what the test breaks, submits
+// the CSR name for host.example.com as the tenant's requester user, and waits until it is issued
+// and annotated. It returns the CSR and the governance records the operator wrote.
+func issueThrough(t *testing.T, cfg *rest.Config, tn *tenant, user, run, name, host string) (*certificatesv1.CertificateSigningRequest, *harness.AuditSink) {
+	t.Helper()
 	sink := &harness.AuditSink{}
 	stop, err := env.RunManager(cfg, options(sink), metricsserver.Options{BindAddress: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = stop() })
-	waitReady(t, env, tn.policy)
+	env.WaitForPolicyReady(t, tn.policy, policyReadyTimeout)
 	requester := env.User(t, user)
 
-	if err := createCSR(context.Background(), requester, newCSR(name, tn.signerName, run, requestPEM(t, "lost"))); err != nil {
+	if err := createCSR(context.Background(), requester, newCSR(name, tn.signerName, run, requestPEM(t, host))); err != nil {
 		t.Fatal(err)
 	}
 	got := env.WaitForCSR(t, name, time.Minute, func(c *certificatesv1.CertificateSigningRequest) error {
@@ -118,11 +111,5 @@ func TestDecisionsAreRecordedWhenTheWriteResponseIsLost(t *testing.T) {
 		}
 		return nil
 	})
-	mu.Lock()
-	if lost["approval"] != 1 || lost["status"] != 1 {
-		t.Fatalf("responses lost: %v; the test did not exercise both writes", lost)
-	}
-	mu.Unlock()
-	t.Logf("events %v", eventReasons(env, name))
-	verifyIssuedOnce(t, got, sink, tn.root)
+	return got, sink
 }

@@ -53,15 +53,7 @@ const operatorNamespace = "signer-policy-system"
 var env *harness.Env
 
 func TestMain(m *testing.M) {
-	e, err := harness.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	env = e
-	code := m.Run()
-	_ = env.Stop()
-	os.Exit(code)
+	os.Exit(harness.ControlPlaneMain(m, &env))
 }
 
 // render builds a kustomize overlay of config/ in-process, as `kustomize build` does.

@@ -64,7 +64,7 @@ func TestTheOtherTenantsApproverCannotApprove(t *testing.T) {
 		// signer, not a broken grant.
 		own := from.submit(t, from.manualSigner)
 		env.WaitForEvent(t, own, controllers.ReasonEvaluated)
-		harness.Eventually(t, wait, func() error { return harness.Approve(from.approver, own.Name) })
+		harness.ApproveEventually(t, wait, from.approver, own.Name)
 		issuedBy(t, own, from.root)
 	}
 }
@@ -79,7 +79,7 @@ func TestPersonApprovingACrossTenantCSRIsFailedDeniedReference(t *testing.T) {
 	for who, approver := range map[string]client.Client{"cluster admin": env.Admin, "the issuer's own approver": b.approver} {
 		cross := a.submit(t, b.manualSigner)
 		env.WaitForEvent(t, cross, controllers.ReasonEvaluated)
-		harness.Eventually(t, wait, func() error { return harness.Approve(approver, cross.Name) })
+		harness.ApproveEventually(t, wait, approver, cross.Name)
 		msg := refusedWith(t, cross.Name, certificatesv1.CertificateFailed, controllers.ReasonDeniedReference)
 		mustContain(t, "the DeniedReference message after "+who+" approved", msg, a.requesterName, b.ns)
 		neverIssued(t, cross.Name)

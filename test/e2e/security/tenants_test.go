@@ -10,7 +10,6 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -67,25 +66,11 @@ func newTenant(t *testing.T) *tenant {
 		Spec: policyv1alpha1.SignerPolicySpec{IssuerRef: manual, Requesters: requesters, Allowed: allowed,
 			Approval: policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual,
 				Approvers: &policyv1alpha1.Subjects{Groups: []string{tn.approverGroup}}}}})
-	waitReady(t, tn.autoPolicy)
-	waitReady(t, tn.manualPolicy)
+	env.WaitForPolicyReady(t, tn.autoPolicy, wait)
+	env.WaitForPolicyReady(t, tn.manualPolicy, wait)
 	tn.requester = env.User(t, tn.requesterName)
 	tn.approver = env.User(t, tn.approverName, tn.approverGroup)
 	return tn
-}
-
-func waitReady(t *testing.T, name string) {
-	t.Helper()
-	harness.Eventually(t, wait, func() error {
-		var p policyv1alpha1.SignerPolicy
-		if err := env.Admin.Get(context.Background(), client.ObjectKey{Name: name}, &p); err != nil {
-			return err
-		}
-		if c := meta.FindStatusCondition(p.Status.Conditions, policyv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
-			return fmt.Errorf("policy %s not Ready: %+v", name, c)
-		}
-		return nil
-	})
 }
 
 // submit creates a CSR for an allowed name as the requester.

@@ -3,7 +3,6 @@ package vault_test
 import (
 	"context"
 	"crypto/x509"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,26 +13,6 @@ import (
 
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 )
-
-// failedWith is a WaitForCSR check for a Failed condition with reason and a message containing
-// every want.
-func failedWith(reason string, want ...string) func(*certificatesv1.CertificateSigningRequest) error {
-	return func(c *certificatesv1.CertificateSigningRequest) error {
-		cond := harness.Condition(c, certificatesv1.CertificateFailed)
-		if cond == nil {
-			return fmt.Errorf("not failed: %+v", c.Status.Conditions)
-		}
-		if cond.Reason != reason {
-			return fmt.Errorf("failed with %s: %q, want %s", cond.Reason, cond.Message, reason)
-		}
-		for _, w := range want {
-			if !strings.Contains(cond.Message, w) {
-				return fmt.Errorf("Failed message %q does not mention %q", cond.Message, w)
-			}
-		}
-		return nil
-	}
-}
 
 // expectNotFailed fails the test if the CSR has been marked Failed.
 func expectNotFailed(t *testing.T, name string) {
@@ -54,7 +33,7 @@ func TestANameTheRoleForbidsFailsWithVaultsMessage(t *testing.T) {
 			t.Parallel()
 			vi := newVaultIssuer(t, cluster, authAppRole)
 			c, _ := vi.submit(t, &x509.CertificateRequest{DNSNames: []string{"web.example.org"}}, time.Hour)
-			env.WaitForCSR(t, c.Name, wait, failedWith("ErrorSigning",
+			env.WaitForCSR(t, c.Name, wait, harness.FailedWith("ErrorSigning",
 				"subject alternate name web.example.org not allowed by this role", vi.kind(), vi.signPath()))
 			if got := server.LoginsAt(vi.mount); got != 1 {
 				t.Errorf("%d logins, want 1: a refused name is not a refused token", got)

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,7 +14,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -101,9 +101,9 @@ func prepareVaultIssuer(t *testing.T, cluster bool) *vaultIssuer {
 		AllowedURISANs: []string{"spiffe://cluster.local/*"}, MaxTTL: 48 * time.Hour,
 	})
 	vi.user = "requester-" + ns
-	grantCSRCreate(t, vi.user)
+	env.GrantCSRCreate(t, vi.user)
 	if !cluster {
-		grantReference(t, ns, vi.name, vi.user)
+		env.GrantReference(t, ns, vi.name, harness.UserSubject(vi.user))
 	}
 	vi.requester = env.User(t, vi.user)
 	return vi
@@ -227,64 +227,19 @@ func (vi *vaultIssuer) submit(t *testing.T, tmpl *x509.CertificateRequest, ttl t
 		SignerName: vi.signerName, Request: signertest.RequestPEM(t, key, tmpl),
 		ExpirationSeconds: ptr.To(int32(ttl.Seconds())),
 	})
-	if err := approve(c.Name); err != nil {
+	if err := harness.Approve(env.Admin, c.Name); err != nil {
 		t.Fatalf("approving %s: %v", c.Name, err)
 	}
 	return c, key
 }
 
-// approve approves the CSR as the admin, the way `kubectl certificate approve` does.
-func approve(name string) error {
-	var c certificatesv1.CertificateSigningRequest
-	if err := env.Admin.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
-		return err
-	}
-	c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "KubectlApprove", Message: "approved by a person",
-	})
-	return env.Admin.SubResource("approval").Update(context.Background(), &c)
-}
-
-func grantCSRCreate(t *testing.T, user string) {
-	t.Helper()
-	name := "test-csr-create:" + user
-	env.Create(t, &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get"}}},
-	})
-	env.Create(t, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
-	})
-}
-
-// grantReference lets user reference the namespaced Issuer, which the signing gate checks.
-func grantReference(t *testing.T, ns, issuer, user string) {
-	t.Helper()
-	env.Create(t, &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reference-" + user},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"cert-manager.io"}, Resources: []string{"signers"}, Verbs: []string{"reference"}, ResourceNames: []string{issuer}}},
-	})
-	env.Create(t, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reference-" + user},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "reference-" + user},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
-	})
-}
-
-// issued waits for the certificate and the annotations the controller writes just after it.
+// issued is harness.Issued that tells a Failed CSR from one still waiting: Vault's refusals fail
+// the CSR, and a wait that times out should say why.
 func issued(c *certificatesv1.CertificateSigningRequest) error {
 	if cond := harness.Condition(c, certificatesv1.CertificateFailed); cond != nil {
 		return fmt.Errorf("CSR failed: %s: %s", cond.Reason, cond.Message)
 	}
-	if len(c.Status.Certificate) == 0 {
-		return fmt.Errorf("no certificate yet; conditions %+v", c.Status.Conditions)
-	}
-	if c.Annotations["policy.signerpolicy.dev/certificate-serial"] == "" {
-		return fmt.Errorf("certificate issued but not yet annotated")
-	}
-	return nil
+	return harness.Issued(c)
 }
 
 // verifyIssued checks status.certificate: the leaf carries key, expires ttl after it was issued
@@ -294,15 +249,10 @@ func verifyIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest, key
 	t.Helper()
 	certs := signertest.ParseChain(t, c.Status.Certificate)
 	leaf := certs[0]
-	intermediates := x509.NewCertPool()
-	for _, cert := range certs[1:] {
-		if cert.Equal(server.Root.Cert) {
-			t.Errorf("status.certificate carries the self-signed root")
-		}
-		intermediates.AddCert(cert)
+	if slices.ContainsFunc(certs[1:], server.Root.Cert.Equal) {
+		t.Errorf("status.certificate carries the self-signed root")
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: server.Root.Pool(), Intermediates: intermediates,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+	if err := signertest.VerifyChain(certs, server.Root.Cert, x509.ExtKeyUsageServerAuth); err != nil {
 		t.Errorf("status.certificate does not verify to the Vault test server's root: %v", err)
 	}
 	type equaler interface{ Equal(crypto.PublicKey) bool }

@@ -92,7 +92,7 @@ func TestTwentyCSRsShareOneLogin(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i, name := range names {
-		wg.Go(func() { errs[i] = approve(name) })
+		wg.Go(func() { errs[i] = harness.Approve(env.Admin, name) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {

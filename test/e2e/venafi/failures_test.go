@@ -60,8 +60,8 @@ func TestFailuresDoNotBlockOtherCSRs(t *testing.T) {
 	caCSR, _ := caIssuer.submit(t, request{commonName: "ca-neighbour.example.com"})
 
 	// The good CSRs do not wait for the bad ones.
-	verifyIssued(t, env.WaitForCSR(t, goodCSR.Name, wait, issued), goodKey, healthyTPP.RootCA())
-	env.WaitForCSR(t, caCSR.Name, wait, issued)
+	verifyIssued(t, env.WaitForCSR(t, goodCSR.Name, wait, harness.Issued), goodKey, healthyTPP.RootCA())
+	env.WaitForCSR(t, caCSR.Name, wait, harness.Issued)
 
 	t.Run("wrong credentials are pending ErrorLogin, naming the issuer", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -88,7 +88,7 @@ func TestFailuresDoNotBlockOtherCSRs(t *testing.T) {
 		}
 		stillPending(t, lateSecretCSR)
 		env.Create(t, lateSecret.credentials(lateSecretConfig, map[string]string{"api-key": cloudKey}))
-		env.WaitForCSR(t, lateSecretCSR.Name, wait, issued)
+		env.WaitForCSR(t, lateSecretCSR.Name, wait, harness.Issued)
 	})
 
 	t.Run("a service answering 500 is retried, and the CSR is signed once it recovers", func(t *testing.T) {
@@ -98,7 +98,7 @@ func TestFailuresDoNotBlockOtherCSRs(t *testing.T) {
 		}
 		stillPending(t, failingCSR)
 		failingTPP.SetBehaviour(venafitest.Behaviour{})
-		env.WaitForCSR(t, failingCSR.Name, wait, issued)
+		env.WaitForCSR(t, failingCSR.Name, wait, harness.Issued)
 		if n := failingTPP.RequestsFor(failingCSR.Spec.Request); n != 1 {
 			t.Errorf("%d requests, want 1", n)
 		}
@@ -107,7 +107,7 @@ func TestFailuresDoNotBlockOtherCSRs(t *testing.T) {
 
 	t.Run("a rejected request fails the CSR with the service's reason", func(t *testing.T) {
 		for _, c := range []*certificatesv1.CertificateSigningRequest{rejectedTPPCSR, rejectedCloudCSR} {
-			got := env.WaitForCSR(t, c.Name, wait, failedWith(venafi.ReasonRejected))
+			got := env.WaitForCSR(t, c.Name, wait, harness.FailedWith(venafi.ReasonRejected))
 			if cond := harness.Condition(got, certificatesv1.CertificateFailed); !strings.Contains(cond.Message, why) {
 				t.Errorf("Failed message %q does not carry the service's %q", cond.Message, why)
 			}
@@ -140,8 +140,8 @@ func newCAIssuer(t *testing.T) issuer {
 		Spec:       cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: name}}},
 	})
 	user := "ca-requester-" + ns
-	grantCSRCreate(t, user)
-	grantReference(t, ns, name, user)
+	env.GrantCSRCreate(t, user)
+	env.GrantReference(t, ns, name, harness.UserSubject(user))
 	ref := policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: ns, Name: name}
 	env.GovernWithPolicy(t, harness.ManualPolicy(ref, user, requestedNames))
 	return issuer{name: name, signerName: ref.SignerName(), secretNamespace: ns, requester: newUser(t, user)}

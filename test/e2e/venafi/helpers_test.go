@@ -16,7 +16,6 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -117,9 +116,9 @@ func newIssuer(t *testing.T, o issuerOptions) issuer {
 		env.Create(t, iss.credentials(o.config, o.secret))
 	}
 	user := "requester-" + ns
-	grantCSRCreate(t, user)
+	env.GrantCSRCreate(t, user)
 	if !o.cluster {
-		grantReference(t, ns, iss.name, user)
+		env.GrantReference(t, ns, iss.name, harness.UserSubject(user))
 	}
 	iss.requester = newUser(t, user)
 	env.GovernWithPolicy(t, harness.ManualPolicy(ref, user, requestedNames))
@@ -152,33 +151,6 @@ func (iss issuer) credentials(config *cmapi.VenafiIssuer, data map[string]string
 	return s
 }
 
-func grantCSRCreate(t *testing.T, user string) {
-	t.Helper()
-	name := "test-csr-create:" + user
-	env.Create(t, &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get"}}},
-	})
-	env.Create(t, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
-	})
-}
-
-func grantReference(t *testing.T, ns, issuerName, user string) {
-	t.Helper()
-	env.Create(t, &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reference-" + user},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"cert-manager.io"}, Resources: []string{"signers"}, Verbs: []string{"reference"}, ResourceNames: []string{issuerName}}},
-	})
-	env.Create(t, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "reference-" + user},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "reference-" + user},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
-	})
-}
-
 // request is a CSR to submit.
 type request struct {
 	commonName  string
@@ -195,48 +167,8 @@ func (iss issuer) submit(t *testing.T, r request) (*certificatesv1.CertificateSi
 		Request:     signertest.RequestPEM(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: r.commonName}, DNSNames: []string{r.commonName}}),
 		Annotations: r.annotations, ExpirationSeconds: r.expiration,
 	})
-	approve(t, c.Name)
+	harness.ApproveEventually(t, 10*time.Second, env.Admin, c.Name)
 	return c, key
-}
-
-func approve(t *testing.T, name string) {
-	t.Helper()
-	harness.Eventually(t, 10*time.Second, func() error {
-		var c certificatesv1.CertificateSigningRequest
-		if err := env.Admin.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
-			return err
-		}
-		c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "KubectlApprove", Message: "approved by a person",
-		})
-		return env.Admin.SubResource("approval").Update(context.Background(), &c)
-	})
-}
-
-// issued is a WaitForCSR check for a certificate and the annotations the controller writes
-// with it.
-func issued(c *certificatesv1.CertificateSigningRequest) error {
-	if len(c.Status.Certificate) == 0 {
-		return fmt.Errorf("no certificate yet; conditions %+v", c.Status.Conditions)
-	}
-	if c.Annotations["policy.signerpolicy.dev/certificate-serial"] == "" {
-		return fmt.Errorf("certificate issued but not yet annotated")
-	}
-	return nil
-}
-
-// failedWith is a WaitForCSR check for the Failed condition with the given reason.
-func failedWith(reason string) func(*certificatesv1.CertificateSigningRequest) error {
-	return func(c *certificatesv1.CertificateSigningRequest) error {
-		cond := harness.Condition(c, certificatesv1.CertificateFailed)
-		if cond == nil {
-			return fmt.Errorf("not Failed; conditions %+v", c.Status.Conditions)
-		}
-		if cond.Reason != reason {
-			return fmt.Errorf("Failed with %s: %s; want %s", cond.Reason, cond.Message, reason)
-		}
-		return nil
-	}
 }
 
 // hasPickupID is a WaitForCSR check for the pickup-id annotation.
@@ -256,12 +188,7 @@ func verifyIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest, key
 	if !leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(key.Public()) {
 		t.Error("the certificate does not carry the CSR's key")
 	}
-	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
-	roots.AddCert(root)
-	for _, cert := range chain[1:] {
-		intermediates.AddCert(cert)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+	if err := signertest.VerifyChain(chain, root, x509.ExtKeyUsageAny); err != nil {
 		t.Errorf("status.certificate does not verify to the service's root: %v", err)
 	}
 	return leaf

@@ -12,6 +12,7 @@ import (
 
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/venafi"
+	"github.com/signerpolicy/signer-policy-operator/test/harness"
 	venafitest "github.com/signerpolicy/signer-policy-operator/test/venafi"
 )
 
@@ -91,7 +92,7 @@ func TestIssuanceAfterThreePendingPolls(t *testing.T) {
 			iss := newIssuer(t, opts)
 			c, key := iss.submit(t, tc.req)
 			w.watch(c.Name, c.Spec.Request)
-			got := env.WaitForCSR(t, c.Name, wait, issued)
+			got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 
 			e, ok := srv.EnrollmentFor(c.Spec.Request)
 			if !ok {
@@ -178,10 +179,10 @@ func TestMalformedCustomFieldsFail(t *testing.T) {
 	}
 	good, _ := iss.submit(t, request{commonName: "good-fields.example.com", annotations: map[string]string{venafi.CustomFieldsAnnotation: `[{"name":"team","value":"a"}]`}})
 	for _, c := range csrs {
-		env.WaitForCSR(t, c.Name, wait, failedWith(venafi.ReasonErrorCustomFields))
+		env.WaitForCSR(t, c.Name, wait, harness.FailedWith(venafi.ReasonErrorCustomFields))
 		if n := srv.RequestsFor(c.Spec.Request); n != 0 {
 			t.Errorf("%d requests sent for a CSR with malformed custom fields", n)
 		}
 	}
-	env.WaitForCSR(t, good.Name, wait, issued)
+	env.WaitForCSR(t, good.Name, wait, harness.Issued)
 }

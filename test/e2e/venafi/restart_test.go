@@ -6,6 +6,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/venafi"
+	"github.com/signerpolicy/signer-policy-operator/test/harness"
 	venafitest "github.com/signerpolicy/signer-policy-operator/test/venafi"
 )
 
@@ -58,7 +59,7 @@ func TestRestartResumesFromThePickupID(t *testing.T) {
 		srv standIn
 		c   *certificatesv1.CertificateSigningRequest
 	}{{tpp, tppCSR}, {cloud, cloudCSR}} {
-		got := env.WaitForCSR(t, pair.c.Name, wait, issued)
+		got := env.WaitForCSR(t, pair.c.Name, wait, harness.Issued)
 		if n := pair.srv.RequestsFor(pair.c.Spec.Request); n != 1 {
 			t.Errorf("%s: the server saw %d requests, want exactly 1", pair.c.Name, n)
 		}
