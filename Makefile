@@ -71,6 +71,15 @@ verify-generated: ## Fail when committed generated files differ from what the ge
 test: controlplane verify-generated vet ## Run every test against the real control plane.
 	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -timeout 30m $(TEST_FLAGS) ./...
 
+# The packages and files whose tests need no control plane: the pure packages, the signers against
+# their fakes, the stand-in servers, and the controllers' table tests. Test files that need the
+# control plane carry `//go:build !unit`, so `-tags unit` leaves them out.
+UNIT_PACKAGES = ./internal/... ./controllers/... ./api/... ./test/vault/... ./test/venafi/...
+
+.PHONY: test-unit
+test-unit: ## Run every test that needs no control plane (well under a minute; make test runs them too).
+	$(GO) test -tags unit $(TEST_FLAGS) $(UNIT_PACKAGES)
+
 FUZZTIME ?= 30s
 
 .PHONY: fuzz
