@@ -1,16 +1,14 @@
 package harness
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/signerpolicy/signer-policy-operator/internal/manifests"
 )
 
 // ReadObjects decodes every object of a multi-document YAML file.
@@ -19,7 +17,7 @@ func ReadObjects(path string) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
-	objs, err := DecodeObjects(data)
+	objs, err := manifests.Decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", path, err)
 	}
@@ -34,22 +32,4 @@ func Apply(ctx context.Context, c client.Client, objs []*unstructured.Unstructur
 		}
 	}
 	return nil
-}
-
-// DecodeObjects decodes every object of a multi-document YAML stream.
-func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return objs, nil
-			}
-			return nil, err
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
-	}
 }

@@ -40,6 +40,7 @@ import (
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/controllers"
+	"github.com/signerpolicy/signer-policy-operator/internal/manifests"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/selfsigned"
@@ -71,7 +72,7 @@ func render(t *testing.T, overlay string) []*unstructured.Unstructured {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := harness.DecodeObjects(data)
+	objs, err := manifests.Decode(data)
 	if err != nil {
 		t.Fatal(err)
 	}
