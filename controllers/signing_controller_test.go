@@ -116,12 +116,9 @@ func governed(t *testing.T, signerName, user string, mutate ...func(*policyv1alp
 	for _, m := range mutate {
 		m(p)
 	}
-	env.Create(t, p)
-	readyStatus(t, p.Name, metav1.ConditionTrue)
+	env.GovernWithPolicy(t, p)
 }
 
-// grantCSRCreate, grantReference and issued are what the harness now provides, under the names
-// signing_fail_closed_test.go calls.
 // signingCase is one CSR of the matrix and what its certificate must say.
 type signingCase struct {
 	name        string

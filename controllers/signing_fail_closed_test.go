@@ -95,8 +95,7 @@ func TestAPersonsApprovalNeverWidensTheRequestersPolicy(t *testing.T) {
 		for _, selfSigned := range []bool{false, true} {
 			iut := newIssuerUnderTest(t, kind, selfSigned, narrowForRequester)
 			other := broadForAnotherTeam(iut)
-			env.Create(t, other)
-			readyStatus(t, other.Name, metav1.ConditionTrue)
+			env.GovernWithPolicy(t, other)
 			t.Run(iut.name, func(t *testing.T) {
 				for _, attack := range attacks {
 					t.Run(attack.name, func(t *testing.T) {

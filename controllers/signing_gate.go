@@ -9,6 +9,7 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/utils/ptr"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
@@ -135,19 +136,19 @@ func gate(in *signingInputs) verdict {
 func requestedGrant(c *certificatesv1.CertificateSigningRequest) (grant, *verdict) {
 	requested, wasRequested, err := csr.RequestedDuration(c)
 	if err != nil {
-		return grant{}, ptrTo(failed(ReasonErrorParseDuration, err.Error()))
+		return grant{}, ptr.To(failed(ReasonErrorParseDuration, err.Error()))
 	}
 	if wasRequested && requested < minimumDuration {
-		return grant{}, ptrTo(failed(ReasonInvalidDuration,
+		return grant{}, ptr.To(failed(ReasonInvalidDuration,
 			fmt.Sprintf("requested duration %s is shorter than the minimum %s", requested, minimumDuration)))
 	}
 	isCA, err := csr.RequestedIsCA(c)
 	if err != nil {
-		return grant{}, ptrTo(failed(ReasonInvalidRequest, err.Error()))
+		return grant{}, ptr.To(failed(ReasonInvalidRequest, err.Error()))
 	}
 	parsed, err := csr.ParseRequest(c)
 	if err != nil {
-		return grant{}, ptrTo(failed(ReasonInvalidRequest, err.Error()))
+		return grant{}, ptr.To(failed(ReasonInvalidRequest, err.Error()))
 	}
 	if !wasRequested {
 		requested = 0
@@ -200,8 +201,6 @@ func policyNamed(policies []policyv1alpha1.SignerPolicy, name string) *policyv1a
 func failed(reason, message string) verdict {
 	return verdict{kind: verdictFail, reason: reason, message: message}
 }
-
-func ptrTo[T any](v T) *T { return &v }
 
 func issuerReadyCondition(issuer cmapi.GenericIssuer) *cmapi.IssuerCondition {
 	for i, c := range issuer.GetStatus().Conditions {

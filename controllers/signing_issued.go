@@ -3,7 +3,6 @@ package controllers
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"fmt"
 	"net"
 	"slices"
@@ -115,27 +114,20 @@ func unallowedExtUsages(allowed []policyv1alpha1.KeyUsage, leaf *x509.Certificat
 	return extra
 }
 
-// addedSystemIdentities lists common names, organizations and organizational units of the issued
-// subject that Kubernetes would read as its own identities (system:masters is cluster-admin) and
-// that the request did not hold: the policy allowed only what the request held.
+// addedSystemIdentities lists the subject values of the issued certificate that Kubernetes would
+// read as its own identities (system:masters is cluster-admin) and that the request did not hold:
+// the policy allowed only what the request held.
 func addedSystemIdentities(requested, issued pkix.Name) []string {
 	var added []string
 	for _, atv := range issued.Names {
-		v, ok := atv.Value.(string)
-		if !ok || !strings.HasPrefix(v, "system:") || !isIdentityAttribute(atv.Type) {
+		if !policy.IsSystemIdentityAttribute(atv) {
 			continue
 		}
 		if !slices.ContainsFunc(requested.Names, func(r pkix.AttributeTypeAndValue) bool { return r.Type.Equal(atv.Type) && r.Value == atv.Value }) {
-			added = append(added, v)
+			added = append(added, atv.Value.(string))
 		}
 	}
 	return added
-}
-
-// isIdentityAttribute is true for CN, O and OU, which the API server reads as a client
-// certificate's user and groups.
-func isIdentityAttribute(t asn1.ObjectIdentifier) bool {
-	return t.Equal(asn1.ObjectIdentifier{2, 5, 4, 3}) || t.Equal(asn1.ObjectIdentifier{2, 5, 4, 10}) || t.Equal(asn1.ObjectIdentifier{2, 5, 4, 11})
 }
 
 func lowered(names []string) []string {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"crypto/x509/pkix"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,6 +16,15 @@ import (
 // webhooks in front of a cluster may map them to groups.
 func isSystemIdentity(value string) bool {
 	return strings.HasPrefix(value, "system:")
+}
+
+// IsSystemIdentityAttribute reports whether a subject attribute is one the API server would read
+// as a Kubernetes identity of its own: a CN, O or OU starting with "system:". Signing uses it to
+// refuse a certificate to which an upstream added one.
+func IsSystemIdentityAttribute(atv pkix.AttributeTypeAndValue) bool {
+	v, ok := atv.Value.(string)
+	identityType := atv.Type.Equal(oidCommonName) || atv.Type.Equal(oidOrganization) || atv.Type.Equal(oidOrganizationalUnit)
+	return ok && identityType && isSystemIdentity(v)
 }
 
 // listsExactly requires the policy to spell value out: a wildcard or placeholder written for
