@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/cert-manager/cert-manager/pkg/util/pki"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 )
 
 // attribute is one subject or SAN attribute of a CSR with the patterns that govern it.
@@ -17,28 +19,30 @@ type attribute struct {
 	patterns []string
 	values   []requestedValue
 	kind     matchKind
-	// systemIdentities marks attributes the API server treats as Kubernetes identities.
-	systemIdentities bool
 }
 
 func (ev *evaluation) checkAllowed(allowed *v1alpha1.Allowed) field.ErrorList {
 	f, s := &ev.facts, &ev.facts.subject
 	attributes := [...]attribute{
-		{field: "commonName", patterns: allowed.CommonName, values: s.commonNames, kind: matchExact, systemIdentities: true},
+		{field: "commonName", patterns: allowed.CommonName, kind: matchExact},
 		{field: "dnsNames", patterns: allowed.DNSNames, values: f.dnsNames, kind: matchDNS},
 		{field: "uris", patterns: allowed.URIs, values: f.uris, kind: matchExact},
 		{field: "emailAddresses", patterns: allowed.EmailAddresses, values: f.emails, kind: matchEmail},
-		{field: "organizations", patterns: allowed.Organizations, values: s.organizations, kind: matchExact, systemIdentities: true},
-		{field: "organizationalUnits", patterns: allowed.OrganizationalUnits, values: s.organizationalUnits, kind: matchExact, systemIdentities: true},
-		{field: "countries", patterns: allowed.Countries, values: s.countries, kind: matchExact},
-		{field: "provinces", patterns: allowed.Provinces, values: s.provinces, kind: matchExact},
-		{field: "localities", patterns: allowed.Localities, values: s.localities, kind: matchExact},
-		{field: "streetAddresses", patterns: allowed.StreetAddresses, values: s.streetAddresses, kind: matchExact},
-		{field: "postalCodes", patterns: allowed.PostalCodes, values: s.postalCodes, kind: matchExact},
-		{field: "serialNumbers", patterns: allowed.SerialNumbers, values: s.serialNumbers, kind: matchExact},
+		{field: "organizations", patterns: allowed.Organizations, kind: matchExact},
+		{field: "organizationalUnits", patterns: allowed.OrganizationalUnits, kind: matchExact},
+		{field: "countries", patterns: allowed.Countries, kind: matchExact},
+		{field: "provinces", patterns: allowed.Provinces, kind: matchExact},
+		{field: "localities", patterns: allowed.Localities, kind: matchExact},
+		{field: "streetAddresses", patterns: allowed.StreetAddresses, kind: matchExact},
+		{field: "postalCodes", patterns: allowed.PostalCodes, kind: matchExact},
+		{field: "serialNumbers", patterns: allowed.SerialNumbers, kind: matchExact},
 	}
 	var errs field.ErrorList
 	for i := range attributes {
+		// Rows without values of their own are subject attributes.
+		if a := &attributes[i]; a.values == nil {
+			a.values = s.byField[a.field]
+		}
 		errs = append(errs, ev.checkAttribute(&attributes[i])...)
 	}
 	errs = append(errs, checkIPAddresses(allowed.IPAddresses, f.ips)...)
@@ -54,7 +58,7 @@ func (ev *evaluation) checkAttribute(a *attribute) field.ErrorList {
 		switch {
 		case v.malformed != "":
 			errs = append(errs, field.Invalid(allowedPath(a.field), v.text, v.malformed))
-		case a.systemIdentities && isSystemIdentity(v.text) && !listsExactly(a.patterns, v.text):
+		case holdsSystemIdentities(a.field) && isSystemIdentity(v.text) && !listsExactly(a.patterns, v.text):
 			errs = append(errs, systemIdentityError(a.field, v.text))
 		case len(a.patterns) == 0:
 			errs = append(errs, field.Invalid(allowedPath(a.field), v.text,
@@ -99,73 +103,58 @@ func allowedPath(name string) *field.Path {
 	return field.NewPath("spec", "allowed", name)
 }
 
-// Subject attribute types a policy governs: X.520's, and PKCS #9's emailAddress.
-var (
-	oidCommonName         = asn1.ObjectIdentifier{2, 5, 4, 3}
-	oidSerialNumber       = asn1.ObjectIdentifier{2, 5, 4, 5}
-	oidCountry            = asn1.ObjectIdentifier{2, 5, 4, 6}
-	oidLocality           = asn1.ObjectIdentifier{2, 5, 4, 7}
-	oidProvince           = asn1.ObjectIdentifier{2, 5, 4, 8}
-	oidStreetAddress      = asn1.ObjectIdentifier{2, 5, 4, 9}
-	oidOrganization       = asn1.ObjectIdentifier{2, 5, 4, 10}
-	oidOrganizationalUnit = asn1.ObjectIdentifier{2, 5, 4, 11}
-	oidPostalCode         = asn1.ObjectIdentifier{2, 5, 4, 17}
-	oidEmailAddress       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
-)
+// subjectFields names the spec.allowed field that governs each subject attribute type a policy
+// governs, by the type's dotted OID: X.520's, and PKCS #9's emailAddress.
+var subjectFields = map[string]string{
+	oid(pki.OIDConstants.CommonName):         "commonName",
+	oid(pki.OIDConstants.SerialNumber):       "serialNumbers",
+	oid(pki.OIDConstants.Country):            "countries",
+	oid(pki.OIDConstants.Locality):           "localities",
+	oid(pki.OIDConstants.Province):           "provinces",
+	oid(pki.OIDConstants.StreetAddress):      "streetAddresses",
+	oid(pki.OIDConstants.Organization):       "organizations",
+	oid(pki.OIDConstants.OrganizationalUnit): "organizationalUnits",
+	// postalCode, which cert-manager names no constant for.
+	asn1.ObjectIdentifier{2, 5, 4, 17}.String(): "postalCodes",
+	csr.OIDEmailAddress.String():                "emailAddresses",
+}
+
+func oid(arcs []int) string { return asn1.ObjectIdentifier(arcs).String() }
+
+// holdsSystemIdentities reports whether the API server, or a proxy in front of it, may read
+// values of the spec.allowed field name as Kubernetes users or groups.
+func holdsSystemIdentities(name string) bool {
+	return name == "commonName" || name == "organizations" || name == "organizationalUnits"
+}
 
 // subjectValues are the CSR's subject attribute values by the spec.allowed field that governs
 // them. Every attribute counts, not only the last of its type as pkix.Name's fields keep, so a
 // second common name cannot hide behind an allowed one.
 type subjectValues struct {
-	commonNames, serialNumbers, countries, localities, provinces, streetAddresses,
-	organizations, organizationalUnits, postalCodes, emails []requestedValue
+	byField map[string][]requestedValue
 	// ungoverned refuses attributes of a type no field governs, and values that are not strings.
 	ungoverned field.ErrorList
 }
 
+// subjectValuesOf validates each value as its field's kind of name: an emailAddress attribute is
+// an email address wherever it appears.
 func subjectValuesOf(names []pkix.AttributeTypeAndValue) subjectValues {
-	var s subjectValues
+	s := subjectValues{byField: map[string][]requestedValue{}}
 	for _, atv := range names {
 		text, isString := atv.Value.(string)
-		values, validated := s.fieldFor(atv.Type)
+		name, governed := subjectFields[atv.Type.String()]
 		switch {
-		case values == nil:
+		case !governed:
 			s.ungoverned = append(s.ungoverned, field.Forbidden(requestPath(), fmt.Sprintf(
 				"the CSR's subject holds an attribute of type %s, which no SignerPolicy field governs", atv.Type)))
 		case !isString:
 			s.ungoverned = append(s.ungoverned, field.Forbidden(requestPath(), fmt.Sprintf(
 				"the CSR's subject attribute of type %s holds a value that is not a string", atv.Type)))
+		case name == "emailAddresses":
+			s.byField[name] = append(s.byField[name], emailValue(text))
 		default:
-			*values = append(*values, validated(text))
+			s.byField[name] = append(s.byField[name], subjectValue(text))
 		}
 	}
 	return s
-}
-
-// fieldFor returns where values of attribute type t go and how they are validated, or nil for a
-// type no field governs. An emailAddress attribute is an email address wherever it appears.
-func (s *subjectValues) fieldFor(t asn1.ObjectIdentifier) (*[]requestedValue, func(string) requestedValue) {
-	switch {
-	case t.Equal(oidCommonName):
-		return &s.commonNames, subjectValue
-	case t.Equal(oidSerialNumber):
-		return &s.serialNumbers, subjectValue
-	case t.Equal(oidCountry):
-		return &s.countries, subjectValue
-	case t.Equal(oidLocality):
-		return &s.localities, subjectValue
-	case t.Equal(oidProvince):
-		return &s.provinces, subjectValue
-	case t.Equal(oidStreetAddress):
-		return &s.streetAddresses, subjectValue
-	case t.Equal(oidOrganization):
-		return &s.organizations, subjectValue
-	case t.Equal(oidOrganizationalUnit):
-		return &s.organizationalUnits, subjectValue
-	case t.Equal(oidPostalCode):
-		return &s.postalCodes, subjectValue
-	case t.Equal(oidEmailAddress):
-		return &s.emails, emailValue
-	}
-	return nil, nil
 }

@@ -23,8 +23,7 @@ func isSystemIdentity(value string) bool {
 // refuse a certificate to which an upstream added one.
 func IsSystemIdentityAttribute(atv pkix.AttributeTypeAndValue) bool {
 	v, ok := atv.Value.(string)
-	identityType := atv.Type.Equal(oidCommonName) || atv.Type.Equal(oidOrganization) || atv.Type.Equal(oidOrganizationalUnit)
-	return ok && identityType && isSystemIdentity(v)
+	return ok && holdsSystemIdentities(subjectFields[atv.Type.String()]) && isSystemIdentity(v)
 }
 
 // listsExactly requires the policy to spell value out: a wildcard or placeholder written for

@@ -49,7 +49,7 @@ func factsOf(req *Request) facts {
 	var sans subjectAltNames
 	sans, f.ungovernedExtensions = extensionsOf(csr)
 	f.dnsNames, f.uris = sans.dnsNames, sans.uris
-	f.emails = append(sans.emails, f.subject.emails...)
+	f.emails = append(sans.emails, f.subject.byField["emailAddresses"]...)
 	for _, ip := range csr.IPAddresses {
 		a, ok := netip.AddrFromSlice(ip)
 		f.ips = append(f.ips, ipSAN{addr: a.Unmap(), ok: ok, text: ip.String()})

@@ -10,6 +10,20 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
 
+// The attribute types, spelled out here rather than taken from the code under test.
+var (
+	oidCommonName         = asn1.ObjectIdentifier{2, 5, 4, 3}
+	oidSerialNumber       = asn1.ObjectIdentifier{2, 5, 4, 5}
+	oidCountry            = asn1.ObjectIdentifier{2, 5, 4, 6}
+	oidLocality           = asn1.ObjectIdentifier{2, 5, 4, 7}
+	oidProvince           = asn1.ObjectIdentifier{2, 5, 4, 8}
+	oidStreetAddress      = asn1.ObjectIdentifier{2, 5, 4, 9}
+	oidOrganization       = asn1.ObjectIdentifier{2, 5, 4, 10}
+	oidOrganizationalUnit = asn1.ObjectIdentifier{2, 5, 4, 11}
+	oidPostalCode         = asn1.ObjectIdentifier{2, 5, 4, 17}
+	oidEmailAddress       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
+)
+
 func attr(oid asn1.ObjectIdentifier, v any) pkix.AttributeTypeAndValue {
 	return pkix.AttributeTypeAndValue{Type: oid, Value: v}
 }

@@ -3,7 +3,6 @@ package signer
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 
@@ -67,10 +66,6 @@ func CertificateTemplate(req Request) (*x509.Certificate, error) {
 	}, nil
 }
 
-// oidEmailAddress is the PKCS#9 emailAddress subject attribute, which the policy governs as an
-// email address and pkix.Name keeps only in Names.
-var oidEmailAddress = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
-
 // DecidedSubject is the subject a certificate carries for a request's parsed subject: the
 // attributes a policy governs, and no other. pkix.Name marshals its typed fields and
 // ExtraNames, never Names, so anything else the request held (attributes the policy refuses
@@ -88,7 +83,7 @@ func DecidedSubject(requested pkix.Name) pkix.Name {
 		PostalCode:         requested.PostalCode,
 	}
 	for _, atv := range requested.Names {
-		if atv.Type.Equal(oidEmailAddress) {
+		if atv.Type.Equal(csr.OIDEmailAddress) {
 			subject.ExtraNames = append(subject.ExtraNames, atv)
 		}
 	}
