@@ -27,15 +27,12 @@ var (
 	env *harness.Env
 	// records are the governance records the operator wrote.
 	records = &harness.AuditSink{}
-	// scripted lets a test answer for its own Venafi Issuers with a scripted fake signer.
-	scripted = &scriptedSigners{}
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, &env, controllers.Options{
 		// The issuer types main.go registers, so that every sample policy can become Ready; the
-		// Vault, Venafi and ACME signers are exercised against their peers in test/e2e. Venafi is
-		// routed through scripted, which keeps the real signer for every issuer no test scripts.
+		// Vault, Venafi and ACME signers are exercised against their peers in test/e2e.
 		Signers: func(mgr ctrl.Manager) (*signer.Registry, error) {
 			secrets := mgr.GetAPIReader()
 			venafiSigner, err := venafi.New(venafi.Options{APIReader: secrets})
@@ -50,7 +47,7 @@ func TestMain(m *testing.M) {
 				signer.Entry{Type: signer.TypeCA, Signer: ca.New(secrets)},
 				signer.Entry{Type: signer.TypeSelfSigned, Signer: selfsigned.New(secrets)},
 				signer.Entry{Type: signer.TypeVault, Signer: vault.New(secrets, mgr.GetClient(), clock.RealClock{})},
-				signer.Entry{Type: signer.TypeVenafi, Signer: scripted.routing(venafiSigner)},
+				signer.Entry{Type: signer.TypeVenafi, Signer: venafiSigner},
 				signer.Entry{Type: signer.TypeACME, Signer: acmeSigner},
 			)
 		},

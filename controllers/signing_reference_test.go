@@ -7,13 +7,12 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 )
 
 // The reference check asks about the issuer's own name, then about "*" (any issuer in the
@@ -38,11 +37,7 @@ func TestMayReferenceAsksForTheNameThenStarWithTheRequestersIdentity(t *testing.
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var asked []authorizationv1.SubjectAccessReviewSpec
-			scheme := runtime.NewScheme()
-			if err := clientgoscheme.AddToScheme(scheme); err != nil {
-				t.Fatal(err)
-			}
-			cl := fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(interceptor.Funcs{
+			cl := fake.NewClientBuilder().WithScheme(signertest.Scheme(t)).WithInterceptorFuncs(interceptor.Funcs{
 				Create: func(_ context.Context, _ client.WithWatch, obj client.Object, _ ...client.CreateOption) error {
 					sar := obj.(*authorizationv1.SubjectAccessReview)
 					asked = append(asked, sar.Spec)

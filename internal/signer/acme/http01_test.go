@@ -14,9 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -40,13 +38,6 @@ type challengeFixture struct {
 
 func newChallengeFixture(t *testing.T) *challengeFixture {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmapi.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
 	clusterKey := accountSecret(t, signertest.KeyPEM(t, signertest.NewKey(t, signertest.RSA)))
 	clusterKey.Namespace = clusterResources
 	f := &challengeFixture{
@@ -54,7 +45,7 @@ func newChallengeFixture(t *testing.T) *challengeFixture {
 		ca:      &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: testNamespace, Name: "ca"}, Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "account"}}}},
 		cluster: &cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: "cle"}, Spec: acmeIssuer(nil).Spec},
 	}
-	f.kube = fake.NewClientBuilder().WithScheme(scheme).
+	f.kube = fake.NewClientBuilder().WithScheme(signertest.Scheme(t)).
 		WithIndex(&certificatesv1.CertificateSigningRequest{}, HTTP01TokenIndex, IndexHTTP01Tokens).
 		WithObjects(f.issuer, f.ca, f.cluster, clusterKey, accountSecret(t, signertest.KeyPEM(t, signertest.NewKey(t, signertest.ECDSA)))).Build()
 	f.signer = NewSigner(Options{Client: f.kube, Secrets: f.kube, ClusterResourceNamespace: clusterResources})
