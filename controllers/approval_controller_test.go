@@ -22,8 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // tenant is a namespace with a CA Issuer and a Ready Automatic policy letting one user request
@@ -49,7 +49,7 @@ func newTenant(t testing.TB, mutate ...func(*policyv1alpha1.SignerPolicy)) tenan
 }
 
 func dnsCSR(t testing.TB, dnsNames ...string) []byte {
-	return signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{DNSNames: dnsNames})
+	return testpki.RequestPEM(t, testpki.NewKey(t, testpki.ECDSA), &x509.CertificateRequest{DNSNames: dnsNames})
 }
 
 func approvedBy(policy string) func(*certificatesv1.CertificateSigningRequest) error {
@@ -119,17 +119,17 @@ func TestDisallowedRequestsAreDeniedNamingTheField(t *testing.T) {
 			Annotations: map[string]string{"experimental.cert-manager.io/request-duration": "72h"}}, "spec.duration.max"},
 		{"CA flag not allowed", harness.CSR{Request: dnsCSR(t, "web.example.com"),
 			Annotations: map[string]string{"experimental.cert-manager.io/request-is-ca": "true"}}, "spec.allowCA"},
-		{"RSA key too small", harness.CSR{Request: signertest.RequestPEM(t, smallRSA, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})},
+		{"RSA key too small", harness.CSR{Request: testpki.RequestPEM(t, smallRSA, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})},
 			"spec.privateKey"},
 		{"garbage duration annotation", harness.CSR{Request: dnsCSR(t, "web.example.com"),
 			Annotations: map[string]string{"experimental.cert-manager.io/request-duration": "soon"}}, "experimental.cert-manager.io/request-duration"},
-		{"subject impersonating system:masters", harness.CSR{Request: signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{
+		{"subject impersonating system:masters", harness.CSR{Request: testpki.RequestPEM(t, testpki.NewKey(t, testpki.ECDSA), &x509.CertificateRequest{
 			Subject: pkix.Name{Organization: []string{"system:masters"}}, DNSNames: []string{"web.example.com"}})}, "spec.allowed.organizations"},
 		// Names no DNS can hold, which '*' of *.example.com used to match like any other label.
 		{"NUL inside a DNS label", harness.CSR{Request: dnsCSR(t, "a\x00b.example.com")}, "spec.allowed.dnsNames"},
 		{"space inside a DNS label", harness.CSR{Request: dnsCSR(t, "a b.example.com")}, "spec.allowed.dnsNames"},
 		{"underscore in a DNS label", harness.CSR{Request: dnsCSR(t, "a_b.example.com")}, "spec.allowed.dnsNames"},
-		{"subject OU impersonating system:masters", harness.CSR{Request: signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{
+		{"subject OU impersonating system:masters", harness.CSR{Request: testpki.RequestPEM(t, testpki.NewKey(t, testpki.ECDSA), &x509.CertificateRequest{
 			Subject: pkix.Name{OrganizationalUnit: []string{"system:masters"}}, DNSNames: []string{"web.example.com"}})}, "spec.allowed.organizationalUnits"},
 	}
 	for _, tt := range tests {
@@ -211,8 +211,8 @@ func TestCSRsOfUngovernedSignersAreLeftUntouched(t *testing.T) {
 	alice := env.User(t, tn.user)
 	env.GrantCSRCreate(t, tn.user)
 	others := []*certificatesv1.CertificateSigningRequest{
-		env.SubmitCSR(t, alice, harness.CSR{SignerName: "kubernetes.io/kube-apiserver-client", Request: signertest.RequestPEM(t,
-			signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "web"}}),
+		env.SubmitCSR(t, alice, harness.CSR{SignerName: "kubernetes.io/kube-apiserver-client", Request: testpki.RequestPEM(t,
+			testpki.NewKey(t, testpki.ECDSA), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "web"}}),
 			Usages: []certificatesv1.KeyUsage{"client auth"}}),
 		env.SubmitCSR(t, alice, harness.CSR{SignerName: "issuers.cert-manager.io/" + tn.ns + ".ungoverned", Request: dnsCSR(t, "web.example.com")}),
 		env.SubmitCSR(t, alice, harness.CSR{SignerName: "clusterissuers.cert-manager.io/nobody", Request: dnsCSR(t, "web.example.com")}),

@@ -10,13 +10,13 @@ import (
 
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/policy"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // requestFor turns each fault of a CSR into a field error on the request, which every policy then
 // refuses by name, and never into an error of the operator.
 func TestRequestForFilesEachFaultUnderItsField(t *testing.T) {
-	good := signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})
+	good := testpki.RequestPEM(t, testpki.NewKey(t, testpki.ECDSA), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})
 	tests := []struct {
 		name        string
 		request     []byte

@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // BenchmarkIssuance measures, on the real control plane, the time from creating a CSR to
@@ -26,7 +26,7 @@ import (
 func BenchmarkIssuance(b *testing.B) {
 	const n = 100
 	tn := newTenant(b)
-	env.Create(b, signertest.NewRootCA(b, signertest.ECDSA, "bench CA").Secret(tn.ns, "ca"))
+	env.Create(b, testpki.NewRootCA(b, testpki.ECDSA, "bench CA").Secret(tn.ns, "ca"))
 	requester := env.User(b, tn.user)
 	round := 0
 	for b.Loop() {

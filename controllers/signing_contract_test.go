@@ -27,6 +27,7 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // contractFixture is a signing controller over a fake client holding one approved CSR (verdictCSR),
@@ -124,7 +125,7 @@ func TestSignerPendingThenPlainErrorThenChainIssuesTheChain(t *testing.T) {
 	f.expectEvent(t, "SigningRetry", "scripted upstream timeout")
 	f.expectPending(t)
 
-	root := signertest.NewRootCA(t, signertest.ECDSA, "scripted root")
+	root := testpki.NewRootCA(t, testpki.ECDSA, "scripted root")
 	chain := append(leafFor(t, root, f.csr, nil), root.CertPEM...)
 	f.fake.Enqueue(signertest.Returns(chain))
 	if res, err := f.reconcile(t); err != nil || res != (ctrl.Result{}) {
@@ -143,7 +144,7 @@ func TestSignerPendingThenPlainErrorThenChainIssuesTheChain(t *testing.T) {
 // A certificate that is not what the gate decided is never delivered, whoever signed it: here an
 // upstream that adds a name and the CA flag, and one that leaves out an approved usage.
 func TestSignerReturningOtherThanWasDecidedFailsIssuedCertificateMismatch(t *testing.T) {
-	root := signertest.NewRootCA(t, signertest.ECDSA, "scripted root")
+	root := testpki.NewRootCA(t, testpki.ECDSA, "scripted root")
 	for name, tc := range map[string]struct {
 		edit    func(*x509.Certificate)
 		mention []string
@@ -191,9 +192,9 @@ func TestSignerPermanentErrorFailsWithItsReason(t *testing.T) {
 
 // leafFor is what an honest upstream would issue for the CSR under the requester's policy, signed
 // by root, edited by edit.
-func leafFor(t *testing.T, root *signertest.CA, c *certificatesv1.CertificateSigningRequest, edit func(*x509.Certificate)) []byte {
+func leafFor(t *testing.T, root *testpki.CA, c *certificatesv1.CertificateSigningRequest, edit func(*x509.Certificate)) []byte {
 	t.Helper()
-	req := signertest.ParseRequest(t, c.Spec.Request)
+	req := testpki.ParseRequest(t, c.Spec.Request)
 	leaf := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()), DNSNames: req.DNSNames,
 		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(24 * time.Hour),

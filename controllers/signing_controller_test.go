@@ -23,8 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // issuerUnderTest is one issuer of the matrix: a CA or SelfSigned Issuer or ClusterIssuer,
@@ -36,7 +36,7 @@ type issuerUnderTest struct {
 	// resource namespace for a ClusterIssuer).
 	secretNamespace string
 	// ca is the CA a CA issuer signs with; nil for SelfSigned.
-	ca *signertest.CA
+	ca *testpki.CA
 	// requester may reference the issuer.
 	requester client.Client
 }
@@ -62,7 +62,7 @@ func newUngovernedIssuerUnderTest(t *testing.T, kind policyv1alpha1.IssuerKind, 
 	iut := issuerUnderTest{name: fmt.Sprintf("%s/%s", kind, map[bool]string{true: "SelfSigned", false: "CA"}[selfSigned])}
 	cfg := cmapi.IssuerConfig{SelfSigned: &cmapi.SelfSignedIssuer{}}
 	if !selfSigned {
-		iut.ca = signertest.NewRootCA(t, signertest.ECDSA, "Test Root "+ns)
+		iut.ca = testpki.NewRootCA(t, testpki.ECDSA, "Test Root "+ns)
 		cfg = cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: name}}
 	}
 	spec := cmapi.IssuerSpec{IssuerConfig: cfg}
@@ -122,7 +122,7 @@ func governed(t *testing.T, signerName, user string, mutate ...func(*policyv1alp
 // signingCase is one CSR of the matrix and what its certificate must say.
 type signingCase struct {
 	name        string
-	alg         signertest.KeyAlgorithm
+	alg         testpki.KeyAlgorithm
 	tmpl        x509.CertificateRequest
 	usages      []certificatesv1.KeyUsage
 	annotations map[string]string
@@ -138,9 +138,9 @@ func signingMatrix() []signingCase {
 	label63 := strings.Repeat("a", 63) + ".example.com"
 	caAnnotation := map[string]string{"experimental.cert-manager.io/request-is-ca": "true"}
 	return []signingCase{
-		{name: "RSA key, one DNS name", alg: signertest.RSA, tmpl: x509.CertificateRequest{DNSNames: []string{"web.example.com"}}},
+		{name: "RSA key, one DNS name", alg: testpki.RSA, tmpl: x509.CertificateRequest{DNSNames: []string{"web.example.com"}}},
 		{name: "ECDSA key, one DNS name", tmpl: x509.CertificateRequest{DNSNames: []string{"web.example.com"}}},
-		{name: "Ed25519 key, one DNS name", alg: signertest.Ed25519, tmpl: x509.CertificateRequest{DNSNames: []string{"web.example.com"}}},
+		{name: "Ed25519 key, one DNS name", alg: testpki.Ed25519, tmpl: x509.CertificateRequest{DNSNames: []string{"web.example.com"}}},
 		{name: "CN only", tmpl: x509.CertificateRequest{Subject: pkix.Name{CommonName: "web"}}},
 		{name: "CN and IP", tmpl: x509.CertificateRequest{Subject: pkix.Name{CommonName: "web"}, IPAddresses: []net.IP{ip}}},
 		{name: "IP only", tmpl: x509.CertificateRequest{IPAddresses: []net.IP{ip}}},
@@ -173,9 +173,9 @@ func (iut issuerUnderTest) submit(t *testing.T, tc signingCase) (*certificatesv1
 	t.Helper()
 	alg := tc.alg
 	if alg == "" {
-		alg = signertest.ECDSA
+		alg = testpki.ECDSA
 	}
-	key := signertest.NewKey(t, alg)
+	key := testpki.NewKey(t, alg)
 	annotations := map[string]string{}
 	for k, v := range tc.annotations {
 		annotations[k] = v
@@ -183,13 +183,13 @@ func (iut issuerUnderTest) submit(t *testing.T, tc signingCase) (*certificatesv1
 	if iut.selfSigned() {
 		secret := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: iut.secretNamespace, GenerateName: "key-"},
-			Data:       map[string][]byte{"tls.key": signertest.KeyPEM(t, key)},
+			Data:       map[string][]byte{"tls.key": testpki.KeyPEM(t, key)},
 		}
 		env.Create(t, secret)
 		annotations["experimental.cert-manager.io/private-key-secret-name"] = secret.Name
 	}
 	c := env.SubmitCSR(t, iut.requester, harness.CSR{
-		SignerName: iut.signerName, Request: signertest.RequestPEM(t, key, &tc.tmpl),
+		SignerName: iut.signerName, Request: testpki.RequestPEM(t, key, &tc.tmpl),
 		Usages: tc.usages, Annotations: annotations, ExpirationSeconds: tc.expiration,
 	})
 	if err := harness.Approve(env.Admin, c.Name); err != nil {
@@ -219,7 +219,7 @@ func TestSigningMatrix(t *testing.T) {
 // verifyCertificate checks the issued certificate field by field against the request.
 func verifyCertificate(t *testing.T, iut issuerUnderTest, tc signingCase, c *certificatesv1.CertificateSigningRequest, key crypto.Signer) {
 	t.Helper()
-	chain := signertest.ParseChain(t, c.Status.Certificate)
+	chain := testpki.ParseChain(t, c.Status.Certificate)
 	leaf := chain[0]
 	if !leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(key.Public()) {
 		t.Error("the certificate does not carry the CSR's public key")
@@ -254,7 +254,7 @@ func verifyCertificate(t *testing.T, iut issuerUnderTest, tc signingCase, c *cer
 	} else {
 		root = iut.ca.Cert
 	}
-	if err := signertest.VerifyChain(chain, root, x509.ExtKeyUsageAny); err != nil {
+	if err := testpki.VerifyChain(chain, root, x509.ExtKeyUsageAny); err != nil {
 		t.Errorf("chain does not verify to the CA: %v", err)
 	}
 	if c.Annotations["policy.signerpolicy.dev/certificate-serial"] != leaf.SerialNumber.Text(16) {

@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // Attacks on signing: a person holding approve rights approves what the requester's own policy
@@ -85,7 +85,7 @@ func TestAPersonsApprovalNeverWidensTheRequestersPolicy(t *testing.T) {
 		{name: "an underscore in a DNS label", mention: []string{"spec.allowed.dnsNames", "a_b.m.example.com"},
 			tc: signingCase{tmpl: with(func(r *x509.CertificateRequest) { r.DNSNames = []string{"a_b.m.example.com"} })}},
 		{name: "a key algorithm only the other team may use", mention: []string{"spec.privateKey", "rsa"},
-			tc: signingCase{tmpl: web, alg: signertest.RSA}},
+			tc: signingCase{tmpl: web, alg: testpki.RSA}},
 		{name: "a locality the policy does not name", mention: []string{"spec.allowed.localities", "Gotham"},
 			tc: signingCase{tmpl: with(func(r *x509.CertificateRequest) { r.Subject.Locality = []string{"Gotham"} })}},
 		{name: "a critical NameConstraints extension", mention: []string{"2.5.29.30"},
@@ -152,7 +152,7 @@ func TestApprovedCSRForAnUngovernedIssuerIsSignedOnlyOnceAPolicyAllowsIt(t *test
 // policy signing applies.
 func TestAPolicyNarrowedAfterApprovalStopsTheSignature(t *testing.T) {
 	ns := env.Namespace(t)
-	root := signertest.NewRootCA(t, signertest.ECDSA, "late CA")
+	root := testpki.NewRootCA(t, testpki.ECDSA, "late CA")
 	iut := issuerUnderTest{signerName: "issuers.cert-manager.io/" + ns + ".ca", secretNamespace: ns, ca: root}
 	env.Create(t, caIssuer(ns, "ca"))
 	user := "requester-" + ns

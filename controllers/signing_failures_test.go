@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // failedWith is harness.FailedWith that also insists the Failed CSR carries no certificate: a
@@ -89,7 +89,7 @@ func TestIsCAAnnotationDisagreeingWithBasicConstraintsFails(t *testing.T) {
 
 func TestCASecretCreatedAfterTheCSRIsUsedOnceItExists(t *testing.T) {
 	ns := env.Namespace(t)
-	root := signertest.NewRootCA(t, signertest.ECDSA, "late CA")
+	root := testpki.NewRootCA(t, testpki.ECDSA, "late CA")
 	env.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "late"},
 		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "late-ca"}}}})
 	user := "requester-" + ns
@@ -107,11 +107,11 @@ func TestCASecretCreatedAfterTheCSRIsUsedOnceItExists(t *testing.T) {
 
 func TestSelfSignedSecretCreatedLateOrFixedIsUsed(t *testing.T) {
 	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, true)
-	key := signertest.NewKey(t, signertest.ECDSA)
+	key := testpki.NewKey(t, testpki.ECDSA)
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: iut.secretNamespace, Name: "late-key"},
 		Data: map[string][]byte{"tls.key": []byte("not a key")}}
 	c := env.SubmitCSR(t, iut.requester, harness.CSR{
-		SignerName: iut.signerName, Request: signertest.RequestPEM(t, key, &webCSR.tmpl),
+		SignerName: iut.signerName, Request: testpki.RequestPEM(t, key, &webCSR.tmpl),
 		Annotations: map[string]string{"experimental.cert-manager.io/private-key-secret-name": "late-key"},
 	})
 	if err := harness.Approve(env.Admin, c.Name); err != nil {
@@ -123,7 +123,7 @@ func TestSelfSignedSecretCreatedLateOrFixedIsUsed(t *testing.T) {
 	if strings.Contains(ev.Note, "not a key") {
 		t.Errorf("event leaks the Secret's content: %q", ev.Note)
 	}
-	secret.Data["tls.key"] = signertest.KeyPEM(t, key)
+	secret.Data["tls.key"] = testpki.KeyPEM(t, key)
 	if err := env.Admin.Update(context.Background(), secret); err != nil {
 		t.Fatal(err)
 	}
@@ -134,10 +134,10 @@ func TestSelfSignedSecretCreatedLateOrFixedIsUsed(t *testing.T) {
 func TestSelfSignedWithTheWrongKeyFailsErrorKeyMatch(t *testing.T) {
 	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, true)
 	other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: iut.secretNamespace, GenerateName: "other-"},
-		Data: map[string][]byte{"tls.key": signertest.KeyPEM(t, signertest.NewKey(t, signertest.ECDSA))}}
+		Data: map[string][]byte{"tls.key": testpki.KeyPEM(t, testpki.NewKey(t, testpki.ECDSA))}}
 	env.Create(t, other)
 	c := env.SubmitCSR(t, iut.requester, harness.CSR{
-		SignerName: iut.signerName, Request: signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &webCSR.tmpl),
+		SignerName: iut.signerName, Request: testpki.RequestPEM(t, testpki.NewKey(t, testpki.ECDSA), &webCSR.tmpl),
 		Annotations: map[string]string{"experimental.cert-manager.io/private-key-secret-name": other.Name},
 	})
 	if err := harness.Approve(env.Admin, c.Name); err != nil {
@@ -205,8 +205,8 @@ func TestMalformedSignerNameIsIgnoredAndOthersProceed(t *testing.T) {
 
 func TestUnapprovedCSRWaitsAndIsSignedAfterApproval(t *testing.T) {
 	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, false)
-	key := signertest.NewKey(t, signertest.ECDSA)
-	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: signertest.RequestPEM(t, key, &webCSR.tmpl)})
+	key := testpki.NewKey(t, testpki.ECDSA)
+	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: testpki.RequestPEM(t, key, &webCSR.tmpl)})
 	waitForEvent(t, c, "WaitingApproval")
 	if err := harness.Approve(env.Admin, c.Name); err != nil {
 		t.Fatal(err)
@@ -236,7 +236,7 @@ func TestIssuerCreatedAfterTheCSRIsUsed(t *testing.T) {
 	// Not Ready until the issuer exists: the policy coming into force is part of what the
 	// issuer's creation must set off.
 	env.Create(t, broadPolicy(iut.signerName, user))
-	iut.ca = signertest.NewRootCA(t, signertest.ECDSA, "late")
+	iut.ca = testpki.NewRootCA(t, testpki.ECDSA, "late")
 	env.Create(t, iut.ca.Secret(clusterResourceNamespace, "late-"+ns))
 	c, key := iut.submit(t, webCSR)
 	waitForEvent(t, c, "IssuerNotFound")

@@ -20,8 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // An Issuer with no status at all is signed for: every issuer of TestSigningMatrix is one, as no
@@ -62,7 +62,7 @@ func stillWaiting(t *testing.T, name string, d time.Duration) {
 func TestIssuerNotReadyHoldsTheCSRUntilItIsReady(t *testing.T) {
 	ns := env.Namespace(t)
 	const name = "flaky"
-	root := signertest.NewRootCA(t, signertest.ECDSA, "flaky CA")
+	root := testpki.NewRootCA(t, testpki.ECDSA, "flaky CA")
 	env.Create(t, caIssuer(ns, name))
 	setIssuerReady(t, ns, name, cmmeta.ConditionFalse, "the CA Secret failed verification")
 	user := "requester-" + ns
@@ -94,7 +94,7 @@ func caIssuerWithoutReference(t *testing.T, ns string, mutate func(*policyv1alph
 	t.Helper()
 	const name = "ca"
 	iut = issuerUnderTest{signerName: "issuers.cert-manager.io/" + ns + "." + name, secretNamespace: ns,
-		ca: signertest.NewRootCA(t, signertest.ECDSA, "Test Root "+ns)}
+		ca: testpki.NewRootCA(t, testpki.ECDSA, "Test Root "+ns)}
 	env.Create(t, caIssuer(ns, name))
 	env.Create(t, iut.ca.Secret(ns, name))
 	user = "requester-" + ns

@@ -17,15 +17,15 @@ import (
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // An upstream's certificate is delivered only when it is what the gate decided.
 func TestCheckIssued(t *testing.T) {
 	now := time.Now()
-	key := signertest.NewKey(t, signertest.ECDSA)
-	ca := signertest.NewRootCA(t, signertest.ECDSA, "upstream")
-	parsed := signertest.ParseRequest(t, signertest.RequestPEM(t, key, &x509.CertificateRequest{
+	key := testpki.NewKey(t, testpki.ECDSA)
+	ca := testpki.NewRootCA(t, testpki.ECDSA, "upstream")
+	parsed := testpki.ParseRequest(t, testpki.RequestPEM(t, key, &x509.CertificateRequest{
 		DNSNames: []string{"web.example.com"}, IPAddresses: []net.IP{net.ParseIP("10.0.0.1")},
 	}))
 	p := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: policyv1alpha1.SignerPolicySpec{
@@ -73,7 +73,7 @@ func TestCheckIssued(t *testing.T) {
 			mention: []string{"CA flag is true"}},
 		{name: "a longer life than granted", edit: func(c *x509.Certificate) { c.NotAfter = now.Add(90 * 24 * time.Hour) },
 			mention: []string{"beyond the granted lifetime of 24h0m0s"}},
-		{name: "another key", pub: signertest.NewKey(t, signertest.ECDSA).Public(), mention: []string{"does not certify the CSR's public key"}},
+		{name: "another key", pub: testpki.NewKey(t, testpki.ECDSA).Public(), mention: []string{"does not certify the CSR's public key"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 const verdictSigner = "clusterissuers.cert-manager.io/ca"
@@ -32,7 +33,7 @@ func verdictCSR(t *testing.T, tmpl *x509.CertificateRequest) *certificatesv1.Cer
 		ObjectMeta: metav1.ObjectMeta{Name: "c", Annotations: map[string]string{}},
 		Spec: certificatesv1.CertificateSigningRequestSpec{
 			SignerName: verdictSigner, Username: "alice",
-			Request: signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), tmpl),
+			Request: testpki.RequestPEM(t, testpki.NewKey(t, testpki.ECDSA), tmpl),
 			Usages:  []certificatesv1.KeyUsage{"digital signature", "server auth"},
 		},
 		Status: certificatesv1.CertificateSigningRequestStatus{Conditions: []certificatesv1.CertificateSigningRequestCondition{{

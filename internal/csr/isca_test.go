@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
+
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 func TestRequestedIsCA(t *testing.T) {
@@ -92,9 +94,9 @@ func TestBasicConstraintsIsCA(t *testing.T) {
 		},
 	}
 	for name, tc := range tests {
-		for _, alg := range keyAlgorithms {
-			t.Run(name+"/"+alg, func(t *testing.T) {
-				der := requestDER(t, newKey(t, alg), &x509.CertificateRequest{
+		for _, alg := range testpki.KeyAlgorithms() {
+			t.Run(name+"/"+string(alg), func(t *testing.T) {
+				der := testpki.RequestDER(t, testpki.NewKey(t, alg), &x509.CertificateRequest{
 					Subject:         pkix.Name{CommonName: "test"},
 					ExtraExtensions: tc.extensions(t),
 				})

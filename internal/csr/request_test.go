@@ -11,6 +11,8 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
+
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 func csrWithRequest(request []byte) *certificatesv1.CertificateSigningRequest {
@@ -20,15 +22,15 @@ func csrWithRequest(request []byte) *certificatesv1.CertificateSigningRequest {
 }
 
 func TestParseRequestAccepts(t *testing.T) {
-	for _, alg := range keyAlgorithms {
-		t.Run(alg, func(t *testing.T) {
-			key := newKey(t, alg)
+	for _, alg := range testpki.KeyAlgorithms() {
+		t.Run(string(alg), func(t *testing.T) {
+			key := testpki.NewKey(t, alg)
 			tmpl := &x509.CertificateRequest{
 				Subject:     pkix.Name{CommonName: "svc.example.com", Organization: []string{"Example"}},
 				DNSNames:    []string{"svc.example.com", "svc"},
 				IPAddresses: []net.IP{net.ParseIP("10.0.0.1")},
 			}
-			good := requestPEM(t, key, tmpl)
+			good := testpki.RequestPEM(t, key, tmpl)
 			inputs := map[string][]byte{
 				"plain":               good,
 				"trailing whitespace": append(append([]byte{}, good...), " \n\t\n"...),
@@ -56,10 +58,10 @@ func TestParseRequestAccepts(t *testing.T) {
 }
 
 func TestParseRequestRejects(t *testing.T) {
-	for _, alg := range keyAlgorithms {
-		t.Run(alg, func(t *testing.T) {
-			key := newKey(t, alg)
-			der := requestDER(t, key, nil)
+	for _, alg := range testpki.KeyAlgorithms() {
+		t.Run(string(alg), func(t *testing.T) {
+			key := testpki.NewKey(t, alg)
+			der := testpki.RequestDER(t, key, nil)
 			good := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
 
 			tampered := append([]byte{}, der...)
@@ -101,7 +103,7 @@ func TestParseRequestRejects(t *testing.T) {
 // FuzzParseRequest feeds arbitrary bytes as spec.request: nothing may panic, and
 // whatever is accepted must carry a verified signature.
 func FuzzParseRequest(f *testing.F) {
-	f.Add(requestPEM(f, newKey(f, "ECDSA"), nil))
+	f.Add(testpki.RequestPEM(f, testpki.NewKey(f, testpki.ECDSA), nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := ParseRequest(csrWithRequest(data))
 		if err != nil {

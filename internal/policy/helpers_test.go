@@ -2,9 +2,6 @@ package policy
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -16,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 const testSigner = "issuers.cert-manager.io/team-a.ca"
@@ -23,21 +21,13 @@ const testSigner = "issuers.cert-manager.io/team-a.ca"
 // newKey returns a P-256 key: fast to generate and allowed by the default key policy.
 func newKey(t testing.TB) crypto.Signer {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
+	return testpki.NewKey(t, testpki.ECDSA)
 }
 
 // newCSR signs template with key and parses it back, as the approval controller would.
 func newCSR(t testing.TB, key crypto.Signer, template *x509.CertificateRequest) *x509.CertificateRequest {
 	t.Helper()
-	der, err := x509.CreateCertificateRequest(rand.Reader, template, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, err := x509.ParseCertificateRequest(der)
+	csr, err := x509.ParseCertificateRequest(testpki.RequestDER(t, key, template))
 	if err != nil {
 		t.Fatal(err)
 	}

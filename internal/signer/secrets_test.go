@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 func TestReadSecret(t *testing.T) {
@@ -58,10 +58,10 @@ func TestReadSecretOtherErrorsAreRetried(t *testing.T) {
 }
 
 func TestPrivateKeyFromSecret(t *testing.T) {
-	for _, alg := range signertest.KeyAlgorithms() {
+	for _, alg := range testpki.KeyAlgorithms() {
 		t.Run(string(alg), func(t *testing.T) {
-			key := signertest.NewKey(t, alg)
-			secret := &corev1.Secret{Data: map[string][]byte{corev1.TLSPrivateKeyKey: signertest.KeyPEM(t, key)}}
+			key := testpki.NewKey(t, alg)
+			secret := &corev1.Secret{Data: map[string][]byte{corev1.TLSPrivateKeyKey: testpki.KeyPEM(t, key)}}
 			got, err := signer.PrivateKeyFromSecret(secret, corev1.TLSPrivateKeyKey)
 			if err != nil {
 				t.Fatalf("PrivateKeyFromSecret error = %v", err)
@@ -74,10 +74,10 @@ func TestPrivateKeyFromSecret(t *testing.T) {
 }
 
 func TestPrivateKeyFromSecretInvalid(t *testing.T) {
-	key := signertest.KeyPEM(t, signertest.NewKey(t, signertest.ECDSA))
+	key := testpki.KeyPEM(t, testpki.NewKey(t, testpki.ECDSA))
 	// A truncated key still looks like key material; the message must not repeat any of it.
 	truncated := key[:len(key)/2]
-	ca := signertest.NewRootCA(t, signertest.ECDSA, "ca")
+	ca := testpki.NewRootCA(t, testpki.ECDSA, "ca")
 	for name, data := range map[string][]byte{
 		"missing":        nil,
 		"empty":          {},
@@ -99,7 +99,7 @@ func TestPrivateKeyFromSecretInvalid(t *testing.T) {
 			if !strings.Contains(pe.Message, "ns/s") || !strings.Contains(pe.Message, "tls.key") {
 				t.Errorf("message %q does not name the Secret and its key", pe.Message)
 			}
-			signertest.ExpectNoKeyMaterial(t, err, key, truncated)
+			testpki.ExpectNoKeyMaterial(t, err, key, truncated)
 		})
 	}
 }

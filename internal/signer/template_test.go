@@ -17,6 +17,7 @@ import (
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 func requestFor(requestPEM []byte, isCA bool, usages ...certificatesv1.KeyUsage) signer.Request {
@@ -39,8 +40,8 @@ func extension(t *testing.T, ext pkix.Extension, err error) pkix.Extension {
 }
 
 func TestCertificateTemplateOverridesWithGateDecisions(t *testing.T) {
-	key := signertest.NewKey(t, signertest.ECDSA)
-	req := requestFor(signertest.RequestPEM(t, key, nil), true, certificatesv1.UsageCertSign, certificatesv1.UsageServerAuth)
+	key := testpki.NewKey(t, testpki.ECDSA)
+	req := requestFor(testpki.RequestPEM(t, key, nil), true, certificatesv1.UsageCertSign, certificatesv1.UsageServerAuth)
 	req.Duration = 48 * time.Hour
 	before := time.Now()
 	tmpl, err := signer.CertificateTemplate(req)
@@ -64,7 +65,7 @@ func TestCertificateTemplateOverridesWithGateDecisions(t *testing.T) {
 // The request may encode its own basic constraints and key usages; they must agree with what
 // was approved, and the disagreement names what to fix.
 func TestCertificateTemplateRefusesDisagreeingRequests(t *testing.T) {
-	key := signertest.NewKey(t, signertest.ECDSA)
+	key := testpki.NewKey(t, testpki.ECDSA)
 	bc := func(isCA bool) pkix.Extension {
 		ext, err := pki.MarshalBasicConstraints(isCA, nil)
 		return extension(t, ext, err)
@@ -74,7 +75,7 @@ func TestCertificateTemplateRefusesDisagreeingRequests(t *testing.T) {
 		return extension(t, ext, err)
 	}
 	withExtensions := func(exts ...pkix.Extension) []byte {
-		return signertest.RequestPEM(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "x"}, ExtraExtensions: exts})
+		return testpki.RequestPEM(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "x"}, ExtraExtensions: exts})
 	}
 	tests := map[string]struct {
 		req        signer.Request
@@ -130,12 +131,12 @@ func TestCertificateTemplateRefusesDisagreeingRequests(t *testing.T) {
 }
 
 func TestCertificateTemplateAgreeingExtensionsPass(t *testing.T) {
-	key := signertest.NewKey(t, signertest.Ed25519)
+	key := testpki.NewKey(t, testpki.Ed25519)
 	bcExt, err := pki.MarshalBasicConstraints(true, nil)
 	bcExt = extension(t, bcExt, err)
 	kuExt, err := pki.MarshalKeyUsage(x509.KeyUsageCertSign | x509.KeyUsageCRLSign)
 	kuExt = extension(t, kuExt, err)
-	requestPEM := signertest.RequestPEM(t, key, &x509.CertificateRequest{
+	requestPEM := testpki.RequestPEM(t, key, &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: "sub-ca"}, ExtraExtensions: []pkix.Extension{bcExt, kuExt},
 	})
 	tmpl, err := signer.CertificateTemplate(requestFor(requestPEM, true, certificatesv1.UsageCertSign, certificatesv1.UsageCRLSign))
@@ -149,8 +150,8 @@ func TestCertificateTemplateAgreeingExtensionsPass(t *testing.T) {
 
 // Caller bugs are plain errors: retried and logged, never a Failed condition blaming the CSR.
 func TestCertificateTemplateCallerBugs(t *testing.T) {
-	key := signertest.NewKey(t, signertest.ECDSA)
-	noDuration := requestFor(signertest.RequestPEM(t, key, nil), false)
+	key := testpki.NewKey(t, testpki.ECDSA)
+	noDuration := requestFor(testpki.RequestPEM(t, key, nil), false)
 	noDuration.Duration = 0
 	for name, req := range map[string]signer.Request{
 		"no CSR":        {Duration: time.Hour},
@@ -170,14 +171,14 @@ func TestCertificateTemplateCallerBugs(t *testing.T) {
 // subject (attributes of types no policy governs), not its extensions (name constraints), not SAN
 // types no policy field governs.
 func TestCertificateTemplateCopiesNothingUndecided(t *testing.T) {
-	key := signertest.NewKey(t, signertest.ECDSA)
+	key := testpki.NewKey(t, testpki.ECDSA)
 	nameConstraints, err := pki.MarshalNameConstraints(&pki.NameConstraints{PermittedDNSDomains: []string{"example.com"}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	title := pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{2, 5, 4, 12}, Value: "Root of all trust"}
 	email := pkix.AttributeTypeAndValue{Type: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}, Value: "web@example.com"}
-	csrPEM := signertest.RequestPEM(t, key, &x509.CertificateRequest{
+	csrPEM := testpki.RequestPEM(t, key, &x509.CertificateRequest{
 		Subject:         pkix.Name{CommonName: "web", OrganizationalUnit: []string{"ops"}, ExtraNames: []pkix.AttributeTypeAndValue{title, email}},
 		DNSNames:        []string{"web.example.com"},
 		ExtraExtensions: []pkix.Extension{nameConstraints},
@@ -190,7 +191,7 @@ func TestCertificateTemplateCopiesNothingUndecided(t *testing.T) {
 		t.Errorf("template copies from the request: extra extensions %v, permitted domains %v, raw subject %x",
 			tmpl.ExtraExtensions, tmpl.PermittedDNSDomains, tmpl.RawSubject)
 	}
-	root := signertest.NewRootCA(t, signertest.ECDSA, "root")
+	root := testpki.NewRootCA(t, testpki.ECDSA, "root")
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, root.Cert, key.Public(), root.Key)
 	if err != nil {
 		t.Fatal(err)
@@ -219,15 +220,15 @@ func TestCertificateTemplateCopiesNothingUndecided(t *testing.T) {
 // What goes upstream is the request the gate judged, alone: text and other PEM blocks around it in
 // spec.request, which the API server and the gate skip, stay behind.
 func TestRequestPEMIsTheJudgedRequestAlone(t *testing.T) {
-	key := signertest.NewKey(t, signertest.ECDSA)
-	judged := signertest.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})
+	key := testpki.NewKey(t, testpki.ECDSA)
+	judged := testpki.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})
 	block, _ := pem.Decode(judged)
 	parsed, err := x509.ParseCertificateRequest(block.Bytes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	smuggled := append([]byte("Certificate Request:\n    Subject: CN=evil.example.com\n"), judged...)
-	smuggled = append(smuggled, signertest.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"evil.example.com"}})...)
+	smuggled = append(smuggled, testpki.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"evil.example.com"}})...)
 	req := requestFor(smuggled, false)
 	req.Parsed = parsed
 	if got := req.RequestPEM(); !bytes.Equal(got, judged) {

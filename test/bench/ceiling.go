@@ -22,7 +22,7 @@ func measureCeiling(ctx context.Context, env *harness.Env, f *fixture, c config)
 	if err != nil {
 		return 0, err
 	}
-	certificate, _, err := pki.NewCA("ceiling") // any parseable certificate will do for the write
+	ca, err := pki.NewAuthority("ceiling", nil, caValidity) // any parseable certificate will do for the write
 	if err != nil {
 		return 0, err
 	}
@@ -50,7 +50,7 @@ func measureCeiling(ctx context.Context, env *harness.Env, f *fixture, c config)
 		if csr, err = csrs.UpdateApproval(ctx, csr.Name, csr, metav1.UpdateOptions{}); err != nil {
 			return err
 		}
-		csr.Status.Certificate = certificate
+		csr.Status.Certificate = ca.CertPEM
 		_, err = csrs.UpdateStatus(ctx, csr, metav1.UpdateOptions{})
 		return err
 	})

@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
 	"time"
@@ -82,30 +79,30 @@ func prepare(ctx context.Context, env *harness.Env, c config) (*fixture, error) 
 func newKey(kind string) (crypto.Signer, error) {
 	switch kind {
 	case "ecdsa":
-		return pki.NewKey(elliptic.P256())
+		return pki.GenerateKey(pki.ECDSA)
 	case "rsa":
-		return rsa.GenerateKey(rand.Reader, 2048)
+		return pki.GenerateKey(pki.RSA)
 	}
 	return nil, fmt.Errorf("unknown key type %q: ecdsa or rsa", kind)
 }
+
+// caValidity is how long the CA issuer's CA is valid: longer than any run.
+const caValidity = 365 * 24 * time.Hour
 
 func (f *fixture) createIssuer(ctx context.Context, env *harness.Env, kind string) error {
 	spec := cmapi.IssuerSpec{}
 	switch kind {
 	case "ca":
-		cert, key, err := pki.NewCA("Bench Root CA")
+		ca, err := pki.NewAuthority("Bench Root CA", nil, caValidity)
 		if err != nil {
 			return err
 		}
-		if err := env.Admin.Create(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: clusterResourceNamespace, Name: issuerName}, Type: corev1.SecretTypeTLS,
-			Data: map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: key},
-		}); err != nil {
+		if err := env.Admin.Create(ctx, ca.Secret(clusterResourceNamespace, issuerName)); err != nil {
 			return err
 		}
 		spec.CA = &cmapi.CAIssuer{SecretName: issuerName}
 	case "selfsigned":
-		keyPEM, err := pki.KeyPEM(f.keys[0])
+		keyPEM, err := pki.EncodeKey(f.keys[0])
 		if err != nil {
 			return err
 		}
@@ -166,5 +163,5 @@ func (f *fixture) waitForPolicies(ctx context.Context, env *harness.Env, n int) 
 }
 
 func (f *fixture) request(i int) ([]byte, error) {
-	return pki.RequestPEM(f.keys[i%len(f.keys)], &x509.CertificateRequest{DNSNames: []string{fmt.Sprintf("web-%d.bench.example.com", i)}})
+	return pki.CreateRequestPEM(f.keys[i%len(f.keys)], &x509.CertificateRequest{DNSNames: []string{fmt.Sprintf("web-%d.bench.example.com", i)}})
 }

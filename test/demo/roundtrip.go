@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/elliptic"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
@@ -51,14 +50,11 @@ func newUser(env *harness.Env, dir, name string, groups ...string) (user, error)
 // with kubectl.
 func showCSRRoundTrip(ctx context.Context, env *harness.Env, k kubectl, dir string) error {
 	step("The team's CA keypair goes into the Secret the CA Issuer names")
-	caCert, caKey, err := pki.NewCA("Team A Root CA")
+	ca, err := pki.NewAuthority("Team A Root CA", nil, 365*24*time.Hour)
 	if err != nil {
 		return err
 	}
-	if err := env.Admin.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "team-a-ca"}, Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{corev1.TLSCertKey: caCert, corev1.TLSPrivateKeyKey: caKey},
-	}); err != nil {
+	if err := env.Admin.Create(ctx, ca.Secret("team-a", "team-a-ca")); err != nil {
 		return err
 	}
 	dana, err := newUser(env, dir, "dana", "team-a:developers")
@@ -68,7 +64,7 @@ func showCSRRoundTrip(ctx context.Context, env *harness.Env, k kubectl, dir stri
 
 	step("dana (group team-a:developers) generates a key and submits a CSR for api.team-a.example.com")
 	name, err := submit(ctx, dana, "issuers.cert-manager.io/team-a.team-a-ca",
-		&x509.CertificateRequest{DNSNames: []string{"api.team-a.example.com"}}, nil, elliptic.P256())
+		&x509.CertificateRequest{DNSNames: []string{"api.team-a.example.com"}}, nil, pki.ECDSA)
 	if err != nil {
 		return err
 	}
@@ -85,7 +81,7 @@ func showCSRRoundTrip(ctx context.Context, env *harness.Env, k kubectl, dir stri
 
 	step("dana asks for a name the policy does not allow: denied, naming the policy field")
 	denied, err := submit(ctx, dana, "issuers.cert-manager.io/team-a.team-a-ca",
-		&x509.CertificateRequest{DNSNames: []string{"login.bank.example.org"}}, nil, elliptic.P256())
+		&x509.CertificateRequest{DNSNames: []string{"login.bank.example.org"}}, nil, pki.ECDSA)
 	if err != nil {
 		return err
 	}
@@ -112,11 +108,11 @@ func showManualApproval(ctx context.Context, env *harness.Env, k kubectl, dir st
 	if err != nil {
 		return err
 	}
-	key, err := pki.NewKey(elliptic.P384())
+	key, err := pki.GenerateKey(pki.ECDSAP384)
 	if err != nil {
 		return err
 	}
-	keyBytes, err := pki.KeyPEM(key)
+	keyBytes, err := pki.EncodeKey(key)
 	if err != nil {
 		return err
 	}
@@ -164,8 +160,8 @@ func showManualApproval(ctx context.Context, env *harness.Env, k kubectl, dir st
 	return printCertificate(c)
 }
 
-func submit(ctx context.Context, u user, signerName string, tmpl *x509.CertificateRequest, annotations map[string]string, curve elliptic.Curve) (string, error) {
-	key, err := pki.NewKey(curve)
+func submit(ctx context.Context, u user, signerName string, tmpl *x509.CertificateRequest, annotations map[string]string, alg pki.KeyAlgorithm) (string, error) {
+	key, err := pki.GenerateKey(alg)
 	if err != nil {
 		return "", err
 	}
@@ -176,7 +172,7 @@ func submit(ctx context.Context, u user, signerName string, tmpl *x509.Certifica
 // moment to reach the API server's authorizer, so a refusal is retried briefly.
 func submitWithKey(ctx context.Context, u user, signerName string, tmpl *x509.CertificateRequest, annotations map[string]string,
 	key crypto.Signer, usages []certificatesv1.KeyUsage) (string, error) {
-	req, err := pki.RequestPEM(key, tmpl)
+	req, err := pki.CreateRequestPEM(key, tmpl)
 	if err != nil {
 		return "", err
 	}

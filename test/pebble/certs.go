@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // serverTLS is the TLS identity of Pebble's listeners and of the proxy: a throwaway CA made
@@ -23,7 +23,7 @@ type serverTLS struct {
 }
 
 func newServerTLS(dir string) (*serverTLS, error) {
-	ca, err := signertest.NewAuthority("ACME test listener CA", nil, 24*time.Hour)
+	ca, err := testpki.NewAuthority("ACME test listener CA", nil, 24*time.Hour)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // Auth methods, as Logins counts them. A token is "logged in" with auth/token/lookup-self, which
@@ -78,11 +78,11 @@ type Server struct {
 	// ServingCAPEM is the CA of the serving certificate, for spec.vault.caBundle.
 	ServingCAPEM []byte
 	// Root is the PKI root CA; certificates are issued by an intermediate it signed.
-	Root *signertest.CA
+	Root *testpki.CA
 	// Intermediate issues the certificates of every PKI mount.
-	Intermediate *signertest.CA
+	Intermediate *testpki.CA
 	// ClientCA issues the client certificates the listener and cert auth trust.
-	ClientCA *signertest.CA
+	ClientCA *testpki.CA
 
 	cfg  Config
 	http *httptest.Server
@@ -119,18 +119,18 @@ func Start(cfg Config) (*Server, error) {
 	}
 	const year = 365 * 24 * time.Hour
 	var err error
-	if s.Root, err = signertest.NewAuthority("Vault Test Root", nil, 2*year); err != nil {
+	if s.Root, err = testpki.NewAuthority("Vault Test Root", nil, 2*year); err != nil {
 		return nil, err
 	}
 	// A year: long enough for the 90-day default lifetime and for max_ttl tests, short enough that
 	// a TTL beyond it can be asked for.
-	if s.Intermediate, err = signertest.NewAuthority("Vault Test Intermediate", s.Root, year); err != nil {
+	if s.Intermediate, err = testpki.NewAuthority("Vault Test Intermediate", s.Root, year); err != nil {
 		return nil, err
 	}
-	if s.ClientCA, err = signertest.NewAuthority("Vault Test Client CA", nil, 2*year); err != nil {
+	if s.ClientCA, err = testpki.NewAuthority("Vault Test Client CA", nil, 2*year); err != nil {
 		return nil, err
 	}
-	servingCA, err := signertest.NewAuthority("Vault Test Serving CA", nil, 2*year)
+	servingCA, err := testpki.NewAuthority("Vault Test Serving CA", nil, 2*year)
 	if err != nil {
 		return nil, err
 	}

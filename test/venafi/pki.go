@@ -19,7 +19,7 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // LoopbackTLS is a serving certificate for 127.0.0.1 and localhost, signed by its own CA, that
@@ -35,7 +35,7 @@ type LoopbackTLS struct {
 
 // NewLoopbackTLS creates a CA and a serving certificate it signed for the loopback addresses.
 func NewLoopbackTLS() (*LoopbackTLS, error) {
-	ca, err := signertest.NewAuthority("Venafi test servers TLS CA", nil, caValidity)
+	ca, err := testpki.NewAuthority("Venafi test servers TLS CA", nil, caValidity)
 	if err != nil {
 		return nil, err
 	}
@@ -62,15 +62,15 @@ const caValidity = 5 * 365 * 24 * time.Hour
 // issuingCA signs enrolled CSRs with an intermediate under its own root, so that issued chains
 // have a certificate besides the leaf.
 type issuingCA struct {
-	root, intermediate *signertest.CA
+	root, intermediate *testpki.CA
 }
 
 func newIssuingCA(name string) (*issuingCA, error) {
-	root, err := signertest.NewAuthority(name+" Root CA", nil, caValidity)
+	root, err := testpki.NewAuthority(name+" Root CA", nil, caValidity)
 	if err != nil {
 		return nil, err
 	}
-	intermediate, err := signertest.NewAuthority(name+" Issuing CA", root, caValidity)
+	intermediate, err := testpki.NewAuthority(name+" Issuing CA", root, caValidity)
 	if err != nil {
 		return nil, err
 	}

@@ -9,16 +9,16 @@ import (
 	"github.com/go-acme/lego/v4/acme"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // chainVia issues a leaf for key from an intermediate under a root named rootCN and returns
 // leaf and intermediate in PEM, as an ACME server delivers them.
 func chainVia(t *testing.T, rootCN string, tmpl *x509.CertificateRequest, keyPEMRequest []byte) []byte {
 	t.Helper()
-	root := signertest.NewRootCA(t, signertest.ECDSA, rootCN)
-	inter := root.NewIntermediate(t, signertest.ECDSA, "Intermediate")
-	req := signertest.ParseRequest(t, keyPEMRequest)
+	root := testpki.NewRootCA(t, testpki.ECDSA, rootCN)
+	inter := root.NewIntermediate(t, testpki.ECDSA, "Intermediate")
+	req := testpki.ParseRequest(t, keyPEMRequest)
 	leaf := &x509.Certificate{SerialNumber: inter.Cert.SerialNumber, Subject: pkix.Name{CommonName: "leaf"}, DNSNames: tmpl.DNSNames,
 		NotBefore: inter.Cert.NotBefore, NotAfter: inter.Cert.NotAfter}
 	der, err := x509.CreateCertificate(nil, leaf, inter.Cert, req.PublicKey, inter.Key)
@@ -29,10 +29,10 @@ func chainVia(t *testing.T, rootCN string, tmpl *x509.CertificateRequest, keyPEM
 }
 
 func TestChooseChainAndVerify(t *testing.T) {
-	key := signertest.NewKey(t, signertest.ECDSA)
+	key := testpki.NewKey(t, testpki.ECDSA)
 	tmpl := &x509.CertificateRequest{DNSNames: []string{"a.example.com"}}
-	reqPEM := signertest.RequestPEM(t, key, tmpl)
-	req := signertest.ParseRequest(t, reqPEM)
+	reqPEM := testpki.RequestPEM(t, key, tmpl)
+	req := testpki.ParseRequest(t, reqPEM)
 	def, alt := chainVia(t, "Root X", tmpl, reqPEM), chainVia(t, "Root Y", tmpl, reqPEM)
 	chains := map[string]*acme.RawCertificate{"https://ca/cert/1": {Cert: def}, "https://ca/cert/1/alt/1": {Cert: alt}}
 
@@ -45,7 +45,7 @@ func TestChooseChainAndVerify(t *testing.T) {
 	if err := verifyChain(def, req); err != nil {
 		t.Errorf("verifying a matching chain: %v", err)
 	}
-	other := signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), tmpl)
+	other := testpki.RequestPEM(t, testpki.NewKey(t, testpki.ECDSA), tmpl)
 	if pe, ok := signer.AsPermanent(verifyChain(chainVia(t, "Root X", tmpl, other), req)); !ok || pe.Reason != ReasonOrderFailed {
 		t.Errorf("a certificate for another key was accepted")
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 const clusterResources = "cluster-resources"
@@ -38,7 +39,7 @@ type challengeFixture struct {
 
 func newChallengeFixture(t *testing.T) *challengeFixture {
 	t.Helper()
-	clusterKey := accountSecret(t, signertest.KeyPEM(t, signertest.NewKey(t, signertest.RSA)))
+	clusterKey := accountSecret(t, testpki.KeyPEM(t, testpki.NewKey(t, testpki.RSA)))
 	clusterKey.Namespace = clusterResources
 	f := &challengeFixture{
 		issuer:  acmeIssuer(nil),
@@ -47,7 +48,7 @@ func newChallengeFixture(t *testing.T) *challengeFixture {
 	}
 	f.kube = fake.NewClientBuilder().WithScheme(signertest.Scheme(t)).
 		WithIndex(&certificatesv1.CertificateSigningRequest{}, HTTP01TokenIndex, IndexHTTP01Tokens).
-		WithObjects(f.issuer, f.ca, f.cluster, clusterKey, accountSecret(t, signertest.KeyPEM(t, signertest.NewKey(t, signertest.ECDSA)))).Build()
+		WithObjects(f.issuer, f.ca, f.cluster, clusterKey, accountSecret(t, testpki.KeyPEM(t, testpki.NewKey(t, testpki.ECDSA)))).Build()
 	f.signer = NewSigner(Options{Client: f.kube, Secrets: f.kube, ClusterResourceNamespace: clusterResources})
 	return f
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // orderFixture is a signer with an account key Secret, an issuer of a fake ACME server with an
@@ -32,7 +33,7 @@ type orderFixture struct {
 func newOrderFixture(t *testing.T) *orderFixture {
 	t.Helper()
 	f := &orderFixture{acme: newFakeACME(t), evil: newEvilServer(t)}
-	f.kube = fake.NewClientBuilder().WithObjects(accountSecret(t, signertest.KeyPEM(t, signertest.NewKey(t, signertest.ECDSA)))).Build()
+	f.kube = fake.NewClientBuilder().WithObjects(accountSecret(t, testpki.KeyPEM(t, testpki.NewKey(t, testpki.ECDSA)))).Build()
 	f.signer = f.newSigner()
 	// The evil server's certificate is the fake server's, so the signer would reach it: what
 	// keeps it away is the signer's own checks, not TLS.

@@ -9,12 +9,12 @@ import (
 
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
 
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 func testSealer(t *testing.T) sealer {
 	t.Helper()
-	keys, err := deriveAccountKeys(signertest.NewKey(t, signertest.ECDSA))
+	keys, err := deriveAccountKeys(testpki.NewKey(t, testpki.ECDSA))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,8 +24,8 @@ func testSealer(t *testing.T) sealer {
 // The MAC key and thumbprint depend on the key alone: a restarted operator, or another replica,
 // reading the same Secret derives the same, and another key derives others.
 func TestAccountKeysAreStableAcrossReads(t *testing.T) {
-	for _, typ := range []signertest.KeyAlgorithm{signertest.RSA, signertest.ECDSA} {
-		keyPEM := signertest.KeyPEM(t, signertest.NewKey(t, typ))
+	for _, typ := range []testpki.KeyAlgorithm{testpki.RSA, testpki.ECDSA} {
+		keyPEM := testpki.KeyPEM(t, testpki.NewKey(t, typ))
 		var derived []accountKeys
 		for range 2 {
 			key, err := pki.DecodePrivateKeyBytes(keyPEM)
@@ -41,7 +41,7 @@ func TestAccountKeysAreStableAcrossReads(t *testing.T) {
 		if string(derived[0].mac) != string(derived[1].mac) || derived[0].thumbprint != derived[1].thumbprint {
 			t.Errorf("%v: two reads of one key derive different keys", typ)
 		}
-		other, err := deriveAccountKeys(signertest.NewKey(t, typ))
+		other, err := deriveAccountKeys(testpki.NewKey(t, typ))
 		if err != nil {
 			t.Fatal(err)
 		}

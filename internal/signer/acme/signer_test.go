@@ -20,6 +20,7 @@ import (
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // unreachable is a directory URL nothing listens on: tests that get that far see a plain,
@@ -40,12 +41,12 @@ func acmeIssuer(mutate func(*cmacme.ACMEIssuer)) *cmapi.Issuer {
 
 func acmeRequest(t *testing.T, issuer *cmapi.Issuer, tmpl *x509.CertificateRequest) signer.Request {
 	t.Helper()
-	key := signertest.NewKey(t, signertest.ECDSA)
-	reqPEM := signertest.RequestPEM(t, key, tmpl)
+	key := testpki.NewKey(t, testpki.ECDSA)
+	reqPEM := testpki.RequestPEM(t, key, tmpl)
 	return signer.Request{
 		CSR: &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: "csr", UID: "uid"},
 			Spec: certificatesv1.CertificateSigningRequestSpec{SignerName: "issuers.cert-manager.io/" + testNamespace + "." + issuer.GetName(), Request: reqPEM}},
-		Parsed: signertest.ParseRequest(t, reqPEM), Issuer: issuer, ResourceNamespace: testNamespace, Duration: time.Hour, Progress: &signertest.Progress{},
+		Parsed: testpki.ParseRequest(t, reqPEM), Issuer: issuer, ResourceNamespace: testNamespace, Duration: time.Hour, Progress: &signertest.Progress{},
 	}
 }
 
@@ -86,13 +87,13 @@ func signerError(err error) bool {
 
 func TestSignWithUnusableAccountSettings(t *testing.T) {
 	dns := &x509.CertificateRequest{DNSNames: []string{"a.example.com"}}
-	ed := signertest.KeyPEM(t, signertest.NewKey(t, signertest.Ed25519))
+	ed := testpki.KeyPEM(t, testpki.NewKey(t, testpki.Ed25519))
 	s, _ := newTestSigner(accountSecret(t, ed))
 	_, err := s.Sign(context.Background(), acmeRequest(t, acmeIssuer(nil), dns))
 	signertest.ExpectPending(t, err, ReasonInvalidIssuer)
-	signertest.ExpectNoKeyMaterial(t, err, ed)
+	testpki.ExpectNoKeyMaterial(t, err, ed)
 
-	rsaPEM := signertest.KeyPEM(t, signertest.NewKey(t, signertest.RSA))
+	rsaPEM := testpki.KeyPEM(t, testpki.NewKey(t, testpki.RSA))
 	s, _ = newTestSigner(accountSecret(t, rsaPEM))
 	_, err = s.Sign(context.Background(), acmeRequest(t, acmeIssuer(func(a *cmacme.ACMEIssuer) { a.CABundle = []byte("not PEM") }), dns))
 	signertest.ExpectPending(t, err, ReasonInvalidIssuer)
@@ -122,5 +123,5 @@ func TestSignGeneratesTheAccountKey(t *testing.T) {
 	if k, ok := key.(*rsa.PrivateKey); !ok || k.N.BitLen() != accountKeySize {
 		t.Errorf("generated %T, want RSA %d", key, accountKeySize)
 	}
-	signertest.ExpectNoKeyMaterial(t, signErr, secret.Data["account.pem"])
+	testpki.ExpectNoKeyMaterial(t, signErr, secret.Data["account.pem"])
 }

@@ -23,12 +23,13 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // A broken issuer Secret is pending: its owner can fix it, and the CSR is signed then.
 func TestSignWaitsForUsableSecret(t *testing.T) {
-	root := signertest.NewRootCA(t, signertest.ECDSA, "root")
-	other := signertest.NewRootCA(t, signertest.ECDSA, "other root")
+	root := testpki.NewRootCA(t, testpki.ECDSA, "root")
+	other := testpki.NewRootCA(t, testpki.ECDSA, "other root")
 	leafPEM, leafKeyPEM := nonCACertificate(t, root)
 
 	tests := map[string]struct {
@@ -92,7 +93,7 @@ func TestSignWaitsForUsableSecret(t *testing.T) {
 			if tc.secret != nil {
 				objs = append(objs, tc.secret)
 			}
-			req := newRequest(t, signertest.NewKey(t, signertest.ECDSA), nil)
+			req := newRequest(t, testpki.NewKey(t, testpki.ECDSA), nil)
 			if tc.emptySecretName {
 				req.Issuer.GetSpec().CA.SecretName = ""
 			}
@@ -104,15 +105,15 @@ func TestSignWaitsForUsableSecret(t *testing.T) {
 			if pe.Reason != tc.wantReason || !strings.Contains(pe.Message, tc.mention) {
 				t.Errorf("Sign error = %v, want reason %s mentioning %q", err, tc.wantReason, tc.mention)
 			}
-			signertest.ExpectNoKeyMaterial(t, err, root.KeyPEM, other.KeyPEM, leafKeyPEM)
+			testpki.ExpectNoKeyMaterial(t, err, root.KeyPEM, other.KeyPEM, leafKeyPEM)
 		})
 	}
 }
 
 // A request that disagrees with itself can never be signed, whatever the Secret holds.
 func TestSignRefusesRequestsForGood(t *testing.T) {
-	root := signertest.NewRootCA(t, signertest.RSA, "root")
-	key := signertest.NewKey(t, signertest.ECDSA)
+	root := testpki.NewRootCA(t, testpki.RSA, "root")
+	key := testpki.NewKey(t, testpki.ECDSA)
 	isCAExt, err := pki.MarshalBasicConstraints(true, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -152,14 +153,14 @@ func TestSignRefusesRequestsForGood(t *testing.T) {
 			if !ok || pe.Reason != tc.wantReason {
 				t.Fatalf("Sign error = %v, want permanent %s", err, tc.wantReason)
 			}
-			signertest.ExpectNoKeyMaterial(t, err, root.KeyPEM)
+			testpki.ExpectNoKeyMaterial(t, err, root.KeyPEM)
 		})
 	}
 }
 
 // Errors that are neither the Secret's nor the CSR's fault are retried: plain errors.
 func TestSignRetriesOtherFailures(t *testing.T) {
-	root := signertest.NewRootCA(t, signertest.ECDSA, "root")
+	root := testpki.NewRootCA(t, testpki.ECDSA, "root")
 	boom := errors.New("connection refused")
 	failing := fake.NewClientBuilder().WithObjects(root.Secret(namespace, secretName)).WithInterceptorFuncs(interceptor.Funcs{
 		Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
@@ -167,18 +168,18 @@ func TestSignRetriesOtherFailures(t *testing.T) {
 		},
 	}).Build()
 
-	noDuration := newRequest(t, signertest.NewKey(t, signertest.ECDSA), nil)
+	noDuration := newRequest(t, testpki.NewKey(t, testpki.ECDSA), nil)
 	noDuration.Duration = 0
-	selfSignedIssuer := newRequest(t, signertest.NewKey(t, signertest.ECDSA), nil)
+	selfSignedIssuer := newRequest(t, testpki.NewKey(t, testpki.ECDSA), nil)
 	selfSignedIssuer.Issuer = &cmapi.Issuer{Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{SelfSigned: &cmapi.SelfSignedIssuer{}}}}
-	noIssuer := newRequest(t, signertest.NewKey(t, signertest.ECDSA), nil)
+	noIssuer := newRequest(t, testpki.NewKey(t, testpki.ECDSA), nil)
 	noIssuer.Issuer = nil
 
 	tests := map[string]struct {
 		r   client.Reader
 		req signer.Request
 	}{
-		"Secret read fails": {r: failing, req: newRequest(t, signertest.NewKey(t, signertest.ECDSA), nil)},
+		"Secret read fails": {r: failing, req: newRequest(t, testpki.NewKey(t, testpki.ECDSA), nil)},
 		"no duration":       {r: readerWith(root.Secret(namespace, secretName)), req: noDuration},
 		"not a CA issuer":   {r: readerWith(root.Secret(namespace, secretName)), req: selfSignedIssuer},
 		"no issuer":         {r: readerWith(root.Secret(namespace, secretName)), req: noIssuer},
@@ -193,7 +194,7 @@ func TestSignRetriesOtherFailures(t *testing.T) {
 			signertest.ExpectPlainError(t, err)
 		})
 	}
-	if _, err := ca.New(failing).Sign(context.Background(), newRequest(t, signertest.NewKey(t, signertest.ECDSA), nil)); !errors.Is(err, boom) {
+	if _, err := ca.New(failing).Sign(context.Background(), newRequest(t, testpki.NewKey(t, testpki.ECDSA), nil)); !errors.Is(err, boom) {
 		t.Errorf("Sign error = %v, want it to wrap the read error", err)
 	}
 }
@@ -208,9 +209,9 @@ func withData(secret *corev1.Secret, key string, value []byte) *corev1.Secret {
 }
 
 // nonCACertificate returns a leaf certificate signed by ca and its key, both in PEM.
-func nonCACertificate(t *testing.T, ca *signertest.CA) (certPEM, keyPEM []byte) {
+func nonCACertificate(t *testing.T, ca *testpki.CA) (certPEM, keyPEM []byte) {
 	t.Helper()
-	key := signertest.NewKey(t, signertest.ECDSA)
+	key := testpki.NewKey(t, testpki.ECDSA)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "leaf"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
@@ -220,5 +221,5 @@ func nonCACertificate(t *testing.T, ca *signertest.CA) (certPEM, keyPEM []byte) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), signertest.KeyPEM(t, key)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), testpki.KeyPEM(t, key)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 const (
@@ -40,7 +41,7 @@ func issuer() *cmapi.Issuer {
 
 func newRequest(t *testing.T, key crypto.Signer, tmpl *x509.CertificateRequest) signer.Request {
 	t.Helper()
-	requestPEM := signertest.RequestPEM(t, key, tmpl)
+	requestPEM := testpki.RequestPEM(t, key, tmpl)
 	usages := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth, certificatesv1.UsageClientAuth}
 	return signer.Request{
 		CSR: &certificatesv1.CertificateSigningRequest{
@@ -66,18 +67,18 @@ func sign(t *testing.T, r client.Reader, req signer.Request) (signer.PEMChain, t
 }
 
 func TestSignForEachKeyAlgorithm(t *testing.T) {
-	for _, caAlg := range signertest.KeyAlgorithms() {
-		root := signertest.NewRootCA(t, caAlg, "root "+string(caAlg))
+	for _, caAlg := range testpki.KeyAlgorithms() {
+		root := testpki.NewRootCA(t, caAlg, "root "+string(caAlg))
 		r := readerWith(root.Secret(namespace, secretName))
-		for _, alg := range signertest.KeyAlgorithms() {
+		for _, alg := range testpki.KeyAlgorithms() {
 			t.Run(string(caAlg)+" CA signs "+string(alg), func(t *testing.T) {
-				key := signertest.NewKey(t, alg)
-				req := newRequest(t, key, signertest.EveryNameTemplate(t))
+				key := testpki.NewKey(t, alg)
+				req := newRequest(t, key, testpki.EveryNameTemplate(t))
 				chain, start, end, err := sign(t, r, req)
 				if err != nil {
 					t.Fatalf("Sign error = %v", err)
 				}
-				certs := signertest.ParseChain(t, chain)
+				certs := testpki.ParseChain(t, chain)
 				// cert-manager's ChainPEM leaves out a self-signed root, so only the leaf.
 				if len(certs) != 1 {
 					t.Fatalf("chain has %d certificates, want the leaf alone", len(certs))
@@ -91,8 +92,8 @@ func TestSignForEachKeyAlgorithm(t *testing.T) {
 }
 
 func TestSignCARequest(t *testing.T) {
-	root := signertest.NewRootCA(t, signertest.ECDSA, "root")
-	key := signertest.NewKey(t, signertest.ECDSA)
+	root := testpki.NewRootCA(t, testpki.ECDSA, "root")
+	key := testpki.NewKey(t, testpki.ECDSA)
 	req := newRequest(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "sub-ca"}})
 	req.IsCA = true
 	req.Usages = []certificatesv1.KeyUsage{certificatesv1.UsageCertSign, certificatesv1.UsageCRLSign}
@@ -100,21 +101,21 @@ func TestSignCARequest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Sign error = %v", err)
 	}
-	certs := signertest.ParseChain(t, chain)
+	certs := testpki.ParseChain(t, chain)
 	verify(t, certs, root.Cert)
 	checkLeaf(t, certs[0], key, req, start, end)
 }
 
 func TestSignDefaultUsages(t *testing.T) {
-	root := signertest.NewRootCA(t, signertest.ECDSA, "root")
-	key := signertest.NewKey(t, signertest.RSA)
+	root := testpki.NewRootCA(t, testpki.ECDSA, "root")
+	key := testpki.NewKey(t, testpki.RSA)
 	req := newRequest(t, key, nil)
 	req.Usages, req.CSR.Spec.Usages = nil, nil
 	chain, _, _, err := sign(t, readerWith(root.Secret(namespace, secretName)), req)
 	if err != nil {
 		t.Fatalf("Sign error = %v", err)
 	}
-	leaf := signertest.ParseChain(t, chain)[0]
+	leaf := testpki.ParseChain(t, chain)[0]
 	if leaf.KeyUsage != x509.KeyUsageDigitalSignature|x509.KeyUsageKeyEncipherment || len(leaf.ExtKeyUsage) != 0 {
 		t.Errorf("usages = %b, %v; want digital signature and key encipherment only", leaf.KeyUsage, leaf.ExtKeyUsage)
 	}
@@ -123,8 +124,8 @@ func TestSignDefaultUsages(t *testing.T) {
 // An intermediate CA's chain is returned after the leaf, so clients that trust only the root
 // can verify; the root itself stays out, as in cert-manager.
 func TestSignReturnsIntermediates(t *testing.T) {
-	root := signertest.NewRootCA(t, signertest.RSA, "root")
-	intermediate := root.NewIntermediate(t, signertest.ECDSA, "intermediate")
+	root := testpki.NewRootCA(t, testpki.RSA, "root")
+	intermediate := root.NewIntermediate(t, testpki.ECDSA, "intermediate")
 	inCACrt := intermediate.Secret(namespace, secretName)
 	inCACrt.Data["ca.crt"] = root.CertPEM
 	inTLSCrt := intermediate.Secret(namespace, secretName)
@@ -136,13 +137,13 @@ func TestSignReturnsIntermediates(t *testing.T) {
 		"root nowhere in Secret": intermediate.Secret(namespace, secretName),
 	} {
 		t.Run(name, func(t *testing.T) {
-			key := signertest.NewKey(t, signertest.Ed25519)
-			req := newRequest(t, key, signertest.EveryNameTemplate(t))
+			key := testpki.NewKey(t, testpki.Ed25519)
+			req := newRequest(t, key, testpki.EveryNameTemplate(t))
 			chain, start, end, err := sign(t, readerWith(secret), req)
 			if err != nil {
 				t.Fatalf("Sign error = %v", err)
 			}
-			certs := signertest.ParseChain(t, chain)
+			certs := testpki.ParseChain(t, chain)
 			if len(certs) != 2 || !certs[1].Equal(intermediate.Cert) {
 				t.Fatalf("chain has %d certificates, want the leaf and the intermediate", len(certs))
 			}
@@ -154,8 +155,8 @@ func TestSignReturnsIntermediates(t *testing.T) {
 
 // The signer must not change the issuer it was given: it usually comes from the cache.
 func TestSignLeavesIssuerAlone(t *testing.T) {
-	root := signertest.NewRootCA(t, signertest.ECDSA, "root")
-	req := newRequest(t, signertest.NewKey(t, signertest.ECDSA), nil)
+	root := testpki.NewRootCA(t, testpki.ECDSA, "root")
+	req := newRequest(t, testpki.NewKey(t, testpki.ECDSA), nil)
 	before := req.Issuer.(*cmapi.Issuer).DeepCopy()
 	if _, _, _, err := sign(t, readerWith(root.Secret(namespace, secretName)), req); err != nil {
 		t.Fatalf("Sign error = %v", err)
@@ -174,7 +175,7 @@ func equalIssuers(a, b *cmapi.Issuer) bool {
 
 func verify(t *testing.T, certs []*x509.Certificate, root *x509.Certificate) {
 	t.Helper()
-	if err := signertest.VerifyChain(certs, root, x509.ExtKeyUsageAny); err != nil {
+	if err := testpki.VerifyChain(certs, root, x509.ExtKeyUsageAny); err != nil {
 		t.Errorf("issued certificate does not verify to the CA: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/selfsigned"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 type errorCase struct {
@@ -29,10 +30,10 @@ type errorCase struct {
 }
 
 func TestSignErrors(t *testing.T) {
-	key := signertest.NewKey(t, signertest.ECDSA)
-	otherKey := signertest.NewKey(t, signertest.ECDSA)
-	rsaKey := signertest.NewKey(t, signertest.RSA)
-	keyPEM, otherPEM, rsaPEM := signertest.KeyPEM(t, key), signertest.KeyPEM(t, otherKey), signertest.KeyPEM(t, rsaKey)
+	key := testpki.NewKey(t, testpki.ECDSA)
+	otherKey := testpki.NewKey(t, testpki.ECDSA)
+	rsaKey := testpki.NewKey(t, testpki.RSA)
+	keyPEM, otherPEM, rsaPEM := testpki.KeyPEM(t, key), testpki.KeyPEM(t, otherKey), testpki.KeyPEM(t, rsaKey)
 	secretWith := func(data []byte) *corev1.Secret {
 		s := keySecretFor(t, key)
 		if data == nil {
@@ -127,13 +128,13 @@ func TestSignErrors(t *testing.T) {
 			if reason != tc.wantReason || !strings.Contains(message, tc.mention) {
 				t.Errorf("Sign error = %v, want reason %s mentioning %q", err, tc.wantReason, tc.mention)
 			}
-			signertest.ExpectNoKeyMaterial(t, err, keyPEM, otherPEM, rsaPEM)
+			testpki.ExpectNoKeyMaterial(t, err, keyPEM, otherPEM, rsaPEM)
 		})
 	}
 }
 
 func TestSignRetriesOtherFailures(t *testing.T) {
-	key := signertest.NewKey(t, signertest.ECDSA)
+	key := testpki.NewKey(t, testpki.ECDSA)
 	boom := errors.New("connection refused")
 	failing := fake.NewClientBuilder().WithObjects(keySecretFor(t, key)).WithInterceptorFuncs(interceptor.Funcs{
 		Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {

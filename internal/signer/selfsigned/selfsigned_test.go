@@ -20,6 +20,7 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/selfsigned"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 const (
@@ -40,7 +41,7 @@ func keySecretFor(t *testing.T, key crypto.Signer) *corev1.Secret {
 	t.Helper()
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: keySecret},
-		Data:       map[string][]byte{corev1.TLSPrivateKeyKey: signertest.KeyPEM(t, key)},
+		Data:       map[string][]byte{corev1.TLSPrivateKeyKey: testpki.KeyPEM(t, key)},
 	}
 }
 
@@ -50,7 +51,7 @@ func newRequest(t *testing.T, key crypto.Signer, tmpl *x509.CertificateRequest) 
 	return signer.Request{
 		CSR: &certificatesv1.CertificateSigningRequest{
 			ObjectMeta: metav1.ObjectMeta{Name: "app", Annotations: map[string]string{selfsigned.PrivateKeyAnnotation: keySecret}},
-			Spec:       certificatesv1.CertificateSigningRequestSpec{Request: signertest.RequestPEM(t, key, tmpl), Usages: usages},
+			Spec:       certificatesv1.CertificateSigningRequestSpec{Request: testpki.RequestPEM(t, key, tmpl), Usages: usages},
 		},
 		Issuer:            clusterIssuer(),
 		ResourceNamespace: namespace,
@@ -64,17 +65,17 @@ func readerWith(objs ...client.Object) client.Reader {
 }
 
 func TestSignForEachKeyAlgorithm(t *testing.T) {
-	for _, alg := range signertest.KeyAlgorithms() {
+	for _, alg := range testpki.KeyAlgorithms() {
 		t.Run(string(alg), func(t *testing.T) {
-			key := signertest.NewKey(t, alg)
-			req := newRequest(t, key, signertest.EveryNameTemplate(t))
+			key := testpki.NewKey(t, alg)
+			req := newRequest(t, key, testpki.EveryNameTemplate(t))
 			start := time.Now()
 			chain, err := selfsigned.New(readerWith(keySecretFor(t, key))).Sign(context.Background(), req)
 			end := time.Now()
 			if err != nil {
 				t.Fatalf("Sign error = %v", err)
 			}
-			certs := signertest.ParseChain(t, chain)
+			certs := testpki.ParseChain(t, chain)
 			if len(certs) != 1 {
 				t.Fatalf("chain has %d certificates, want the self-signed one alone", len(certs))
 			}
@@ -89,7 +90,7 @@ func TestSignForEachKeyAlgorithm(t *testing.T) {
 }
 
 func TestSignCARequest(t *testing.T) {
-	key := signertest.NewKey(t, signertest.ECDSA)
+	key := testpki.NewKey(t, testpki.ECDSA)
 	req := newRequest(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "my root"}})
 	req.IsCA = true
 	req.Usages = []certificatesv1.KeyUsage{certificatesv1.UsageCertSign, certificatesv1.UsageCRLSign, certificatesv1.UsageDigitalSignature}
@@ -98,7 +99,7 @@ func TestSignCARequest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Sign error = %v", err)
 	}
-	cert := signertest.ParseChain(t, chain)[0]
+	cert := testpki.ParseChain(t, chain)[0]
 	checkSelfSigned(t, cert)
 	signertest.ExpectMatchesRequest(t, cert, key, req, start, time.Now())
 	// A self-signed CA is a root: it must verify against itself.
@@ -111,7 +112,7 @@ func TestSignCARequest(t *testing.T) {
 
 // An Issuer keeps private key Secrets in its own namespace, which is the resource namespace.
 func TestSignReadsTheResourceNamespace(t *testing.T) {
-	key := signertest.NewKey(t, signertest.RSA)
+	key := testpki.NewKey(t, testpki.RSA)
 	secret := keySecretFor(t, key)
 	secret.Namespace = "team-a"
 	req := newRequest(t, key, nil)

@@ -1,4 +1,6 @@
-// Package signertest provides fakes of the signer interfaces for controller tests.
+// Package signertest provides fakes of the signer interfaces for controller tests, and the
+// assertions on what a signer returns. The keys, requests and CAs those tests sign with come
+// from test/pki, which internal/csr's own tests can use too.
 package signertest
 
 import (

@@ -21,8 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/vault"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 	vaulttest "github.com/signerpolicy/signer-policy-operator/test/vault"
 )
 
@@ -116,14 +116,14 @@ func (f *fixture) appRoleAuth() (cmapi.VaultAuth, string) {
 // request is a CSR for tmpl with a fresh key, asking for duration.
 func request(t *testing.T, issuer cmapi.GenericIssuer, tmpl *x509.CertificateRequest, duration time.Duration) (signer.Request, crypto.Signer) {
 	t.Helper()
-	key := signertest.NewKey(t, signertest.ECDSA)
-	csrPEM := signertest.RequestPEM(t, key, tmpl)
+	key := testpki.NewKey(t, testpki.ECDSA)
+	csrPEM := testpki.RequestPEM(t, key, tmpl)
 	return signer.Request{
 		CSR: &certificatesv1.CertificateSigningRequest{
 			ObjectMeta: metav1.ObjectMeta{Name: "csr"},
 			Spec:       certificatesv1.CertificateSigningRequestSpec{Request: csrPEM, SignerName: "issuers.cert-manager.io/" + ns + ".vault"},
 		},
-		Parsed: signertest.ParseRequest(t, csrPEM), Issuer: issuer, ResourceNamespace: ns, Duration: duration,
+		Parsed: testpki.ParseRequest(t, csrPEM), Issuer: issuer, ResourceNamespace: ns, Duration: duration,
 		Usages: []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth},
 	}, key
 }
@@ -156,12 +156,12 @@ func (f *fixture) issue(issuer cmapi.GenericIssuer, tmpl *x509.CertificateReques
 // verify checks the chain: leaf with key's public key, verifying to the server's root.
 func (f *fixture) verify(chain signer.PEMChain, key crypto.Signer, duration time.Duration) *x509.Certificate {
 	f.t.Helper()
-	certs := signertest.ParseChain(f.t, chain)
+	certs := testpki.ParseChain(f.t, chain)
 	leaf := certs[0]
 	if slices.ContainsFunc(certs[1:], f.server.Root.Cert.Equal) {
 		f.t.Errorf("status.certificate carries the self-signed root")
 	}
-	if err := signertest.VerifyChain(certs, f.server.Root.Cert, x509.ExtKeyUsageAny); err != nil {
+	if err := testpki.VerifyChain(certs, f.server.Root.Cert, x509.ExtKeyUsageAny); err != nil {
 		f.t.Errorf("chain does not verify to the server's root: %v", err)
 	}
 	if ok, _ := publicKeyEqual(leaf.PublicKey, key.Public()); !ok {

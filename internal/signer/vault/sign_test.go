@@ -16,18 +16,18 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // A Vault is trusted to sign, not to answer for the CSR: these are responses a misconfigured or
 // hostile server could send, and each must fail the CSR rather than reach the requester.
 func TestResponsesThatMustNotBeHandedOut(t *testing.T) {
-	root := signertest.NewRootCA(t, signertest.ECDSA, "root")
-	inter := root.NewIntermediate(t, signertest.ECDSA, "intermediate")
-	other := signertest.NewRootCA(t, signertest.ECDSA, "another root")
-	key := signertest.NewKey(t, signertest.ECDSA)
+	root := testpki.NewRootCA(t, testpki.ECDSA, "root")
+	inter := root.NewIntermediate(t, testpki.ECDSA, "intermediate")
+	other := testpki.NewRootCA(t, testpki.ECDSA, "another root")
+	key := testpki.NewKey(t, testpki.ECDSA)
 	req := requestFor(t, key, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})
-	leafFor := func(tmpl x509.Certificate, pub crypto.PublicKey, ca *signertest.CA) string {
+	leafFor := func(tmpl x509.Certificate, pub crypto.PublicKey, ca *testpki.CA) string {
 		return issueLeaf(t, &tmpl, pub, ca)
 	}
 	good := x509.Certificate{DNSNames: []string{"web.example.com"}}
@@ -38,7 +38,7 @@ func TestResponsesThatMustNotBeHandedOut(t *testing.T) {
 		want string
 	}{
 		{name: "no certificate", data: map[string]any{"issuing_ca": string(inter.CertPEM)}, want: "data.certificate is missing"},
-		{name: "another key", data: map[string]any{"certificate": leafFor(good, signertest.NewKey(t, signertest.ECDSA).Public(), inter)},
+		{name: "another key", data: map[string]any{"certificate": leafFor(good, testpki.NewKey(t, testpki.ECDSA).Public(), inter)},
 			want: "public key is not the CSR's"},
 		{name: "a name not requested", data: map[string]any{"certificate": leafFor(x509.Certificate{DNSNames: []string{"web.example.com", "evil.example.com"}}, key.Public(), inter)},
 			want: "DNS:evil.example.com, which the CSR did not request"},
@@ -76,14 +76,14 @@ func TestResponsesThatMustNotBeHandedOut(t *testing.T) {
 
 func requestFor(t *testing.T, key crypto.Signer, tmpl *x509.CertificateRequest) signer.Request {
 	t.Helper()
-	csrPEM := signertest.RequestPEM(t, key, tmpl)
+	csrPEM := testpki.RequestPEM(t, key, tmpl)
 	return signer.Request{
 		CSR:    &certificatesv1.CertificateSigningRequest{Spec: certificatesv1.CertificateSigningRequestSpec{Request: csrPEM}},
-		Parsed: signertest.ParseRequest(t, csrPEM), Duration: time.Hour,
+		Parsed: testpki.ParseRequest(t, csrPEM), Duration: time.Hour,
 	}
 }
 
-func issueLeaf(t *testing.T, tmpl *x509.Certificate, pub crypto.PublicKey, ca *signertest.CA) string {
+func issueLeaf(t *testing.T, tmpl *x509.Certificate, pub crypto.PublicKey, ca *testpki.CA) string {
 	t.Helper()
 	tmpl.SerialNumber, tmpl.Subject = big.NewInt(time.Now().UnixNano()), pkix.Name{CommonName: "leaf"}
 	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Minute), time.Now().Add(time.Hour)

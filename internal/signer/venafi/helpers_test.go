@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/venafi"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 	venafitest "github.com/signerpolicy/signer-policy-operator/test/venafi"
 )
 
@@ -63,8 +63,8 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	if o.duration == 0 {
 		o.duration = 36 * time.Hour
 	}
-	key := signertest.NewKey(t, signertest.ECDSA)
-	requestPEM := signertest.RequestPEM(t, key, &x509.CertificateRequest{
+	key := testpki.NewKey(t, testpki.ECDSA)
+	requestPEM := testpki.RequestPEM(t, key, &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: o.commonName}, DNSNames: []string{o.commonName},
 	})
 	csr := &certificatesv1.CertificateSigningRequest{
@@ -88,7 +88,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	}
 	f := &fixture{t: t, api: api, signer: s, csr: csr, key: key}
 	f.req = signer.Request{
-		CSR: csr, Parsed: signertest.ParseRequest(t, requestPEM), Issuer: o.issuer, ResourceNamespace: namespace, Duration: o.duration,
+		CSR: csr, Parsed: testpki.ParseRequest(t, requestPEM), Issuer: o.issuer, ResourceNamespace: namespace, Duration: o.duration,
 		Usages: csr.Spec.Usages, Progress: progress{api: api, csr: csr},
 	}
 	return f

@@ -17,7 +17,7 @@ import (
 	"github.com/Venafi/vcert/v5/pkg/verror"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 func TestRedactScrubsEveryCredential(t *testing.T) {
@@ -91,9 +91,9 @@ func TestKeepsBodyOnlyOfCredentialFreeEndpoints(t *testing.T) {
 }
 
 func TestVerifiedChainRefusesAnotherKey(t *testing.T) {
-	ca := signertest.NewRootCA(t, signertest.ECDSA, "Test CA")
-	csrKey, otherKey := signertest.NewKey(t, signertest.ECDSA), signertest.NewKey(t, signertest.ECDSA)
-	parsed := signertest.ParseRequest(t, signertest.RequestPEM(t, csrKey, nil))
+	ca := testpki.NewRootCA(t, testpki.ECDSA, "Test CA")
+	csrKey, otherKey := testpki.NewKey(t, testpki.ECDSA), testpki.NewKey(t, testpki.ECDSA)
+	parsed := testpki.ParseRequest(t, testpki.RequestPEM(t, csrKey, nil))
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "test"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, otherKey.Public(), ca.Key)
 	if err != nil {
@@ -107,7 +107,7 @@ func TestVerifiedChainRefusesAnotherKey(t *testing.T) {
 	if pe, ok := signer.AsPermanent(err); !ok || pe.Reason != ReasonErrorKeyMatch {
 		t.Errorf("certificate for another key: %v, want permanent %s", err, ReasonErrorKeyMatch)
 	}
-	other := signertest.NewRootCA(t, signertest.ECDSA, "Unrelated CA")
+	other := testpki.NewRootCA(t, testpki.ECDSA, "Unrelated CA")
 	_, err = verifiedChain(sess, req, "id", &certificate.PEMCollection{Certificate: leafPEM, Chain: []string{string(other.CertPEM)}})
 	if pe, ok := signer.AsPermanent(err); !ok || pe.Reason != ReasonErrorParse {
 		t.Errorf("broken chain: %v, want permanent %s", err, ReasonErrorParse)

@@ -15,6 +15,7 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/venafi"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 	venafitest "github.com/signerpolicy/signer-policy-operator/test/venafi"
 )
 
@@ -67,7 +68,7 @@ func issueAfterPolls(t *testing.T, f *fixture, srv service, polls int) signer.PE
 
 func verifyChain(t *testing.T, f *fixture, root *x509.Certificate, chain signer.PEMChain) {
 	t.Helper()
-	certs := signertest.ParseChain(t, chain)
+	certs := testpki.ParseChain(t, chain)
 	if len(certs) != 2 {
 		t.Errorf("chain has %d certificates, want leaf and intermediate (the root is left out)", len(certs))
 	}
@@ -75,7 +76,7 @@ func verifyChain(t *testing.T, f *fixture, root *x509.Certificate, chain signer.
 	if !leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(f.key.Public()) {
 		t.Error("the leaf does not carry the CSR's key")
 	}
-	if err := signertest.VerifyChain(certs, root, x509.ExtKeyUsageAny); err != nil {
+	if err := testpki.VerifyChain(certs, root, x509.ExtKeyUsageAny); err != nil {
 		t.Errorf("chain does not verify to the service's root: %v", err)
 	}
 	if want := time.Now().Add(f.req.Duration); leaf.NotAfter.Sub(want).Abs() > 10*time.Second {

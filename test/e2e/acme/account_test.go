@@ -8,8 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // The cached account is reused until the issuer's key changes; a new key registers a new
@@ -32,13 +32,13 @@ func TestAccountKeyChangeRegistersOnce(t *testing.T) {
 		t.Errorf("two CSRs registered the account %d times, want once", n)
 	}
 
-	rotated := signertest.NewKey(t, signertest.ECDSA)
+	rotated := testpki.NewKey(t, testpki.ECDSA)
 	harness.Eventually(t, issueTimeout, func() error {
 		var s corev1.Secret
 		if err := env.Admin.Get(context.Background(), client.ObjectKey{Namespace: iss.secretNamespace, Name: spec.PrivateKey.Name}, &s); err != nil {
 			return err
 		}
-		s.Data[corev1.TLSPrivateKeyKey] = signertest.KeyPEM(t, rotated)
+		s.Data[corev1.TLSPrivateKeyKey] = testpki.KeyPEM(t, rotated)
 		return env.Admin.Update(context.Background(), &s)
 	})
 	issue()

@@ -15,8 +15,8 @@ import (
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/acme"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // The reasons fail-closed signing gives, spelled out because they are what users read and
@@ -55,10 +55,10 @@ func TestUsageTheACMEServerDoesNotGrantFailsIssuedCertificateMismatch(t *testing
 	p := iss.policy(policyv1alpha1.Allowed{DNSNames: []string{"*.usages.acme.test"}})
 	p.Spec.Usages = []policyv1alpha1.KeyUsage{"digital signature", "server auth", "client auth"}
 	env.GovernWithPolicy(t, p)
-	key := signertest.NewKey(t, signertest.ECDSA)
+	key := testpki.NewKey(t, testpki.ECDSA)
 	c := env.SubmitCSR(t, iss.requester, harness.CSR{
 		SignerName: iss.signerName,
-		Request:    signertest.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{unique() + ".usages.acme.test"}}),
+		Request:    testpki.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{unique() + ".usages.acme.test"}}),
 		Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth, certificatesv1.UsageClientAuth},
 	})
 	harness.ApproveEventually(t, 10*time.Second, env.Admin, c.Name)

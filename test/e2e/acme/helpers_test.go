@@ -21,9 +21,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 	"github.com/signerpolicy/signer-policy-operator/test/pebble"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // issueTimeout bounds one issuance; Pebble validates in well under a second, so this only
@@ -155,8 +155,8 @@ type request struct {
 // submit sends the CSR as the requester and approves it as an administrator would.
 func (iss *acmeIssuer) submit(t *testing.T, r request) (*certificatesv1.CertificateSigningRequest, crypto.Signer) {
 	t.Helper()
-	key := signertest.NewKey(t, signertest.ECDSA)
-	c := env.SubmitCSR(t, iss.requester, harness.CSR{SignerName: iss.signerName, Request: signertest.RequestPEM(t, key, &r.tmpl), Annotations: r.annotations})
+	key := testpki.NewKey(t, testpki.ECDSA)
+	c := env.SubmitCSR(t, iss.requester, harness.CSR{SignerName: iss.signerName, Request: testpki.RequestPEM(t, key, &r.tmpl), Annotations: r.annotations})
 	harness.ApproveEventually(t, 10*time.Second, env.Admin, c.Name)
 	return c, key
 }
@@ -231,7 +231,7 @@ func verifyIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest, key
 	if ok, err := pki.PublicKeyMatchesCertificate(key.Public(), leaf); err != nil || !ok {
 		t.Fatalf("the certificate does not carry the CSR's public key (%v)", err)
 	}
-	if err := signertest.VerifyChain(chain, root, x509.ExtKeyUsageAny); err != nil {
+	if err := testpki.VerifyChain(chain, root, x509.ExtKeyUsageAny); err != nil {
 		t.Fatalf("the certificate does not chain to Pebble's root %q: %v", root.Subject.CommonName, err)
 	}
 	for _, name := range r.tmpl.DNSNames {

@@ -24,9 +24,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	acmesigner "github.com/signerpolicy/signer-policy-operator/internal/signer/acme"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 	"github.com/signerpolicy/signer-policy-operator/test/pebble"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // The attack: a requester whose policy allows only their own name creates a CSR carrying the
@@ -69,10 +69,10 @@ func TestPlantedProgressAnnotationsAreNotTrusted(t *testing.T) {
 			spec.CABundle = append(slices.Clone(spec.CABundle), evil.caPEM...)
 			iss := newIssuer(t, spec, false)
 
-			key := signertest.NewKey(t, signertest.ECDSA)
+			key := testpki.NewKey(t, testpki.ECDSA)
 			r := request{tmpl: x509.CertificateRequest{DNSNames: []string{own}}}
 			c := env.SubmitCSR(t, iss.requester, harness.CSR{
-				SignerName: iss.signerName, Request: signertest.RequestPEM(t, key, &r.tmpl),
+				SignerName: iss.signerName, Request: testpki.RequestPEM(t, key, &r.tmpl),
 				Annotations: plant(evil.srv.URL+"/order/1", att.plantedRecords(t, authzURL, ch, victim)),
 			})
 			expectNotServed(t, ch.Token)
@@ -189,7 +189,7 @@ type attacker struct {
 
 func newAttacker(t *testing.T, server *pebble.Server) *attacker {
 	t.Helper()
-	key := signertest.NewKey(t, signertest.ECDSA)
+	key := testpki.NewKey(t, testpki.ECDSA)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(server.CABundle)
 	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}

@@ -17,8 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 const (
@@ -101,7 +101,7 @@ func TestBadInputCorpus(t *testing.T) {
 func installFixtures(t *testing.T) {
 	t.Helper()
 	ensureNamespace(t, governedNamespace)
-	root := signertest.NewRootCA(t, signertest.ECDSA, "badinput CA")
+	root := testpki.NewRootCA(t, testpki.ECDSA, "badinput CA")
 	env.Create(t, root.Secret(governedNamespace, "ca"))
 	env.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: governedNamespace, Name: "ca"},
 		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "ca"}}}})
@@ -147,9 +147,9 @@ func corpusSubmissions(t *testing.T, run string) []*submission {
 		case c.File != "":
 			req = readPEM(t, c.File)
 		case c.Generate.DNSNames > 0:
-			req = signertest.RequestPEM(t, ecKey(t), manySANs(c.Generate.DNSNames))
+			req = testpki.RequestPEM(t, ecKey(t), manySANs(c.Generate.DNSNames))
 		default:
-			req = signertest.RequestPEM(t, ecKey(t), bigCommonName(c.Generate.CommonNameBytes))
+			req = testpki.RequestPEM(t, ecKey(t), bigCommonName(c.Generate.CommonNameBytes))
 		}
 		obj := newCSR("csr-"+c.Name+"-"+run, governedSigner, req)
 		if c.Usages != nil {
@@ -246,7 +246,7 @@ func verify(t *testing.T, s *submission) {
 		if len(c.Status.Certificate) == 0 {
 			t.Fatalf("want a certificate, got %s", describe(c))
 		}
-		leaf := signertest.ParseChain(t, c.Status.Certificate)[0]
+		leaf := testpki.ParseChain(t, c.Status.Certificate)[0]
 		t.Logf("issued: subject %q, %d DNS names, valid %s to %s", shortened(leaf.Subject.CommonName), len(leaf.DNSNames),
 			leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 	case ignored:

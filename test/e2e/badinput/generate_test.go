@@ -17,8 +17,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // updateCorpus regenerates the committed request PEMs and the fuzz seeds drawn from the corpus:
@@ -35,16 +35,16 @@ var updateCorpus = flag.Bool("update-corpus", false, "regenerate test/testdata/b
 var requestFiles = map[string]func(t testing.TB) []byte{
 	"web.pem": func(t testing.TB) []byte { return plainRequest(t, "web.example.com") },
 	"bad-signature.pem": func(t testing.TB) []byte {
-		der := signertest.RequestDER(t, ecKey(t), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})
+		der := testpki.RequestDER(t, ecKey(t), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})
 		der[len(der)-1] ^= 0x01 // the last byte is inside the signature
 		return csrPEM(der)
 	},
 	"signed-by-another-key.pem": func(t testing.TB) []byte {
-		der := signertest.RequestDER(t, ecKey(t), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})
+		der := testpki.RequestDER(t, ecKey(t), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})
 		return csrPEM(resign(t, der, ecKey(t)))
 	},
 	"certificate-block.pem": func(t testing.TB) []byte {
-		return signertest.NewRootCA(t, signertest.ECDSA, "not a request").CertPEM
+		return testpki.NewRootCA(t, testpki.ECDSA, "not a request").CertPEM
 	},
 	"private-key-block.pem": func(testing.TB) []byte {
 		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("not a key")})
@@ -57,10 +57,10 @@ var requestFiles = map[string]func(t testing.TB) []byte{
 	"empty.pem":       func(testing.TB) []byte { return nil },
 	"garbage-der.pem": func(testing.TB) []byte { return csrPEM([]byte("this is not DER")) },
 	"trailing-bytes-in-block.pem": func(t testing.TB) []byte {
-		return csrPEM(append(signertest.RequestDER(t, ecKey(t), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}}), 0x05, 0x00))
+		return csrPEM(append(testpki.RequestDER(t, ecKey(t), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}}), 0x05, 0x00))
 	},
 	"trailing-certificate-block.pem": func(t testing.TB) []byte {
-		return append(plainRequest(t, "web.example.com"), signertest.NewRootCA(t, signertest.ECDSA, "smuggled").CertPEM...)
+		return append(plainRequest(t, "web.example.com"), testpki.NewRootCA(t, testpki.ECDSA, "smuggled").CertPEM...)
 	},
 	"leading-text.pem": func(t testing.TB) []byte {
 		return append([]byte("Certificate Request:\n    Data:\n        Subject: CN=web.example.com\n"), plainRequest(t, "web.example.com")...)
@@ -72,26 +72,26 @@ var requestFiles = map[string]func(t testing.TB) []byte{
 	},
 	"duplicate-extension.pem": func(t testing.TB) []byte {
 		ext := pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Value: []byte{0x05, 0x00}}
-		return signertest.RequestPEM(t, ecKey(t), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}, ExtraExtensions: []pkix.Extension{ext, ext}})
+		return testpki.RequestPEM(t, ecKey(t), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}, ExtraExtensions: []pkix.Extension{ext, ext}})
 	},
 	"duplicate-san-extension.pem": func(t testing.TB) []byte {
 		a, b := sanExtension(t, "web.example.com"), sanExtension(t, "evil.example.org")
-		return signertest.RequestPEM(t, ecKey(t), &x509.CertificateRequest{ExtraExtensions: []pkix.Extension{a, b}})
+		return testpki.RequestPEM(t, ecKey(t), &x509.CertificateRequest{ExtraExtensions: []pkix.Extension{a, b}})
 	},
-	"sans-1000.pem": func(t testing.TB) []byte { return signertest.RequestPEM(t, ecKey(t), manySANs(1000)) },
+	"sans-1000.pem": func(t testing.TB) []byte { return testpki.RequestPEM(t, ecKey(t), manySANs(1000)) },
 	"cn-homoglyph.pem": func(t testing.TB) []byte {
 		// U+0430 CYRILLIC SMALL LETTER A for the 'a' of example.
-		return signertest.RequestPEM(t, ecKey(t), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "web.ex\u0430mple.com"}})
+		return testpki.RequestPEM(t, ecKey(t), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "web.ex\u0430mple.com"}})
 	},
 	"cn-fullwidth.pem": func(t testing.TB) []byte {
-		return signertest.RequestPEM(t, ecKey(t), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "\uff57\uff45\uff42.example.com"}})
+		return testpki.RequestPEM(t, ecKey(t), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "\uff57\uff45\uff42.example.com"}})
 	},
 	"cn-bidi-override.pem": func(t testing.TB) []byte {
 		// U+202E RIGHT-TO-LEFT OVERRIDE: displayed, the label reads backwards.
-		return signertest.RequestPEM(t, ecKey(t), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "web\u202egro.example.com"}})
+		return testpki.RequestPEM(t, ecKey(t), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "web\u202egro.example.com"}})
 	},
 	"cn-nul.pem": func(t testing.TB) []byte {
-		return signertest.RequestPEM(t, ecKey(t), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "web\x00.example.com"}})
+		return testpki.RequestPEM(t, ecKey(t), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "web\x00.example.com"}})
 	},
 	"cn-invalid-utf8.pem": func(t testing.TB) []byte {
 		cn := asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte{'w', 0xff, 0xfe, '.', 'e', 'x'}}
@@ -99,27 +99,27 @@ var requestFiles = map[string]func(t testing.TB) []byte{
 		if err != nil {
 			t.Fatal(err)
 		}
-		return signertest.RequestPEM(t, ecKey(t), &x509.CertificateRequest{RawSubject: subject})
+		return testpki.RequestPEM(t, ecKey(t), &x509.CertificateRequest{RawSubject: subject})
 	},
 	"dns-raw-utf8.pem": func(t testing.TB) []byte {
-		return signertest.RequestPEM(t, ecKey(t), &x509.CertificateRequest{ExtraExtensions: []pkix.Extension{sanExtension(t, "b\u00fccher.example.com")}})
+		return testpki.RequestPEM(t, ecKey(t), &x509.CertificateRequest{ExtraExtensions: []pkix.Extension{sanExtension(t, "b\u00fccher.example.com")}})
 	},
 	"dns-punycode.pem": func(t testing.TB) []byte { return plainRequest(t, "xn--bcher-kva.example.com") },
 	"email-utf8-local-part.pem": func(t testing.TB) []byte {
 		ext := rawSANExtension(t, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, Bytes: []byte("j\u00f6hn@example.com")})
-		return signertest.RequestPEM(t, ecKey(t), &x509.CertificateRequest{ExtraExtensions: []pkix.Extension{ext}})
+		return testpki.RequestPEM(t, ecKey(t), &x509.CertificateRequest{ExtraExtensions: []pkix.Extension{ext}})
 	},
 	"organization-system-masters.pem": func(t testing.TB) []byte {
-		return signertest.RequestPEM(t, ecKey(t), &x509.CertificateRequest{Subject: pkix.Name{Organization: []string{"system:masters"}}, DNSNames: []string{"web.example.com"}})
+		return testpki.RequestPEM(t, ecKey(t), &x509.CertificateRequest{Subject: pkix.Name{Organization: []string{"system:masters"}}, DNSNames: []string{"web.example.com"}})
 	},
 	"rsa-1024.pem": func(t testing.TB) []byte {
 		key, err := rsa.GenerateKey(rand.Reader, 1024)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return signertest.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})
+		return testpki.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})
 	},
-	"empty-subject.pem": func(t testing.TB) []byte { return signertest.RequestPEM(t, ecKey(t), &x509.CertificateRequest{}) },
+	"empty-subject.pem": func(t testing.TB) []byte { return testpki.RequestPEM(t, ecKey(t), &x509.CertificateRequest{}) },
 }
 
 // TestGenerateCorpus writes the committed requests and the fuzz seeds; without -update-corpus it
@@ -213,10 +213,10 @@ func writeFile(t *testing.T, path string, data []byte) {
 	}
 }
 
-func ecKey(t testing.TB) crypto.Signer { return signertest.NewKey(t, signertest.ECDSA) }
+func ecKey(t testing.TB) crypto.Signer { return testpki.NewKey(t, testpki.ECDSA) }
 
 func plainRequest(t testing.TB, dnsName string) []byte {
-	return signertest.RequestPEM(t, ecKey(t), &x509.CertificateRequest{DNSNames: []string{dnsName}})
+	return testpki.RequestPEM(t, ecKey(t), &x509.CertificateRequest{DNSNames: []string{dnsName}})
 }
 
 func csrPEM(der []byte) []byte {

@@ -14,8 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // TestPolicyEdgeCases creates each SignerPolicy of the corpus exactly as written (unknown
@@ -26,7 +26,7 @@ import (
 func TestPolicyEdgeCases(t *testing.T) {
 	const edge = "badinput-edge"
 	ensureNamespace(t, edge)
-	root := signertest.NewRootCA(t, signertest.ECDSA, "edge CA")
+	root := testpki.NewRootCA(t, testpki.ECDSA, "edge CA")
 	env.Create(t, root.Secret(edge, "edge"))
 	env.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: edge, Name: "edge"},
 		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "edge"}}}})

@@ -22,8 +22,8 @@ import (
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/controllers"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // runLabel marks the CSRs of one test so that it lists and deletes only its own.
@@ -37,7 +37,7 @@ const policyReadyTimeout = 60 * time.Second
 // request any name under example.com.
 type tenant struct {
 	ns, issuer, signerName, policy, user string
-	root                                 *signertest.CA
+	root                                 *testpki.CA
 }
 
 // newTenant creates the Issuer and its policy but not the CA's Secret, so that a test can hold
@@ -46,7 +46,7 @@ func newTenant(t *testing.T, e *harness.Env, user string) *tenant {
 	t.Helper()
 	ns := e.Namespace(t)
 	tn := &tenant{ns: ns, issuer: "ca", user: user, policy: "faults-" + ns,
-		root: signertest.NewRootCA(t, signertest.ECDSA, "faults CA "+ns)}
+		root: testpki.NewRootCA(t, testpki.ECDSA, "faults CA "+ns)}
 	ref := policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: ns, Name: tn.issuer}
 	tn.signerName = ref.SignerName()
 	e.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: tn.issuer},
@@ -68,7 +68,7 @@ func (tn *tenant) installCA(t *testing.T, e *harness.Env) {
 // requestPEM is a fresh PKCS#10 request, with its own key, for one name the tenant's policy allows.
 func requestPEM(t testing.TB, host string) []byte {
 	t.Helper()
-	return signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{DNSNames: []string{host + ".example.com"}})
+	return testpki.RequestPEM(t, testpki.NewKey(t, testpki.ECDSA), &x509.CertificateRequest{DNSNames: []string{host + ".example.com"}})
 }
 
 func newCSR(name, signerName, run string, request []byte) *certificatesv1.CertificateSigningRequest {
@@ -175,7 +175,7 @@ func waitDoneGuarded(t *testing.T, e *harness.Env, run string, want int, timeout
 // Approved and one Issued entry for this CSR (by UID), the Issued one naming the serial that is
 // both in status.certificate and in the serial annotation. A record lost or written twice is as
 // much a fault as a certificate lost or issued twice: the record is the durable trail.
-func verifyIssuedOnce(t *testing.T, c *certificatesv1.CertificateSigningRequest, sink *harness.AuditSink, root *signertest.CA) {
+func verifyIssuedOnce(t *testing.T, c *certificatesv1.CertificateSigningRequest, sink *harness.AuditSink, root *testpki.CA) {
 	t.Helper()
 	if cond := refusal(c); cond != nil {
 		t.Errorf("CSR %s is %s (%s): %s", c.Name, cond.Type, cond.Reason, cond.Message)
@@ -188,7 +188,7 @@ func verifyIssuedOnce(t *testing.T, c *certificatesv1.CertificateSigningRequest,
 		t.Errorf("CSR %s has no certificate", c.Name)
 		return
 	}
-	leaf := signertest.ParseChain(t, c.Status.Certificate)[0]
+	leaf := testpki.ParseChain(t, c.Status.Certificate)[0]
 	if err := leaf.CheckSignatureFrom(root.Cert); err != nil {
 		t.Errorf("CSR %s: certificate not signed by the tenant's CA: %v", c.Name, err)
 	}

@@ -22,8 +22,8 @@ import (
 
 	"github.com/signerpolicy/signer-policy-operator/controllers"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // processLogFlags are the shipped Deployment's logging flags (config/manager/manager.yaml). The
@@ -199,7 +199,7 @@ func TestOperatorProcessSIGKILLedTwiceMidFlightIssuesEachCSRExactlyOnce(t *testi
 // verifyIssuedInAPI checks what the API server holds for a CSR: never refused, approved once,
 // a certificate signed by root for the CSR's own key, and its serial in the serial annotation.
 // It returns the certificate, or nil when there is none to check the records against.
-func verifyIssuedInAPI(t *testing.T, c *certificatesv1.CertificateSigningRequest, root *signertest.CA) *x509.Certificate {
+func verifyIssuedInAPI(t *testing.T, c *certificatesv1.CertificateSigningRequest, root *testpki.CA) *x509.Certificate {
 	t.Helper()
 	if cond := refusal(c); cond != nil {
 		t.Errorf("CSR %s is %s (%s): %s", c.Name, cond.Type, cond.Reason, cond.Message)
@@ -213,7 +213,7 @@ func verifyIssuedInAPI(t *testing.T, c *certificatesv1.CertificateSigningRequest
 		t.Errorf("CSR %s has no certificate", c.Name)
 		return nil
 	}
-	leaf := signertest.ParseChain(t, c.Status.Certificate)[0]
+	leaf := testpki.ParseChain(t, c.Status.Certificate)[0]
 	if err := leaf.CheckSignatureFrom(root.Cert); err != nil {
 		t.Errorf("CSR %s: certificate not signed by the tenant's CA: %v", c.Name, err)
 	}

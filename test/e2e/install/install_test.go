@@ -44,8 +44,8 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/selfsigned"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // operatorNamespace is where config/default and config/split install the operator.
@@ -257,9 +257,9 @@ func roundTrip(t *testing.T) {
 // needs the approve power to grant), an automatic approval with its event, a person's approval,
 // and signing by a CA Issuer and a SelfSigned ClusterIssuer, each certificate annotated.
 func tryRoundTrip(ctx context.Context, t *testing.T, ns string) error {
-	root := signertest.NewRootCA(t, signertest.ECDSA, "install CA")
+	root := testpki.NewRootCA(t, testpki.ECDSA, "install CA")
 	alice, approvers := "alice-"+ns, "approvers-"+ns
-	selfKey := signertest.NewKey(t, signertest.ECDSA)
+	selfKey := testpki.NewKey(t, testpki.ECDSA)
 	objs := []client.Object{
 		root.Secret(ns, "ca"),
 		&cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ca"},
@@ -267,7 +267,7 @@ func tryRoundTrip(ctx context.Context, t *testing.T, ns string) error {
 		&cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: "self-" + ns},
 			Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{SelfSigned: &cmapi.SelfSignedIssuer{}}}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: "key-" + ns},
-			Data: map[string][]byte{"tls.key": signertest.KeyPEM(t, selfKey)}},
+			Data: map[string][]byte{"tls.key": testpki.KeyPEM(t, selfKey)}},
 		&policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "auto-" + ns}, Spec: policyv1alpha1.SignerPolicySpec{
 			IssuerRef:  policyv1alpha1.IssuerReference{Kind: "Issuer", Namespace: ns, Name: "ca"},
 			Requesters: policyv1alpha1.Subjects{Users: []string{alice}},
@@ -290,7 +290,7 @@ func tryRoundTrip(ctx context.Context, t *testing.T, ns string) error {
 	}
 	requester := env.User(t, alice)
 	auto := harness.CSR{SignerName: "issuers.cert-manager.io/" + ns + ".ca",
-		Request: signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})}
+		Request: testpki.RequestPEM(t, testpki.NewKey(t, testpki.ECDSA), &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})}
 	name, err := submit(ctx, requester, auto)
 	if err != nil {
 		return err
@@ -302,7 +302,7 @@ func tryRoundTrip(ctx context.Context, t *testing.T, ns string) error {
 		return err
 	}
 	person := harness.CSR{SignerName: "clusterissuers.cert-manager.io/self-" + ns,
-		Request:     signertest.RequestPEM(t, selfKey, &x509.CertificateRequest{DNSNames: []string{"api.example.com"}}),
+		Request:     testpki.RequestPEM(t, selfKey, &x509.CertificateRequest{DNSNames: []string{"api.example.com"}}),
 		Annotations: map[string]string{"experimental.cert-manager.io/private-key-secret-name": "key-" + ns}}
 	if name, err = submit(ctx, requester, person); err != nil {
 		return err

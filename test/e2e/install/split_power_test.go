@@ -15,8 +15,8 @@ import (
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/controllers"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // splitIdentitiesCannotWidenPolicies is run by the split install test once its three processes
@@ -26,7 +26,7 @@ import (
 // and nothing at all for a signer no policy governs.
 func splitIdentitiesCannotWidenPolicies(t *testing.T) {
 	ns := env.Namespace(t)
-	root := signertest.NewRootCA(t, signertest.ECDSA, "split CA")
+	root := testpki.NewRootCA(t, testpki.ECDSA, "split CA")
 	alice := "alice-" + ns
 	governed, ungoverned := "split-"+ns, "ungoverned-"+ns
 	for _, o := range []client.Object{
@@ -80,7 +80,7 @@ func splitIdentitiesCannotWidenPolicies(t *testing.T) {
 func splitCSR(ctx context.Context, t *testing.T, as client.Client, signerName, dnsName string) string {
 	t.Helper()
 	name, err := submit(ctx, as, harness.CSR{SignerName: signerName,
-		Request: signertest.RequestPEM(t, signertest.NewKey(t, signertest.ECDSA), &x509.CertificateRequest{DNSNames: []string{dnsName}})})
+		Request: testpki.RequestPEM(t, testpki.NewKey(t, testpki.ECDSA), &x509.CertificateRequest{DNSNames: []string{dnsName}})})
 	if err != nil {
 		t.Fatal(err)
 	}

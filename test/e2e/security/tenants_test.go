@@ -15,8 +15,8 @@ import (
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
 
 // wait bounds every wait for the operator; it only stops a hung test.
@@ -27,7 +27,7 @@ const wait = 30 * time.Second
 // the tenant's approver group. Each tenant has its own CA.
 type tenant struct {
 	ns                       string
-	root                     *signertest.CA
+	root                     *testpki.CA
 	autoPolicy, manualPolicy string
 	autoSigner, manualSigner string
 	requesterName            string
@@ -46,7 +46,7 @@ func newTenant(t *testing.T) *tenant {
 	t.Helper()
 	ns := env.Namespace(t)
 	tn := &tenant{
-		ns: ns, root: signertest.NewRootCA(t, signertest.ECDSA, "CA of "+ns),
+		ns: ns, root: testpki.NewRootCA(t, testpki.ECDSA, "CA of "+ns),
 		autoPolicy: "auto-" + ns, manualPolicy: "manual-" + ns,
 		requesterName: "requester-" + ns, approverName: "approver-" + ns, approverGroup: "approvers-" + ns,
 	}
@@ -76,13 +76,13 @@ func newTenant(t *testing.T) *tenant {
 // submit creates a CSR for an allowed name as the requester.
 func (tn *tenant) submit(t *testing.T, signerName string) *certificatesv1.CertificateSigningRequest {
 	t.Helper()
-	key := signertest.NewKey(t, signertest.ECDSA)
+	key := testpki.NewKey(t, testpki.ECDSA)
 	return env.SubmitCSR(t, tn.requester, harness.CSR{SignerName: signerName,
-		Request: signertest.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})})
+		Request: testpki.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})})
 }
 
 // issuedBy waits for the CSR's certificate and checks which CA signed it.
-func issuedBy(t *testing.T, c *certificatesv1.CertificateSigningRequest, root *signertest.CA) {
+func issuedBy(t *testing.T, c *certificatesv1.CertificateSigningRequest, root *testpki.CA) {
 	t.Helper()
 	got := env.WaitForCSR(t, c.Name, wait, func(c *certificatesv1.CertificateSigningRequest) error {
 		if len(c.Status.Certificate) == 0 {
@@ -90,7 +90,7 @@ func issuedBy(t *testing.T, c *certificatesv1.CertificateSigningRequest, root *s
 		}
 		return nil
 	})
-	if err := signertest.ParseChain(t, got.Status.Certificate)[0].CheckSignatureFrom(root.Cert); err != nil {
+	if err := testpki.ParseChain(t, got.Status.Certificate)[0].CheckSignatureFrom(root.Cert); err != nil {
 		t.Errorf("CSR %s was not signed by the expected CA: %v", c.Name, err)
 	}
 }

@@ -19,8 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 	vaulttest "github.com/signerpolicy/signer-policy-operator/test/vault"
 )
 
@@ -222,9 +222,9 @@ func (vi *vaultIssuer) allowed() policyv1alpha1.Allowed {
 // submit sends an approved CSR for tmpl asking for ttl and returns it with its key.
 func (vi *vaultIssuer) submit(t *testing.T, tmpl *x509.CertificateRequest, ttl time.Duration) (*certificatesv1.CertificateSigningRequest, crypto.Signer) {
 	t.Helper()
-	key := signertest.NewKey(t, signertest.ECDSA)
+	key := testpki.NewKey(t, testpki.ECDSA)
 	c := env.SubmitCSR(t, vi.requester, harness.CSR{
-		SignerName: vi.signerName, Request: signertest.RequestPEM(t, key, tmpl),
+		SignerName: vi.signerName, Request: testpki.RequestPEM(t, key, tmpl),
 		ExpirationSeconds: ptr.To(int32(ttl.Seconds())),
 	})
 	if err := harness.Approve(env.Admin, c.Name); err != nil {
@@ -247,12 +247,12 @@ func issued(c *certificatesv1.CertificateSigningRequest) error {
 // without carrying it.
 func verifyIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest, key crypto.Signer, ttl time.Duration, from, to time.Time) *x509.Certificate {
 	t.Helper()
-	certs := signertest.ParseChain(t, c.Status.Certificate)
+	certs := testpki.ParseChain(t, c.Status.Certificate)
 	leaf := certs[0]
 	if slices.ContainsFunc(certs[1:], server.Root.Cert.Equal) {
 		t.Errorf("status.certificate carries the self-signed root")
 	}
-	if err := signertest.VerifyChain(certs, server.Root.Cert, x509.ExtKeyUsageServerAuth); err != nil {
+	if err := testpki.VerifyChain(certs, server.Root.Cert, x509.ExtKeyUsageServerAuth); err != nil {
 		t.Errorf("status.certificate does not verify to the Vault test server's root: %v", err)
 	}
 	type equaler interface{ Equal(crypto.PublicKey) bool }

@@ -15,8 +15,8 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 	vaulttest "github.com/signerpolicy/signer-policy-operator/test/vault"
 )
 
@@ -85,9 +85,9 @@ func TestTwentyCSRsShareOneLogin(t *testing.T) {
 	const n = 20
 	names := make([]string, n)
 	for i := range n {
-		key := signertest.NewKey(t, signertest.ECDSA)
+		key := testpki.NewKey(t, testpki.ECDSA)
 		names[i] = env.SubmitCSR(t, vi.requester, harness.CSR{SignerName: vi.signerName,
-			Request: signertest.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})}).Name
+			Request: testpki.RequestPEM(t, key, &x509.CertificateRequest{DNSNames: []string{"web.example.com"}})}).Name
 	}
 	errs := make([]error, n)
 	var wg sync.WaitGroup

@@ -11,9 +11,9 @@ import (
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/venafi"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 	venafitest "github.com/signerpolicy/signer-policy-operator/test/venafi"
 )
 
@@ -131,7 +131,7 @@ func stillPending(t *testing.T, c *certificatesv1.CertificateSigningRequest) {
 // Venafi issuers are.
 func newCAIssuer(t *testing.T) issuer {
 	t.Helper()
-	ca := signertest.NewRootCA(t, signertest.ECDSA, "Neighbour CA")
+	ca := testpki.NewRootCA(t, testpki.ECDSA, "Neighbour CA")
 	ns := env.Namespace(t)
 	name := "ca-" + ns
 	env.Create(t, ca.Secret(ns, name))

@@ -20,9 +20,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
-	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/venafi"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 	venafitest "github.com/signerpolicy/signer-policy-operator/test/venafi"
 )
 
@@ -161,10 +161,10 @@ type request struct {
 // submit creates the CSR as the issuer's requester and approves it as a person would.
 func (iss issuer) submit(t *testing.T, r request) (*certificatesv1.CertificateSigningRequest, crypto.Signer) {
 	t.Helper()
-	key := signertest.NewKey(t, signertest.ECDSA)
+	key := testpki.NewKey(t, testpki.ECDSA)
 	c := env.SubmitCSR(t, iss.requester, harness.CSR{
 		SignerName:  iss.signerName,
-		Request:     signertest.RequestPEM(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: r.commonName}, DNSNames: []string{r.commonName}}),
+		Request:     testpki.RequestPEM(t, key, &x509.CertificateRequest{Subject: pkix.Name{CommonName: r.commonName}, DNSNames: []string{r.commonName}}),
 		Annotations: r.annotations, ExpirationSeconds: r.expiration,
 	})
 	harness.ApproveEventually(t, 10*time.Second, env.Admin, c.Name)
@@ -183,12 +183,12 @@ func hasPickupID(c *certificatesv1.CertificateSigningRequest) error {
 // the service's root.
 func verifyIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest, key crypto.Signer, root *x509.Certificate) *x509.Certificate {
 	t.Helper()
-	chain := signertest.ParseChain(t, c.Status.Certificate)
+	chain := testpki.ParseChain(t, c.Status.Certificate)
 	leaf := chain[0]
 	if !leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(key.Public()) {
 		t.Error("the certificate does not carry the CSR's key")
 	}
-	if err := signertest.VerifyChain(chain, root, x509.ExtKeyUsageAny); err != nil {
+	if err := testpki.VerifyChain(chain, root, x509.ExtKeyUsageAny); err != nil {
 		t.Errorf("status.certificate does not verify to the service's root: %v", err)
 	}
 	return leaf
