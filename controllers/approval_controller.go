@@ -42,6 +42,8 @@ type ApprovalReconciler struct {
 	Events record.EventRecorder
 	Audit  *audit.Logger
 	Clock  clock.PassiveClock
+	// Evaluator decides CSRs against the policies.
+	Evaluator *policy.Evaluator
 	// Metrics may be nil.
 	Metrics *Metrics
 }
@@ -69,7 +71,7 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	request := requestFor(&c)
-	decision := policy.Evaluate(policies.Items, request)
+	decision := r.Evaluator.Evaluate(policies.Items, request)
 	return ctrl.Result{}, r.act(ctx, &c, request, decision, policies.Items)
 }
 

@@ -20,6 +20,7 @@ import (
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
+	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 	"github.com/signerpolicy/signer-policy-operator/internal/rbac"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
@@ -86,6 +87,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		auditLog = *opts.AuditLog
 	}
 	concurrency := max(opts.Concurrency, 1)
+	// One evaluator, so each validation rule is compiled once for all three controllers.
+	evaluator, err := policy.NewEvaluator()
+	if err != nil {
+		return err
+	}
 	// The signers decide which issuer types a policy can be Ready for, so they are built even
 	// when only the policy controller runs.
 	signers, err := opts.Signers(mgr)
@@ -97,7 +103,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		for _, t := range signers.Types() {
 			supported[t] = true
 		}
-		policies := &SignerPolicyReconciler{Client: mgr.GetClient(), SupportedTypes: supported,
+		policies := &SignerPolicyReconciler{Client: mgr.GetClient(), SupportedTypes: supported, Evaluator: evaluator,
 			Events: mgr.GetEventRecorderFor("signer-policy-controller"), //nolint:staticcheck // the core/v1 recorder, as ApprovalReconciler.Events explains
 		}
 		if err := policies.SetupWithManager(mgr); err != nil {
@@ -107,7 +113,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.runs(ControllerApproval) {
 		approval := &ApprovalReconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: audit.New(auditLog), Clock: clock.RealClock{}, Metrics: metrics,
-			Events: mgr.GetEventRecorderFor("signer-policy-approver"), //nolint:staticcheck // see ApprovalReconciler.Events
+			Evaluator: evaluator,
+			Events:    mgr.GetEventRecorderFor("signer-policy-approver"), //nolint:staticcheck // see ApprovalReconciler.Events
 		}
 		if err := approval.SetupWithManager(mgr, concurrency); err != nil {
 			return fmt.Errorf("setting up the CSR approval controller: %w", err)
@@ -117,7 +124,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		signing := &SigningReconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: audit.New(auditLog), Clock: clock.RealClock{}, Metrics: metrics,
 			Events:  mgr.GetEventRecorderFor("signer-policy-signer"), //nolint:staticcheck // see SigningReconciler.Events
-			Signers: signers, ClusterResourceNamespace: opts.ClusterResourceNamespace,
+			Signers: signers, Evaluator: evaluator, ClusterResourceNamespace: opts.ClusterResourceNamespace,
 		}
 		if err := signing.SetupWithManager(mgr, concurrency); err != nil {
 			return fmt.Errorf("setting up the CSR signing controller: %w", err)

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
@@ -35,6 +36,9 @@ type SignerPolicyReconciler struct {
 	// SupportedTypes are the issuer types this operator can sign for; a policy over any other
 	// type is not Ready, because CSRs it approved would never be signed.
 	SupportedTypes map[signer.IssuerType]bool
+	// Evaluator compiles the policy's validation rules, so a rule that does not compile keeps
+	// the policy from being Ready rather than refusing every CSR once it is.
+	Evaluator *policy.Evaluator
 }
 
 // +kubebuilder:rbac:groups=policy.signerpolicy.dev,resources=signerpolicies,verbs=get;list;watch
@@ -61,6 +65,7 @@ func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	obs.invalid = r.Evaluator.Validate(&policy.Spec)
 	generated, changes, rbacErr := r.applyRBAC(ctx, &policy)
 	for _, c := range changes {
 		r.Events.Event(&policy, corev1.EventTypeNormal, c.reason, c.message)
@@ -88,16 +93,16 @@ func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 }
 
 // observeIssuer reads the referenced issuer. Not finding it is an observation, not an error.
-func (r *SignerPolicyReconciler) observeIssuer(ctx context.Context, ref policyv1alpha1.IssuerReference) (issuerObservation, error) {
+func (r *SignerPolicyReconciler) observeIssuer(ctx context.Context, ref policyv1alpha1.IssuerReference) (policyObservation, error) {
 	issuer, err := signer.GetIssuer(ctx, r.Client, ref)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
-			return issuerObservation{}, nil
+			return policyObservation{}, nil
 		}
-		return issuerObservation{}, fmt.Errorf("reading %s: %w", ref, err)
+		return policyObservation{}, fmt.Errorf("reading %s: %w", ref, err)
 	}
 	typ, _ := signer.TypeOf(issuer.GetSpec())
-	return issuerObservation{found: true, typ: typ}, nil
+	return policyObservation{found: true, typ: typ}, nil
 }
 
 // SetupWithManager registers the controller. Generated RBAC is watched so that drift is reverted

@@ -5,25 +5,33 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
-// issuerObservation is what the SignerPolicy controller learned about the referenced issuer.
-type issuerObservation struct {
+// policyObservation is what the SignerPolicy controller learned about the policy and the issuer
+// it references.
+type policyObservation struct {
 	found bool
 	// typ is the issuer's configured type; empty when the issuer configures none we know.
 	typ signer.IssuerType
+	// invalid are the faults of the policy the schema cannot refuse, such as a rule that does
+	// not compile.
+	invalid field.ErrorList
 }
 
 // readyCondition computes the policy's Ready condition from what was observed about its issuer
 // and whether its RBAC could be applied.
 // It is pure so that every reason can be tested in a table without a client.
-func readyCondition(p *policyv1alpha1.SignerPolicy, obs issuerObservation, rbacErr error, supported map[signer.IssuerType]bool) metav1.Condition {
+func readyCondition(p *policyv1alpha1.SignerPolicy, obs policyObservation, rbacErr error, supported map[signer.IssuerType]bool) metav1.Condition {
 	c := metav1.Condition{Type: policyv1alpha1.ConditionReady, ObservedGeneration: p.Generation}
 	ref := p.Spec.IssuerRef
 	switch {
+	case len(obs.invalid) > 0:
+		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonInvalidPolicy
+		c.Message = obs.invalid.ToAggregate().Error()
 	case !obs.found:
 		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonIssuerNotFound
 		c.Message = fmt.Sprintf("spec.issuerRef: %s not found", ref)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
@@ -18,18 +19,21 @@ func TestReadyCondition(t *testing.T) {
 	tests := []struct {
 		name        string
 		ref         policyv1alpha1.IssuerReference
-		obs         issuerObservation
+		obs         policyObservation
 		rbacErr     error
 		wantStatus  metav1.ConditionStatus
 		wantReason  string
 		wantMessage string
 	}{
-		{"issuer missing", issuer, issuerObservation{}, nil, metav1.ConditionFalse, policyv1alpha1.ReasonIssuerNotFound, `spec.issuerRef: Issuer "ca" in namespace "ns" not found`},
-		{"cluster issuer missing", cluster, issuerObservation{}, nil, metav1.ConditionFalse, policyv1alpha1.ReasonIssuerNotFound, `spec.issuerRef: ClusterIssuer "root" not found`},
-		{"no type configured", issuer, issuerObservation{found: true}, nil, metav1.ConditionFalse, policyv1alpha1.ReasonUnsupportedIssuerType, "none of ca, selfSigned"},
-		{"type without a signer", issuer, issuerObservation{found: true, typ: signer.TypeVault}, nil, metav1.ConditionFalse, policyv1alpha1.ReasonUnsupportedIssuerType, "configured for Vault"},
-		{"RBAC not applied", issuer, issuerObservation{found: true, typ: signer.TypeCA}, errors.New("forbidden"), metav1.ConditionFalse, policyv1alpha1.ReasonRBACFailed, "generating RBAC: forbidden"},
-		{"supported type", issuer, issuerObservation{found: true, typ: signer.TypeCA}, nil, metav1.ConditionTrue, policyv1alpha1.ReasonReady, "issuers.cert-manager.io/ns.ca"},
+		{"issuer missing", issuer, policyObservation{}, nil, metav1.ConditionFalse, policyv1alpha1.ReasonIssuerNotFound, `spec.issuerRef: Issuer "ca" in namespace "ns" not found`},
+		{"cluster issuer missing", cluster, policyObservation{}, nil, metav1.ConditionFalse, policyv1alpha1.ReasonIssuerNotFound, `spec.issuerRef: ClusterIssuer "root" not found`},
+		{"no type configured", issuer, policyObservation{found: true}, nil, metav1.ConditionFalse, policyv1alpha1.ReasonUnsupportedIssuerType, "none of ca, selfSigned"},
+		{"type without a signer", issuer, policyObservation{found: true, typ: signer.TypeVault}, nil, metav1.ConditionFalse, policyv1alpha1.ReasonUnsupportedIssuerType, "configured for Vault"},
+		{"RBAC not applied", issuer, policyObservation{found: true, typ: signer.TypeCA}, errors.New("forbidden"), metav1.ConditionFalse, policyv1alpha1.ReasonRBACFailed, "generating RBAC: forbidden"},
+		{"a rule that does not compile, whatever else holds", issuer, policyObservation{found: true, typ: signer.TypeCA,
+			invalid: field.ErrorList{field.Invalid(field.NewPath("spec", "validations").Index(0).Child("rule"), "x ==", "does not compile: Syntax error")}},
+			nil, metav1.ConditionFalse, policyv1alpha1.ReasonInvalidPolicy, `spec.validations[0].rule: Invalid value: "x ==": does not compile: Syntax error`},
+		{"supported type", issuer, policyObservation{found: true, typ: signer.TypeCA}, nil, metav1.ConditionTrue, policyv1alpha1.ReasonReady, "issuers.cert-manager.io/ns.ca"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

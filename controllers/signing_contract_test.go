@@ -58,7 +58,7 @@ func newContractFixture(t *testing.T) *contractFixture {
 		t.Fatal(err)
 	}
 	f.r = &SigningReconciler{Client: cl, APIReader: cl, Events: f.events, Audit: audit.New(logr.Discard()),
-		Clock: clock.RealClock{}, Signers: signers, ClusterResourceNamespace: "signer-policy-system"}
+		Clock: clock.RealClock{}, Signers: signers, Evaluator: newEvaluator(t), ClusterResourceNamespace: "signer-policy-system"}
 	return f
 }
 

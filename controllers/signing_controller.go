@@ -17,6 +17,7 @@ import (
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
+	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
@@ -49,6 +50,8 @@ type SigningReconciler struct {
 	Clock  clock.PassiveClock
 	// Signers holds one signer per issuer type.
 	Signers *signer.Registry
+	// Evaluator holds signing to the requester's own policy.
+	Evaluator *policy.Evaluator
 	// ClusterResourceNamespace is where ClusterIssuers' Secrets live.
 	ClusterResourceNamespace string
 	// Metrics may be nil.
@@ -84,7 +87,7 @@ func (r *SigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 // read gathers the gate's inputs in the gate's order, stopping where the gate will stop, so a
 // CSR that is not approved costs no SubjectAccessReview.
 func (r *SigningReconciler) read(ctx context.Context, c *certificatesv1.CertificateSigningRequest) (*signingInputs, error) {
-	in := &signingInputs{csr: c, signers: r.Signers}
+	in := &signingInputs{csr: c, signers: r.Signers, evaluator: r.Evaluator}
 	in.ref, in.refErr = csr.ParseSignerName(c.Spec.SignerName)
 	if in.refErr != nil || !needsSigning(c) {
 		return in, nil

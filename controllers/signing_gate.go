@@ -50,6 +50,7 @@ type signingInputs struct {
 	mayReference bool
 	policies     []policyv1alpha1.SignerPolicy
 	signers      *signer.Registry
+	evaluator    *policy.Evaluator
 }
 
 // verdictKind is what the signing controller does with a CSR.
@@ -160,7 +161,7 @@ func requestedGrant(c *certificatesv1.CertificateSigningRequest) (grant, *verdic
 // signed only as a Ready policy that lists its requester allows, whoever approved it. It fills
 // in the policy and lifetime of g and reports true when signing may go on.
 func policyVerdict(in *signingInputs, g *grant) (verdict, bool) {
-	d := policy.EvaluateForSigning(in.policies, signingRequest(in.csr, g))
+	d := in.evaluator.EvaluateForSigning(in.policies, signingRequest(in.csr, g))
 	switch d.Result {
 	case policy.Approve:
 		g.policy, g.lifetime = policyNamed(in.policies, d.Policy), d.Lifetime

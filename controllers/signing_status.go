@@ -20,7 +20,6 @@ import (
 
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
-	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
@@ -158,7 +157,7 @@ func (r *SigningReconciler) recordLateIssuance(ctx context.Context, c *certifica
 	if g.parsed != nil {
 		// The policy that allows the request now; the one that allowed it at signing may have
 		// changed since, which the record's timestamp tells a reader.
-		d := policy.EvaluateForSigning(policies, signingRequest(c, &g))
+		d := r.Evaluator.EvaluateForSigning(policies, signingRequest(c, &g))
 		g.policy = policyNamed(policies, d.Policy)
 	}
 	return r.recordIssuance(ctx, c, issuer, &g)

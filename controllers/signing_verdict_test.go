@@ -16,6 +16,7 @@ import (
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
+	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/signertest"
 	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
@@ -64,6 +65,16 @@ func readyPolicy(name string, edit func(*policyv1alpha1.SignerPolicySpec)) polic
 	return p
 }
 
+// newEvaluator is the evaluator Setup builds.
+func newEvaluator(t *testing.T) *policy.Evaluator {
+	t.Helper()
+	e, err := policy.NewEvaluator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func broadForAnotherTeam(s *policyv1alpha1.SignerPolicySpec) {
 	s.Requesters = policyv1alpha1.Subjects{Groups: []string{"team-b"}}
 	s.Approval.Mode = policyv1alpha1.ApprovalAutomatic
@@ -105,6 +116,11 @@ func TestGateVerdict(t *testing.T) {
 				in.csr.Spec.Request = verdictCSR(t, &x509.CertificateRequest{DNSNames: []string{"x.b.example.com"}}).Spec.Request
 			},
 			mention: []string{"spec.allowed.dnsNames", "x.b.example.com"}},
+		{name: "a name the requester's own policy refuses in a CEL rule", want: verdictFail, reason: ReasonPolicyViolation,
+			edit: func(in *signingInputs) {
+				in.policies[0].Spec.Validations = []policyv1alpha1.Validation{{Rule: `request.dnsNames.all(n, n.startsWith("api."))`, Message: "only api names"}}
+			},
+			mention: []string{"spec.validations[0].rule", "only api names"}},
 		{name: "a system identity approved by a person", want: verdictFail, reason: ReasonPolicyViolation,
 			edit: func(in *signingInputs) {
 				in.csr.Spec.Request = verdictCSR(t, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "system:masters"}}).Spec.Request
@@ -148,6 +164,7 @@ func TestGateVerdict(t *testing.T) {
 			in := &signingInputs{
 				csr: verdictCSR(t, nil), ref: policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: "ca"}, issuer: caIssuer,
 				policies: []policyv1alpha1.SignerPolicy{*narrow.DeepCopy(), *broad.DeepCopy()}, signers: signers,
+				evaluator: newEvaluator(t),
 			}
 			if tt.edit != nil {
 				tt.edit(in)

@@ -77,6 +77,31 @@ type SignerPolicySpec struct {
 	// 2048 bits, ECDSA of at least 256 bits, or Ed25519.
 	// +optional
 	PrivateKey *PrivateKeyPolicy `json:"privateKey,omitempty"`
+
+	// validations are CEL rules every CSR under the policy must satisfy, beyond what the other
+	// fields say: for example that a service account's DNS names end in its own namespace. A rule
+	// sees `request` (the CSR's names, subject, usages, lifetime, CA flag and key) and `requester`
+	// (who created the CSR); docs/reference.md lists every field. A rule that does not compile
+	// keeps the policy from being Ready.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Validations []Validation `json:"validations,omitempty"`
+}
+
+// Validation is one CEL rule, with the message a requester reads when a CSR breaks it.
+type Validation struct {
+	// rule is a CEL expression that is true for a CSR the policy allows, such as
+	// `request.dnsNames.all(n, n.endsWith("." + requester.serviceAccount.namespace + ".svc"))`.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Rule string `json:"rule"`
+
+	// message is what the requester reads when the rule is false. Omitted: the rule itself.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Message string `json:"message,omitempty"`
 }
 
 // IssuerKind is the kind of a cert-manager issuer.
@@ -184,16 +209,19 @@ type Approval struct {
 }
 
 // DurationBounds bounds a certificate's lifetime. Values are Go durations such as 720h or 90m.
-// +kubebuilder:validation:XValidation:rule="!has(self.min) || duration(self.min) >= duration('10m')",message="must be at least 10m, the shortest lifetime Kubernetes and cert-manager issue",fieldPath=".min"
-// +kubebuilder:validation:XValidation:rule="!has(self.max) || duration(self.max) >= duration('10m')",message="must be at least 10m, the shortest lifetime Kubernetes and cert-manager issue",fieldPath=".max"
-// +kubebuilder:validation:XValidation:rule="!has(self.default) || duration(self.default) >= duration('10m')",message="must be at least 10m, the shortest lifetime Kubernetes and cert-manager issue",fieldPath=".default"
-// +kubebuilder:validation:XValidation:rule="!has(self.min) || !has(self.max) || duration(self.min) <= duration(self.max)",message="min must not be greater than max",fieldPath=".min"
-// +kubebuilder:validation:XValidation:rule="!has(self.default) || ((!has(self.min) || duration(self.min) <= duration(self.default)) && (!has(self.max) || duration(self.default) <= duration(self.max)))",message="must lie between min and max",fieldPath=".default"
+// Each rule below leaves a value that is not a duration to the field's own rule, so a wrong unit
+// gets one message that says what to write, not a type error.
+// +kubebuilder:validation:XValidation:rule=`!has(self.min) || !self.min.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.min) >= duration('10m')`,message="must be at least 10m, the shortest lifetime Kubernetes and cert-manager issue",fieldPath=".min"
+// +kubebuilder:validation:XValidation:rule=`!has(self.max) || !self.max.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.max) >= duration('10m')`,message="must be at least 10m, the shortest lifetime Kubernetes and cert-manager issue",fieldPath=".max"
+// +kubebuilder:validation:XValidation:rule=`!has(self.default) || !self.default.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.default) >= duration('10m')`,message="must be at least 10m, the shortest lifetime Kubernetes and cert-manager issue",fieldPath=".default"
+// +kubebuilder:validation:XValidation:rule=`!has(self.min) || !has(self.max) || !self.min.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || !self.max.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.min) <= duration(self.max)`,message="min must not be greater than max",fieldPath=".min"
+// +kubebuilder:validation:XValidation:rule=`!has(self.default) || !has(self.min) || !self.min.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || !self.default.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.min) <= duration(self.default)`,message="must lie between min and max",fieldPath=".default"
+// +kubebuilder:validation:XValidation:rule=`!has(self.default) || !has(self.max) || !self.default.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || !self.max.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.default) <= duration(self.max)`,message="must lie between min and max",fieldPath=".default"
 type DurationBounds struct {
 	// min is the shortest lifetime a CSR may request; at least 10m.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$')`,message="must be a duration in hours, minutes or seconds, such as 2160h or 90m: days (d) are not a unit here, so write 90d as 2160h"
 	// +kubebuilder:validation:MaxLength=32
 	Min *metav1.Duration `json:"min,omitempty"`
 
@@ -201,14 +229,14 @@ type DurationBounds struct {
 	// clamped to max on signing.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$')`,message="must be a duration in hours, minutes or seconds, such as 2160h or 90m: days (d) are not a unit here, so write 90d as 2160h"
 	// +kubebuilder:validation:MaxLength=32
 	Max *metav1.Duration `json:"max,omitempty"`
 
 	// default is the lifetime of a CSR that requests none. Omitted: 90 days, or max when shorter.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$')`,message="must be a duration in hours, minutes or seconds, such as 2160h or 90m: days (d) are not a unit here, so write 90d as 2160h"
 	// +kubebuilder:validation:MaxLength=32
 	Default *metav1.Duration `json:"default,omitempty"`
 }
@@ -229,14 +257,34 @@ type KeyUsage string
 // only as its whole leftmost label), and subject values must be UTF-8 without control characters.
 // A wildcard DNS name matches only patterns whose own leftmost label is `*`. A CSR holding a
 // subject attribute, SAN type or extension that no field here governs is refused.
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('commonName' in self.required) || (has(self.commonName) && size(self.commonName) > 0)",message="lists commonName without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('dnsNames' in self.required) || (has(self.dnsNames) && size(self.dnsNames) > 0)",message="lists dnsNames without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('ipAddresses' in self.required) || (has(self.ipAddresses) && size(self.ipAddresses) > 0)",message="lists ipAddresses without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('uris' in self.required) || (has(self.uris) && size(self.uris) > 0)",message="lists uris without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('emailAddresses' in self.required) || (has(self.emailAddresses) && size(self.emailAddresses) > 0)",message="lists emailAddresses without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('organizations' in self.required) || (has(self.organizations) && size(self.organizations) > 0)",message="lists organizations without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('organizationalUnits' in self.required) || (has(self.organizationalUnits) && size(self.organizationalUnits) > 0)",message="lists organizationalUnits without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('countries' in self.required) || (has(self.countries) && size(self.countries) > 0)",message="lists countries without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('provinces' in self.required) || (has(self.provinces) && size(self.provinces) > 0)",message="lists provinces without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('localities' in self.required) || (has(self.localities) && size(self.localities) > 0)",message="lists localities without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('streetAddresses' in self.required) || (has(self.streetAddresses) && size(self.streetAddresses) > 0)",message="lists streetAddresses without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('postalCodes' in self.required) || (has(self.postalCodes) && size(self.postalCodes) > 0)",message="lists postalCodes without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.required) || !('serialNumbers' in self.required) || (has(self.serialNumbers) && size(self.serialNumbers) > 0)",message="lists serialNumbers without allowing any value of it: an attribute the policy requires must also list its allowed patterns",fieldPath=".required",reason=FieldValueInvalid
 type Allowed struct {
+	// required lists the attributes a CSR must hold at least one value of, such as dnsNames. Each
+	// must also list its allowed patterns here.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=13
+	Required []AttributeName `json:"required,omitempty"`
+
 	// commonName lists the patterns each subject common name (CN) must match.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
 	CommonName []string `json:"commonName,omitempty"`
 
 	// dnsNames lists the patterns each DNS name SAN must match.
@@ -245,7 +293,9 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:Pattern=`^([-a-zA-Z0-9.*]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^([-a-zA-Z0-9.*]|\\$\\([^)]*\\))+$')`,message="may hold only letters, digits, hyphens, dots, * and placeholders"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('**')`,message="holds **, which is no wider than *: a * stands for exactly one label, so *.*.example.com allows two"
 	DNSNames []string `json:"dnsNames,omitempty"`
 
 	// ipAddresses lists the CIDRs (such as 10.0.0.0/8 or 2001:db8::/32) each IP address SAN must
@@ -254,7 +304,7 @@ type Allowed struct {
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=43
-	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="each entry must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32"
+	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self)",message="must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32; a single address is written 10.0.0.1/32"
 	IPAddresses []string `json:"ipAddresses,omitempty"`
 
 	// uris lists the patterns each URI SAN must match.
@@ -263,7 +313,8 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=512
-	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z][-a-zA-Z0-9+.]*:([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[a-zA-Z][-a-zA-Z0-9+.]*:.+$')`,message="must start with a scheme, such as spiffe:// or https://"
 	URIs []string `json:"uris,omitempty"`
 
 	// emailAddresses lists the patterns each email address must match, whether a SAN or an
@@ -273,7 +324,8 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=320
-	// +kubebuilder:validation:items:Pattern=`^([^$@]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+@([^$@]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[^@]+@[^@]+$')`,message="must be local-part@domain, with exactly one @"
 	EmailAddresses []string `json:"emailAddresses,omitempty"`
 
 	// organizations lists the patterns each subject organization must match.
@@ -282,7 +334,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
 	Organizations []string `json:"organizations,omitempty"`
 
 	// organizationalUnits lists the patterns each subject organizational unit (OU) must match.
@@ -291,7 +343,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
 	OrganizationalUnits []string `json:"organizationalUnits,omitempty"`
 
 	// countries lists the patterns each subject country (C) must match.
@@ -300,7 +352,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
 	Countries []string `json:"countries,omitempty"`
 
 	// provinces lists the patterns each subject state or province (ST) must match.
@@ -309,7 +361,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
 	Provinces []string `json:"provinces,omitempty"`
 
 	// localities lists the patterns each subject locality (L) must match.
@@ -318,7 +370,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
 	Localities []string `json:"localities,omitempty"`
 
 	// streetAddresses lists the patterns each subject street address must match.
@@ -327,7 +379,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
 	StreetAddresses []string `json:"streetAddresses,omitempty"`
 
 	// postalCodes lists the patterns each subject postal code must match.
@@ -336,7 +388,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
 	PostalCodes []string `json:"postalCodes,omitempty"`
 
 	// serialNumbers lists the patterns each subject serialNumber attribute must match: the
@@ -346,9 +398,14 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:Pattern=`^([^$]|\$\(requester\.(username|serviceAccount\.namespace|serviceAccount\.name)\))+$`
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
 	SerialNumbers []string `json:"serialNumbers,omitempty"`
 }
+
+// AttributeName names a field of spec.allowed.
+// +kubebuilder:validation:MaxLength=32
+// +kubebuilder:validation:Enum=commonName;dnsNames;ipAddresses;uris;emailAddresses;organizations;organizationalUnits;countries;provinces;localities;streetAddresses;postalCodes;serialNumbers
+type AttributeName string
 
 // PrivateKeyPolicy lists the key algorithms a requester may use; an algorithm left out is refused.
 // +kubebuilder:validation:XValidation:rule="has(self.rsa) || has(self.ecdsa) || has(self.ed25519)",message="must allow at least one of rsa, ecdsa or ed25519"
@@ -432,6 +489,9 @@ const (
 	ReasonUnsupportedIssuerType = "UnsupportedIssuerType"
 	// ReasonRBACFailed: the RBAC the policy implies could not be applied.
 	ReasonRBACFailed = "RBACFailed"
+	// ReasonInvalidPolicy: the policy holds something the schema cannot refuse, such as a
+	// validation rule that does not compile.
+	ReasonInvalidPolicy = "InvalidPolicy"
 )
 
 // +kubebuilder:object:root=true

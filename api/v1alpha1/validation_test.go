@@ -10,6 +10,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
@@ -42,7 +44,12 @@ func validPolicy() *policyv1alpha1.SignerPolicy {
 				OrganizationalUnits: []string{"$(requester.serviceAccount.namespace)"}, Countries: []string{"DE"},
 				Provinces: []string{"Berlin"}, Localities: []string{"Berlin"}, StreetAddresses: []string{"Main St *"},
 				PostalCodes: []string{"10*"}, SerialNumbers: []string{"$(requester.username)"},
+				Required: []policyv1alpha1.AttributeName{"commonName", "dnsNames"},
 			},
+			Validations: []policyv1alpha1.Validation{{
+				Rule:    `request.dnsNames.all(n, n.endsWith("." + requester.serviceAccount.namespace + ".svc") || n.endsWith(".example.com"))`,
+				Message: "DNS names must lie in the requester's namespace or under example.com",
+			}},
 			PrivateKey: &policyv1alpha1.PrivateKeyPolicy{ECDSA: &policyv1alpha1.ECDSAKeyPolicy{MinSize: 384}, Ed25519: &policyv1alpha1.Ed25519KeyPolicy{}},
 		},
 	}
@@ -129,25 +136,33 @@ func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
 		{"unknown placeholder", func(p *policyv1alpha1.SignerPolicy) {
 			p.Spec.Allowed.DNSNames = []string{"$(requester.password).example.com"}
 		},
-			"spec.allowed.dnsNames[0]", "should match"},
+			"spec.allowed.dnsNames[0]", "holds an unknown placeholder or a stray $: the placeholders are $(requester.username)"},
 		{"unterminated placeholder", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.CommonName = []string{"$(requester.username"} },
-			"spec.allowed.commonName[0]", "should match"},
+			"spec.allowed.commonName[0]", "holds an unknown placeholder or a stray $"},
 		{"unknown placeholder in a subject attribute", func(p *policyv1alpha1.SignerPolicy) {
 			p.Spec.Allowed.SerialNumbers = []string{"$(requester.uid)"}
 		},
-			"spec.allowed.serialNumbers[0]", "should match"},
+			"spec.allowed.serialNumbers[0]", "holds an unknown placeholder"},
+		{"namespace placeholder that does not exist", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Allowed.DNSNames = []string{"web.$(requester.namespace).svc"}
+		},
+			"spec.allowed.dnsNames[0]", "$(requester.serviceAccount.namespace)"},
+		{"** in a DNS pattern", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.DNSNames = []string{"**.example.com"} },
+			"spec.allowed.dnsNames[0]", "holds **, which is no wider than *"},
 		{"duplicate organizational units", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.OrganizationalUnits = []string{"Ops", "Ops"} },
 			"spec.allowed.organizationalUnits[1]", "Duplicate value"},
 		{"DNS pattern with a space", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.DNSNames = []string{"a b.example.com"} },
-			"spec.allowed.dnsNames[0]", "should match"},
+			"spec.allowed.dnsNames[0]", "may hold only letters, digits, hyphens, dots, * and placeholders"},
 		{"URI pattern without a scheme", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.URIs = []string{"//cluster.local/x"} },
-			"spec.allowed.uris[0]", "should match"},
+			"spec.allowed.uris[0]", "must start with a scheme"},
 		{"email pattern without a domain", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.EmailAddresses = []string{"alice"} },
-			"spec.allowed.emailAddresses[0]", "should match"},
-		{"CIDR with a bad prefix", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.IPAddresses = []string{"10.0.0.0/33"} },
-			"spec.allowed.ipAddresses", "must be a CIDR"},
+			"spec.allowed.emailAddresses[0]", "must be local-part@domain"},
+		{"CIDR with a bad prefix", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Allowed.IPAddresses = []string{"10.0.0.0/8", "10.0.0.0/33"}
+		},
+			"spec.allowed.ipAddresses[1]", "must be a CIDR"},
 		{"plain IP instead of a CIDR", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.IPAddresses = []string{"10.0.0.1"} },
-			"spec.allowed.ipAddresses", "must be a CIDR"},
+			"spec.allowed.ipAddresses[0]", "a single address is written 10.0.0.1/32"},
 		{"private key policy allowing nothing", func(p *policyv1alpha1.SignerPolicy) { p.Spec.PrivateKey = &policyv1alpha1.PrivateKeyPolicy{} },
 			"spec.privateKey", "must allow at least one of rsa, ecdsa or ed25519"},
 		{"RSA minimum under 2048", func(p *policyv1alpha1.SignerPolicy) {
@@ -156,6 +171,16 @@ func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
 			"spec.privateKey.rsa.minSize", "should be greater than or equal to 2048"},
 		{"ECDSA size that is no curve", func(p *policyv1alpha1.SignerPolicy) { p.Spec.PrivateKey.ECDSA.MinSize = 300 },
 			"spec.privateKey.ecdsa.minSize", "Unsupported value"},
+		{"required attribute without patterns", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Allowed.URIs = nil
+			p.Spec.Allowed.Required = append(p.Spec.Allowed.Required, "uris", "ipAddresses")
+		}, "spec.allowed.required", "lists uris without allowing any value of it"},
+		{"required attribute that does not exist", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Allowed.Required = []policyv1alpha1.AttributeName{"dnsName"}
+		},
+			"spec.allowed.required[0]", "Unsupported value"},
+		{"empty validation rule", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Validations[0].Rule = "" },
+			"spec.validations[0].rule", "should be at least 1 chars long"},
 		{"duplicate service accounts", func(p *policyv1alpha1.SignerPolicy) {
 			p.Spec.Requesters.ServiceAccounts = append(p.Spec.Requesters.ServiceAccounts, p.Spec.Requesters.ServiceAccounts[0])
 		}, "spec.requesters.serviceAccounts[1]", "Duplicate value"},
@@ -170,6 +195,38 @@ func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
 			}
 			if msg := err.Error(); !strings.Contains(msg, tt.wantField) || !strings.Contains(msg, tt.wantText) {
 				t.Errorf("refusal %q does not name %s with %q", msg, tt.wantField, tt.wantText)
+			}
+		})
+	}
+}
+
+// Durations are Go durations, which people write in days anyway: each such value gets one message
+// under its own field that says what to write instead, not a type error dressed as another rule.
+func TestDurationsInDaysAreRefusedWithWhatToWrite(t *testing.T) {
+	for _, field := range []string{"min", "max", "default"} {
+		t.Run(field, func(t *testing.T) {
+			raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(validPolicy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := &unstructured.Unstructured{Object: raw}
+			u.SetAPIVersion(policyv1alpha1.GroupVersion.String())
+			u.SetKind("SignerPolicy")
+			u.SetGenerateName("days-")
+			if err := unstructured.SetNestedField(u.Object, "90d", "spec", "duration", field); err != nil {
+				t.Fatal(err)
+			}
+			err = env.Admin.Create(context.Background(), u)
+			if err == nil {
+				_ = env.Admin.Delete(context.Background(), u)
+				t.Fatal("the API server accepted 90d")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "spec.duration."+field) || !strings.Contains(msg, "write 90d as 2160h") {
+				t.Errorf("refusal %q does not tell spec.duration.%s to use hours", msg, field)
+			}
+			if strings.Contains(msg, "at least 10m") || strings.Contains(msg, "between min and max") || strings.Contains(msg, "conversion") {
+				t.Errorf("refusal %q also reports a rule the value never reached", msg)
 			}
 		})
 	}

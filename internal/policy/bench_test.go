@@ -20,18 +20,19 @@ func BenchmarkEvaluate(b *testing.B) {
 		EmailAddresses: []string{"web@team-a.example.com"},
 	})
 	req.Requester.Username = "system:serviceaccount:team-a:web"
+	e := newTestEvaluator(b)
 	for _, n := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("policies=%d", n), func(b *testing.B) {
 			policies := make([]v1alpha1.SignerPolicy, n)
 			for i := range policies {
 				policies[i] = benchmarkPolicy(i, i == n-1)
 			}
-			if d := Evaluate(policies, req); d.Result != Approve || d.Policy != policies[n-1].Name {
+			if d := e.Evaluate(policies, req); d.Result != Approve || d.Policy != policies[n-1].Name {
 				b.Fatalf("setup: got %s %q: %s", d.Result, d.Policy, d.Message())
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				Evaluate(policies, req)
+				e.Evaluate(policies, req)
 			}
 		})
 	}

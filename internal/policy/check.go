@@ -14,6 +14,10 @@ type evaluation struct {
 	m     matcher
 	// signing clamps a lifetime over a policy's max instead of refusing it.
 	signing bool
+	// rules holds the compiled validation rules; celBase is the request as rules see it, built
+	// for the first policy that has rules.
+	rules   *rules
+	celBase *celRequest
 }
 
 func newEvaluation(req *Request) *evaluation {
@@ -27,6 +31,7 @@ func newEvaluation(req *Request) *evaluation {
 func (ev *evaluation) check(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
 	var errs field.ErrorList
 	errs = append(errs, checkRequester(spec, &ev.facts)...)
+	requester := len(errs) == 0
 	if len(ev.req.Problems) > 0 || ev.req.CSR == nil {
 		return append(errs, ev.req.Problems...)
 	}
@@ -36,5 +41,10 @@ func (ev *evaluation) check(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
 	errs = append(errs, ev.checkAllowed(&spec.Allowed)...)
 	errs = append(errs, checkExtensions(&ev.facts)...)
 	errs = append(errs, checkPrivateKey(spec.PrivateKey, &ev.facts)...)
-	return errs
+	if !requester {
+		// Rules are written for the policy's requesters; what they would say of anyone else
+		// changes nothing and only buries the one error that matters.
+		return errs
+	}
+	return append(errs, ev.checkValidations(spec)...)
 }

@@ -46,7 +46,24 @@ func (ev *evaluation) checkAllowed(allowed *v1alpha1.Allowed) field.ErrorList {
 		errs = append(errs, ev.checkAttribute(&attributes[i])...)
 	}
 	errs = append(errs, checkIPAddresses(allowed.IPAddresses, f.ips)...)
+	errs = append(errs, checkRequired(allowed.Required, attributes[:], len(f.ips))...)
 	return append(errs, s.ungoverned...)
+}
+
+// checkRequired refuses a CSR that holds no value of an attribute the policy requires.
+func checkRequired(required []v1alpha1.AttributeName, attributes []attribute, ips int) field.ErrorList {
+	var errs field.ErrorList
+	for _, name := range required {
+		present := name == "ipAddresses" && ips > 0
+		for i := range attributes {
+			present = present || (attributes[i].field == string(name) && len(attributes[i].values) > 0)
+		}
+		if !present {
+			errs = append(errs, field.Required(allowedPath(string(name)),
+				fmt.Sprintf("the policy requires at least one value of %s (spec.allowed.required), and the CSR has none", name)))
+		}
+	}
+	return errs
 }
 
 // checkAttribute refuses a malformed value before any pattern sees it: a pattern describes names

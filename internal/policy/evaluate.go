@@ -6,13 +6,37 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
 
+// Evaluator decides CSRs against SignerPolicies. It keeps the compiled validation rules of the
+// policies it has seen, so one is built at start and shared by every controller; it is safe for
+// concurrent use.
+type Evaluator struct {
+	rules *rules
+}
+
+// NewEvaluator returns an Evaluator. It fails only if the CEL environment cannot be built, which
+// is a programming error.
+func NewEvaluator() (*Evaluator, error) {
+	r, err := newRules()
+	if err != nil {
+		return nil, err
+	}
+	return &Evaluator{rules: r}, nil
+}
+
+// Validate reports what makes a policy unusable that the API server's schema cannot see: today,
+// validation rules that do not compile or cost too much. A policy with errors must not be Ready.
+func (e *Evaluator) Validate(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
+	return e.rules.validate(spec.Validations)
+}
+
 // Evaluate decides a pending CSR against every policy; only those governing req.SignerName count.
-func Evaluate(policies []v1alpha1.SignerPolicy, req Request) Decision {
-	return evaluate(policies, req, false)
+func (e *Evaluator) Evaluate(policies []v1alpha1.SignerPolicy, req Request) Decision {
+	return e.evaluate(policies, req, false)
 }
 
 // EvaluateForSigning decides whether an approved CSR may be signed, with the same checks as
@@ -21,17 +45,17 @@ func Evaluate(policies []v1alpha1.SignerPolicy, req Request) Decision {
 // set aside (a person's approval is what Manual waits for), and a lifetime over a policy's max is
 // clamped to it rather than refused. The result is Approve (sign, with Decision.Lifetime), Deny,
 // Wait or NotGoverned; never Manual.
-func EvaluateForSigning(policies []v1alpha1.SignerPolicy, req Request) Decision {
-	return evaluate(policies, req, true)
+func (e *Evaluator) EvaluateForSigning(policies []v1alpha1.SignerPolicy, req Request) Decision {
+	return e.evaluate(policies, req, true)
 }
 
-func evaluate(policies []v1alpha1.SignerPolicy, req Request, signing bool) Decision {
+func (e *Evaluator) evaluate(policies []v1alpha1.SignerPolicy, req Request, signing bool) Decision {
 	governing := governingPolicies(policies, req.SignerName)
 	if len(governing) == 0 {
 		return Decision{Result: NotGoverned}
 	}
 	ev := newEvaluation(&req)
-	ev.signing = signing
+	ev.signing, ev.rules = signing, e.rules
 	var (
 		manualAllows string
 		anyManual    bool

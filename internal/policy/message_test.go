@@ -42,7 +42,7 @@ func TestMessage(t *testing.T) {
 			if template == nil {
 				template = baseTemplate()
 			}
-			msg := Evaluate(tt.policies, baseRequest(t, template)).Message()
+			msg := newTestEvaluator(t).Evaluate(tt.policies, baseRequest(t, template)).Message()
 			for _, w := range tt.want {
 				if !strings.Contains(msg, w) {
 					t.Errorf("message %q\ndoes not contain %q", msg, w)
@@ -62,7 +62,7 @@ func TestMessageListsAtMostTenPolicies(t *testing.T) {
 	for i := range 15 {
 		policies = append(policies, refusing(fmt.Sprintf("p%02d", i)))
 	}
-	msg := Evaluate(policies, baseRequest(t, baseTemplate())).Message()
+	msg := newTestEvaluator(t).Evaluate(policies, baseRequest(t, baseTemplate())).Message()
 	if !strings.Contains(msg, `policy "p09"`) || strings.Contains(msg, `policy "p10"`) || !strings.Contains(msg, "and 5 more policies") {
 		t.Errorf("message %q does not list exactly the first ten policies", msg)
 	}
