@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -48,17 +49,14 @@ type SignerPolicyReconciler struct {
 // Reconcile brings one SignerPolicy's status up to date.
 func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var policy policyv1alpha1.SignerPolicy
-	if err := r.Client.Get(ctx, req.NamespacedName, &policy); err != nil {
-		if apierrors.IsNotFound(err) {
-			// The policy is gone: withdraw every grant it made. There is no policy left to
-			// carry events about it.
-			_, err := r.deleteGenerated(ctx, req.Name, nil)
-			return ctrl.Result{}, err
-		}
+	err := r.Client.Get(ctx, req.NamespacedName, &policy)
+	if client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, err
 	}
-	if !policy.DeletionTimestamp.IsZero() {
-		_, err := r.deleteGenerated(ctx, policy.Name, nil)
+	if err != nil || !policy.DeletionTimestamp.IsZero() {
+		// The policy is gone or going: withdraw every grant it made, without events, since there
+		// may be no policy left to carry them.
+		_, err := r.deleteGenerated(ctx, req.Name, nil)
 		return ctrl.Result{}, err
 	}
 	obs, err := r.observeIssuer(ctx, policy.Spec.IssuerRef)
@@ -78,6 +76,10 @@ func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	ready := readyCondition(&policy, obs, rbacErr, r.SupportedTypes)
 	meta.SetStatusCondition(&desired.Status.Conditions, ready)
+	warnings, err := r.observeNeighbours(ctx, &policy, &desired.Status)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	if !equality.Semantic.DeepEqual(policy.Status, desired.Status) {
 		// A merge patch of the status subresource: the spec belongs to GitOps and is never written.
 		if err := r.Client.Status().Patch(ctx, desired, client.MergeFrom(&policy)); err != nil {
@@ -86,6 +88,9 @@ func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		// Only after the patch landed, so a retried reconcile does not announce a turn twice.
 		if eventType, ok := readyTurned(meta.FindStatusCondition(policy.Status.Conditions, policyv1alpha1.ConditionReady), ready); ok {
 			r.Events.Event(&policy, eventType, ready.Reason, ready.Message)
+		}
+		for _, w := range warnings {
+			r.Events.Event(&policy, corev1.EventTypeWarning, w.Reason, w.Message)
 		}
 	}
 	// Returning the RBAC error retries with backoff; the condition already tells the user why.
@@ -105,6 +110,17 @@ func (r *SignerPolicyReconciler) observeIssuer(ctx context.Context, ref policyv1
 	return policyObservation{found: true, typ: typ}, nil
 }
 
+// observeNeighbours records in status the other policies on p's signer and what they mean for p,
+// and returns the warnings that newly hold.
+func (r *SignerPolicyReconciler) observeNeighbours(ctx context.Context, p *policyv1alpha1.SignerPolicy, status *policyv1alpha1.SignerPolicyStatus) ([]metav1.Condition, error) {
+	var onSigner policyv1alpha1.SignerPolicyList
+	if err := r.Client.List(ctx, &onSigner, client.MatchingFields{policyBySignerNameIndex: p.Spec.IssuerRef.SignerName()}); err != nil {
+		return nil, fmt.Errorf("listing the SignerPolicies of signer %s: %w", p.Spec.IssuerRef.SignerName(), err)
+	}
+	status.OtherPolicies = otherPoliciesOf(p, onSigner.Items)
+	return setInteractions(status, p.Status.Conditions, sharedCondition(p, status.OtherPolicies), approversCondition(p)), nil
+}
+
 // SetupWithManager registers the controller. Generated RBAC is watched so that drift is reverted
 // at once; issuers are watched so that a policy becomes Ready as soon as its issuer appears, and
 // stops being Ready when it goes.
@@ -116,22 +132,42 @@ func (r *SignerPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.ClusterRole{}).Owns(&rbacv1.ClusterRoleBinding{}).
 		Watches(&cmapi.Issuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindIssuer))).
 		Watches(&cmapi.ClusterIssuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindClusterIssuer))).
+		// A policy arriving on a signer, leaving it or changing its mode changes what the other
+		// policies on that signer report; an update maps both the old and the new signer.
+		Watches(&policyv1alpha1.SignerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.neighboursOf),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(queueOptions(1)).
 		Complete(r)
 }
 
+func (r *SignerPolicyReconciler) neighboursOf(ctx context.Context, obj client.Object) []reconcile.Request {
+	p := obj.(*policyv1alpha1.SignerPolicy)
+	var reqs []reconcile.Request
+	for _, req := range r.policiesOfSigner(ctx, p.Spec.IssuerRef.SignerName()) {
+		if req.Name != p.Name {
+			reqs = append(reqs, req)
+		}
+	}
+	return reqs
+}
+
 func (r *SignerPolicyReconciler) policiesForIssuer(kind policyv1alpha1.IssuerKind) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
-		var list policyv1alpha1.SignerPolicyList
-		signerName := policyv1alpha1.IssuerReference{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}.SignerName()
-		if err := r.Client.List(ctx, &list, client.MatchingFields{policyBySignerNameIndex: signerName}); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "listing SignerPolicies for issuer", "signer", signerName)
-			return nil
-		}
-		reqs := make([]reconcile.Request, 0, len(list.Items))
-		for _, p := range list.Items {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
-		}
-		return reqs
+		ref := policyv1alpha1.IssuerReference{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+		return r.policiesOfSigner(ctx, ref.SignerName())
 	}
+}
+
+// policiesOfSigner requests every policy governing signerName.
+func (r *SignerPolicyReconciler) policiesOfSigner(ctx context.Context, signerName string) []reconcile.Request {
+	var list policyv1alpha1.SignerPolicyList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{policyBySignerNameIndex: signerName}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing SignerPolicies", "signer", signerName)
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, p := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
+	}
+	return reqs
 }

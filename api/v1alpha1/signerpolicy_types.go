@@ -221,7 +221,7 @@ type DurationBounds struct {
 	// min is the shortest lifetime a CSR may request; at least 10m.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule=`self.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$')`,message="must be a duration in hours, minutes or seconds, such as 2160h or 90m: days (d) are not a unit here, so write 90d as 2160h"
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$')`,message="must be a positive duration in hours, minutes or seconds, such as 2160h or 90m (days are not a unit: write 90d as 2160h)"
 	// +kubebuilder:validation:MaxLength=32
 	Min *metav1.Duration `json:"min,omitempty"`
 
@@ -229,14 +229,14 @@ type DurationBounds struct {
 	// clamped to max on signing.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule=`self.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$')`,message="must be a duration in hours, minutes or seconds, such as 2160h or 90m: days (d) are not a unit here, so write 90d as 2160h"
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$')`,message="must be a positive duration in hours, minutes or seconds, such as 2160h or 90m (days are not a unit: write 90d as 2160h)"
 	// +kubebuilder:validation:MaxLength=32
 	Max *metav1.Duration `json:"max,omitempty"`
 
 	// default is the lifetime of a CSR that requests none. Omitted: 90 days, or max when shorter.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule=`self.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$')`,message="must be a duration in hours, minutes or seconds, such as 2160h or 90m: days (d) are not a unit here, so write 90d as 2160h"
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$')`,message="must be a positive duration in hours, minutes or seconds, such as 2160h or 90m (days are not a unit: write 90d as 2160h)"
 	// +kubebuilder:validation:MaxLength=32
 	Default *metav1.Duration `json:"default,omitempty"`
 }
@@ -458,11 +458,27 @@ type SignerPolicyStatus struct {
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
+	// otherPolicies are the other SignerPolicies that govern the same signer, with their approval
+	// modes. A CSR of the signer is approved when any Ready Automatic policy among them all
+	// allows it, and signed only as a policy that lists its requester allows it.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	OtherPolicies []OtherPolicy `json:"otherPolicies,omitempty"`
+
 	// rbac lists the Roles, RoleBindings, ClusterRoles and ClusterRoleBindings the operator
 	// generated for this policy.
 	// +optional
 	// +listType=atomic
 	RBAC []GeneratedObject `json:"rbac,omitempty"`
+}
+
+// OtherPolicy names another SignerPolicy on the same signer.
+type OtherPolicy struct {
+	// name is the policy's name.
+	Name string `json:"name"`
+	// mode is its approval mode.
+	Mode ApprovalMode `json:"mode"`
 }
 
 // GeneratedObject names an object the operator generated for a policy.
@@ -492,6 +508,26 @@ const (
 	// ReasonInvalidPolicy: the policy holds something the schema cannot refuse, such as a
 	// validation rule that does not compile.
 	ReasonInvalidPolicy = "InvalidPolicy"
+
+	// ConditionSignerShared is True when other policies govern the same signer; status.otherPolicies
+	// names them.
+	ConditionSignerShared = "SignerShared"
+	// ReasonAutomaticPolicyOnSigner: this policy is Manual, and an Automatic policy on the same
+	// signer approves, without people, what it allows of CSRs this policy leaves to approvers.
+	ReasonAutomaticPolicyOnSigner = "AutomaticPolicyOnSigner"
+	// ReasonOtherPoliciesOnSigner: other policies share the signer, none of them overriding this
+	// one's approval mode.
+	ReasonOtherPoliciesOnSigner = "OtherPoliciesOnSigner"
+	// ReasonSignerExclusive: no other policy governs the signer.
+	ReasonSignerExclusive = "SignerExclusive"
+
+	// ConditionApproversNamed is False for a Manual policy that names no approvers: only people
+	// granted approval on the signer by other means can decide its CSRs.
+	ConditionApproversNamed = "ApproversNamed"
+	// ReasonNoApprovers: a Manual policy names no approvers.
+	ReasonNoApprovers = "NoApprovers"
+	// ReasonApproversNamed: a Manual policy names its approvers.
+	ReasonApproversNamed = "ApproversNamed"
 )
 
 // +kubebuilder:object:root=true

@@ -1,0 +1,101 @@
+package controllers
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+)
+
+// otherPoliciesOf lists, sorted by name, the policies in onSigner other than p; onSigner are the
+// policies governing p's signer.
+func otherPoliciesOf(p *policyv1alpha1.SignerPolicy, onSigner []policyv1alpha1.SignerPolicy) []policyv1alpha1.OtherPolicy {
+	var others []policyv1alpha1.OtherPolicy
+	for _, o := range onSigner {
+		if o.Name != p.Name {
+			others = append(others, policyv1alpha1.OtherPolicy{Name: o.Name, Mode: modeOf(&o)})
+		}
+	}
+	slices.SortFunc(others, func(a, b policyv1alpha1.OtherPolicy) int { return strings.Compare(a.Name, b.Name) })
+	return others
+}
+
+// modeOf reads an omitted mode as the Automatic the schema defaults it to.
+func modeOf(p *policyv1alpha1.SignerPolicy) policyv1alpha1.ApprovalMode {
+	if p.Spec.Approval.Mode == "" {
+		return policyv1alpha1.ApprovalAutomatic
+	}
+	return p.Spec.Approval.Mode
+}
+
+// sharedCondition says whether other policies govern p's signer and, for a Manual p, whether an
+// Automatic one among them approves what p would leave to people.
+func sharedCondition(p *policyv1alpha1.SignerPolicy, others []policyv1alpha1.OtherPolicy) metav1.Condition {
+	c := metav1.Condition{Type: policyv1alpha1.ConditionSignerShared, ObservedGeneration: p.Generation}
+	var automatic, names []string
+	for _, o := range others {
+		names = append(names, o.Name)
+		if o.Mode == policyv1alpha1.ApprovalAutomatic {
+			automatic = append(automatic, o.Name)
+		}
+	}
+	switch {
+	case len(others) == 0:
+		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonSignerExclusive
+		c.Message = "no other SignerPolicy governs signer " + p.Spec.IssuerRef.SignerName()
+	case modeOf(p) == policyv1alpha1.ApprovalManual && len(automatic) > 0:
+		c.Status, c.Reason = metav1.ConditionTrue, policyv1alpha1.ReasonAutomaticPolicyOnSigner
+		c.Message = fmt.Sprintf("Automatic SignerPolicies %s also govern signer %s: a CSR they allow is approved without people, "+
+			"even one this Manual policy would leave to its approvers; signing still holds each CSR to its requester's own policy",
+			strings.Join(automatic, ", "), p.Spec.IssuerRef.SignerName())
+	default:
+		c.Status, c.Reason = metav1.ConditionTrue, policyv1alpha1.ReasonOtherPoliciesOnSigner
+		c.Message = fmt.Sprintf("SignerPolicies %s also govern signer %s: a CSR is approved when any Ready Automatic one allows it",
+			strings.Join(names, ", "), p.Spec.IssuerRef.SignerName())
+	}
+	return c
+}
+
+// approversCondition is for Manual policies only (nil otherwise): without named approvers, the
+// operator grants nobody the right to decide the CSRs it leaves to people.
+func approversCondition(p *policyv1alpha1.SignerPolicy) *metav1.Condition {
+	if modeOf(p) != policyv1alpha1.ApprovalManual {
+		return nil
+	}
+	c := &metav1.Condition{Type: policyv1alpha1.ConditionApproversNamed, ObservedGeneration: p.Generation,
+		Status: metav1.ConditionTrue, Reason: policyv1alpha1.ReasonApproversNamed,
+		Message: "the named approvers may approve and deny CSRs of signer " + p.Spec.IssuerRef.SignerName()}
+	if a := p.Spec.Approval.Approvers; a == nil || len(a.Users)+len(a.Groups)+len(a.ServiceAccounts) == 0 {
+		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonNoApprovers
+		c.Message = "this Manual policy names no approvers, so its CSRs wait for someone granted approval on signer " +
+			p.Spec.IssuerRef.SignerName() + " by other means; name them in spec.approval.approvers"
+	}
+	return c
+}
+
+// setInteractions writes the interaction conditions into status and returns the warnings worth
+// an event: those that newly hold, compared with previous.
+func setInteractions(status *policyv1alpha1.SignerPolicyStatus, previous []metav1.Condition, shared metav1.Condition, approvers *metav1.Condition) []metav1.Condition {
+	var warnings []metav1.Condition
+	turnedTo := func(c metav1.Condition, reason string) bool {
+		old := meta.FindStatusCondition(previous, c.Type)
+		return c.Reason == reason && (old == nil || old.Reason != reason)
+	}
+	meta.SetStatusCondition(&status.Conditions, shared)
+	if turnedTo(shared, policyv1alpha1.ReasonAutomaticPolicyOnSigner) {
+		warnings = append(warnings, shared)
+	}
+	if approvers == nil {
+		meta.RemoveStatusCondition(&status.Conditions, policyv1alpha1.ConditionApproversNamed)
+		return warnings
+	}
+	meta.SetStatusCondition(&status.Conditions, *approvers)
+	if turnedTo(*approvers, policyv1alpha1.ReasonNoApprovers) {
+		warnings = append(warnings, *approvers)
+	}
+	return warnings
+}
