@@ -26,8 +26,12 @@ LDFLAGS := -X main.version=$(VERSION)
 IMG ?= ghcr.io/signerpolicy/signer-policy-operator:$(VERSION)
 TEST_FLAGS ?=
 
+# The Helm chart; its files/ holds copies of the generated CRDs and ClusterRole that `make
+# manifests` writes, because a chart can read only files inside itself.
+CHART := config/helm/signer-policy-operator
+
 # Files the generators own; `make test` fails when regenerating would change any of them.
-GENERATED = api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml bundle bundle.Dockerfile
+GENERATED = api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml bundle bundle.Dockerfile $(CHART)/files
 
 .PHONY: all
 all: build
@@ -35,9 +39,11 @@ all: build
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate the CRD and the operator's ClusterRole from kubebuilder markers.
+manifests: ## Generate the CRD and the operator's ClusterRole from kubebuilder markers (and the Helm chart's copies).
 	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	rm -f $(CHART)/files/crds/*.yaml && cp config/crd/bases/*.yaml $(CHART)/files/crds/
+	cp config/rbac/role.yaml $(CHART)/files/rbac/role.yaml
 
 .PHONY: generate
 generate: ## Generate deepcopy methods for the API types.
@@ -74,11 +80,15 @@ test: controlplane verify-generated vet ## Run every test against the real contr
 # The packages and files whose tests need no control plane: the pure packages, the signers against
 # their fakes, the stand-in servers, and the controllers' table tests. Test files that need the
 # control plane carry `//go:build !unit`, so `-tags unit` leaves them out.
-UNIT_PACKAGES = ./internal/... ./controllers/... ./api/... ./test/vault/... ./test/venafi/...
+UNIT_PACKAGES = ./internal/... ./controllers/... ./api/... ./test/vault/... ./test/venafi/... ./test/pki/...
 
 .PHONY: test-unit
 test-unit: ## Run every test that needs no control plane (well under a minute; make test runs them too).
 	$(GO) test -tags unit $(TEST_FLAGS) $(UNIT_PACKAGES)
+
+.PHONY: helm-lint
+helm-lint: ## Lint and render the Helm chart, and compare it with config/ (no control plane; make test runs these too).
+	$(GO) test -tags unit $(TEST_FLAGS) ./test/e2e/helm/...
 
 FUZZTIME ?= 30s
 
