@@ -31,7 +31,9 @@ func readyCondition(p *policyv1alpha1.SignerPolicy, obs policyObservation, rbacE
 	switch {
 	case len(obs.invalid) > 0:
 		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonInvalidPolicy
-		c.Message = obs.invalid.ToAggregate().Error()
+		// Compiler messages quote the rule, so many broken rules could exceed what a condition
+		// message may hold, and the status write would then fail for good.
+		c.Message = truncate(obs.invalid.ToAggregate().Error())
 	case !obs.found:
 		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonIssuerNotFound
 		c.Message = fmt.Sprintf("spec.issuerRef: %s not found", ref)

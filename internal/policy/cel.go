@@ -1,10 +1,12 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,10 +70,13 @@ type celServiceAccount struct {
 const (
 	ruleCostLimit          = celconfig.PerCallLimit
 	ruleEstimatedCostLimit = celconfig.RuntimeCELCostBudget
-	// maxListSize and maxStringSize bound the estimate: a CSR's request fits in the API server's
-	// request size limit, so no list or string in it is larger.
+	// maxListSize and maxStringSize bound the estimate. A CSR holding more values of one
+	// attribute than maxListSize is refused before any rule runs, since evaluation time grows
+	// faster than the cost CEL counts; strings are bounded by the name checks.
 	maxListSize   = 1024
 	maxStringSize = 4096
+	// ruleTimeout bounds one rule's evaluation in wall time, whatever its counted cost.
+	ruleTimeout = time.Second
 )
 
 // rules compiles validation rules once and keeps the programs for every later evaluation. It is
@@ -99,6 +104,10 @@ func newRules() (*rules, error) {
 		cel.HomogeneousAggregateLiterals(),
 		cel.DefaultUTCTimeZone(true),
 		cel.CrossTypeNumericComparisons(true),
+		// Literals are checked at compile time, as Kubernetes checks them, so a rule such as
+		// duration("30d") keeps its policy from being Ready instead of refusing every CSR.
+		cel.ASTValidators(cel.ValidateDurationLiterals(), cel.ValidateRegexLiterals(), cel.ValidateTimestampLiterals(),
+			cel.ValidateHomogeneousAggregateLiterals()),
 		cel.OptionalTypes(),
 		ext.Strings(ext.StringsVersion(2)),
 		ext.Sets(),
@@ -194,7 +203,12 @@ func (ev *evaluation) checkValidations(spec *v1alpha1.SignerPolicySpec) field.Er
 	if ev.rules == nil {
 		return field.ErrorList{field.InternalError(field.NewPath("spec", "validations"), errors.New("no CEL environment to evaluate validation rules in"))}
 	}
-	activation := map[string]any{"request": ev.celRequest(spec), "requester": ev.celRequester()}
+	request := ev.celRequest(spec)
+	if name, n := longestList(&request); n > maxListSize {
+		return field.ErrorList{field.Forbidden(field.NewPath("spec", "validations"), fmt.Sprintf(
+			"the CSR holds %d %s, and validation rules are evaluated only for CSRs holding at most %d values of an attribute", n, name, maxListSize))}
+	}
+	activation := map[string]any{"request": request, "requester": ev.celRequester()}
 	var errs field.ErrorList
 	for i, v := range spec.Validations {
 		errs = append(errs, ev.checkRule(i, v, activation)...)
@@ -207,7 +221,9 @@ func (ev *evaluation) checkRule(i int, v v1alpha1.Validation, activation map[str
 	if err != nil {
 		return field.ErrorList{field.Invalid(validationPath(i), v.Rule, "the rule does not compile, so nothing it governs is allowed: "+err.Error())}
 	}
-	out, _, err := program.Eval(activation)
+	ctx, cancel := context.WithTimeout(context.Background(), ruleTimeout)
+	defer cancel()
+	out, _, err := program.ContextEval(ctx, activation)
 	if err != nil {
 		return field.ErrorList{field.Invalid(validationPath(i), v.Rule, "the rule could not be evaluated for this CSR, so the CSR is refused: "+err.Error())}
 	}
@@ -225,15 +241,33 @@ func validationPath(i int) *field.Path {
 	return field.NewPath("spec", "validations").Index(i).Child("rule")
 }
 
-// celRequest builds the request rules see; the lifetime is the one spec grants.
+// longestList names the request's attribute with the most values, and their number.
+func longestList(r *celRequest) (string, int) {
+	name, n := "", 0
+	for field, values := range map[string][]string{
+		"commonName": r.CommonName, "dnsNames": r.DNSNames, "ipAddresses": r.IPAddresses, "uris": r.URIs,
+		"emailAddresses": r.EmailAddresses, "organizations": r.Organizations, "organizationalUnits": r.OrganizationalUnits,
+		"countries": r.Countries, "provinces": r.Provinces, "localities": r.Localities, "streetAddresses": r.StreetAddresses,
+		"postalCodes": r.PostalCodes, "serialNumbers": r.SerialNumbers, "usages": r.Usages,
+	} {
+		if len(values) > n {
+			name, n = field, len(values)
+		}
+	}
+	return name, n
+}
+
+// celRequest builds the request rules see; the lifetime is the one spec grants. DNS names and
+// email domains are lower-cased, as patterns compare them, so a rule refusing a name cannot be
+// passed by the same name in capitals.
 func (ev *evaluation) celRequest(spec *v1alpha1.SignerPolicySpec) celRequest {
 	f := &ev.facts
 	r := ev.celBase
 	if r == nil {
 		s := &f.subject
 		r = &celRequest{
-			CommonName: texts(s.byField["commonName"]), DNSNames: texts(f.dnsNames), URIs: texts(f.uris),
-			EmailAddresses: texts(f.emails), Organizations: texts(s.byField["organizations"]),
+			CommonName: texts(s.byField["commonName"]), DNSNames: lowered(texts(f.dnsNames)), URIs: texts(f.uris),
+			EmailAddresses: emailsLowered(texts(f.emails)), Organizations: texts(s.byField["organizations"]),
 			OrganizationalUnits: texts(s.byField["organizationalUnits"]), Countries: texts(s.byField["countries"]),
 			Provinces: texts(s.byField["provinces"]), Localities: texts(s.byField["localities"]),
 			StreetAddresses: texts(s.byField["streetAddresses"]), PostalCodes: texts(s.byField["postalCodes"]),
@@ -268,6 +302,23 @@ func (ev *evaluation) celRequester() celRequester {
 		rq.ServiceAccount = celServiceAccount{Namespace: id.saNamespace, Name: id.saName}
 	}
 	return rq
+}
+
+func lowered(names []string) []string {
+	for i, n := range names {
+		names[i] = strings.ToLower(n)
+	}
+	return names
+}
+
+// emailsLowered lower-cases each address's domain; the local part is the mailbox's own business.
+func emailsLowered(addresses []string) []string {
+	for i, a := range addresses {
+		if at := strings.LastIndexByte(a, '@'); at >= 0 {
+			addresses[i] = a[:at+1] + strings.ToLower(a[at+1:])
+		}
+	}
+	return addresses
 }
 
 // texts returns the values' text, never nil, so that a rule sees an empty list rather than null.

@@ -3,6 +3,7 @@ package policy
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -198,5 +199,52 @@ func TestRequiredAttributes(t *testing.T) {
 	p.Spec.Allowed.Required = []v1alpha1.AttributeName{"dnsName"}
 	if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, baseRequest(t, withIP)); d.Result != Deny {
 		t.Fatalf("an unknown required attribute: %s, want Deny", d.Result)
+	}
+}
+
+// Rules see DNS names and email domains as patterns compare them, so capitals do not get a name
+// past a rule that refuses it.
+func TestValidationsSeeNamesLowerCased(t *testing.T) {
+	e := newTestEvaluator(t)
+	p := serviceAccountPolicy(v1alpha1.Validation{Rule: `!request.dnsNames.exists(n, n.endsWith(".kube-system.svc"))`})
+	p.Spec.Allowed.EmailAddresses = []string{"*@*.example.com"}
+	p.Spec.Validations = append(p.Spec.Validations, v1alpha1.Validation{Rule: `request.emailAddresses.all(a, !a.endsWith("@admin.example.com"))`})
+	req := serviceAccountRequest(t, "team-a", "api.KUBE-SYSTEM.svc")
+	if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, req); d.Result != Deny {
+		t.Errorf("a refused name in capitals: %s, want Deny", d.Result)
+	}
+	req = baseRequest(t, &x509.CertificateRequest{DNSNames: []string{"web.team-a.svc"}, EmailAddresses: []string{"Root@ADMIN.example.com"}})
+	req.Requester = serviceAccountRequest(t, "team-a").Requester
+	if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, req); d.Result != Deny {
+		t.Errorf("a refused email domain in capitals: %s, want Deny", d.Result)
+	}
+}
+
+// A CSR with more values of an attribute than rules are evaluated for is refused before any rule
+// runs: evaluation time grows faster than the cost CEL counts.
+func TestValidationsRefuseHugeCSRsBeforeRunning(t *testing.T) {
+	e := newTestEvaluator(t)
+	names := make([]string, maxListSize+1)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%d.team-a.svc", i)
+	}
+	d := e.Evaluate([]v1alpha1.SignerPolicy{serviceAccountPolicy(ownNamespace)}, serviceAccountRequest(t, "team-a", names...))
+	if d.Result != Deny {
+		t.Fatalf("%s, want Deny", d.Result)
+	}
+	assertFields(t, d.Violations[0].Errors, "spec.validations FieldValueForbidden")
+	if !strings.Contains(d.Violations[0].Errors[0].Detail, "1025 dnsNames") {
+		t.Errorf("detail %q does not name the attribute and its count", d.Violations[0].Errors[0].Detail)
+	}
+}
+
+// Literals are checked when the rule compiles, so a duration in days keeps the policy from being
+// Ready rather than refusing every CSR.
+func TestValidationsCheckLiteralsAtCompileTime(t *testing.T) {
+	e := newTestEvaluator(t)
+	for _, rule := range []string{`request.duration <= duration("30d")`, `request.dnsNames.all(n, n.matches("[a-z"))`} {
+		p := basePolicy("literal")
+		p.Spec.Validations = []v1alpha1.Validation{{Rule: rule}}
+		assertFields(t, e.Validate(&p.Spec), "spec.validations[0].rule FieldValueInvalid")
 	}
 }
