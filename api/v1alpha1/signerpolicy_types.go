@@ -98,7 +98,8 @@ type Validation struct {
 	// +kubebuilder:validation:MaxLength=4096
 	Rule string `json:"rule"`
 
-	// message is what the requester reads when the rule is false. Omitted: the rule itself.
+	// message is what the requester reads when the rule is false, after the rule itself. Omitted:
+	// "the CSR breaks the rule".
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
 	Message string `json:"message,omitempty"`

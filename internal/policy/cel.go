@@ -200,9 +200,6 @@ func (ev *evaluation) checkValidations(spec *v1alpha1.SignerPolicySpec) field.Er
 	if len(spec.Validations) == 0 {
 		return nil
 	}
-	if ev.rules == nil {
-		return field.ErrorList{field.InternalError(field.NewPath("spec", "validations"), errors.New("no CEL environment to evaluate validation rules in"))}
-	}
 	request := ev.celRequest(spec)
 	if name, n := longestList(&request); n > maxListSize {
 		return field.ErrorList{field.Forbidden(field.NewPath("spec", "validations"), fmt.Sprintf(

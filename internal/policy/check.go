@@ -20,8 +20,8 @@ type evaluation struct {
 	celBase *celRequest
 }
 
-func newEvaluation(req *Request) *evaluation {
-	ev := &evaluation{req: req, facts: factsOf(req)}
+func newEvaluation(req *Request, rules *rules) *evaluation {
+	ev := &evaluation{req: req, facts: factsOf(req), rules: rules}
 	ev.m.id = ev.facts.id
 	return ev
 }

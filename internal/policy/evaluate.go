@@ -54,8 +54,8 @@ func (e *Evaluator) evaluate(policies []v1alpha1.SignerPolicy, req Request, sign
 	if len(governing) == 0 {
 		return Decision{Result: NotGoverned}
 	}
-	ev := newEvaluation(&req)
-	ev.signing, ev.rules = signing, e.rules
+	ev := newEvaluation(&req, e.rules)
+	ev.signing = signing
 	var (
 		manualAllows string
 		anyManual    bool

@@ -76,7 +76,11 @@ func baseRequest(t testing.TB, template *x509.CertificateRequest) Request {
 
 // violations evaluates req against one policy alone, as Evaluate does for each ready policy.
 func violations(p *v1alpha1.SignerPolicy, req Request) field.ErrorList {
-	return newEvaluation(&req).check(&p.Spec)
+	rules, err := newRules()
+	if err != nil {
+		panic(err)
+	}
+	return newEvaluation(&req, rules).check(&p.Spec)
 }
 
 // fieldsOf lists "path type" for each error, which is what tests assert on: the path names the
