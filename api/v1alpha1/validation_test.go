@@ -12,8 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 )
 
@@ -240,5 +242,32 @@ func TestStatusCannotBeWrittenThroughSpec(t *testing.T) {
 	}
 	if p.Status.SignerName != "" {
 		t.Errorf("status.signerName = %q after create; the status subresource must ignore it", p.Status.SignerName)
+	}
+}
+
+// The policy README.md shows a newcomer is one the API server accepts and whose rules compile.
+func TestReadmePolicyIsAcceptedAndItsRulesCompile(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## A SignerPolicy\n\n```yaml\n")
+	block, _, closed := strings.Cut(rest, "```")
+	if !ok || !closed {
+		t.Fatal("README.md has no yaml block under ## A SignerPolicy")
+	}
+	var p policyv1alpha1.SignerPolicy
+	if err := yaml.UnmarshalStrict([]byte(block), &p); err != nil {
+		t.Fatalf("README's policy: %v", err)
+	}
+	if err := create(t, &p); err != nil {
+		t.Fatalf("the API server refused README's policy: %v", err)
+	}
+	e, err := policy.NewEvaluator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := e.Validate(&p.Spec); len(errs) > 0 {
+		t.Errorf("README's policy does not compile: %v", errs)
 	}
 }

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
+	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/ext"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
@@ -145,8 +145,8 @@ func (r *rules) program(rule string) (cel.Program, error) {
 
 func (r *rules) compile(rule string) (cel.Program, error) {
 	ast, issues := r.env.Compile(rule)
-	if issues.Err() != nil {
-		return nil, errors.New(issues.Err().Error())
+	if err := issues.Err(); err != nil {
+		return nil, err
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		return nil, fmt.Errorf("must evaluate to a bool, not %s", ast.OutputType())
@@ -171,7 +171,7 @@ func (r *rules) compile(rule string) (cel.Program, error) {
 type sizeEstimator struct{}
 
 func (sizeEstimator) EstimateSize(element checker.AstNode) *checker.SizeEstimate {
-	if t := element.Type(); t != nil && (t.Kind() == cel.ListType(cel.DynType).Kind() || t.Kind() == cel.MapType(cel.DynType, cel.DynType).Kind()) {
+	if t := element.Type(); t != nil && (t.Kind() == types.ListKind || t.Kind() == types.MapKind) {
 		return &checker.SizeEstimate{Min: 0, Max: maxListSize}
 	}
 	return &checker.SizeEstimate{Min: 0, Max: maxStringSize}
@@ -238,17 +238,21 @@ func validationPath(i int) *field.Path {
 	return field.NewPath("spec", "validations").Index(i).Child("rule")
 }
 
-// longestList names the request's attribute with the most values, and their number.
+// longestList names the request's attribute with the most values (the first of them, on a tie),
+// and their number.
 func longestList(r *celRequest) (string, int) {
 	name, n := "", 0
-	for field, values := range map[string][]string{
-		"commonName": r.CommonName, "dnsNames": r.DNSNames, "ipAddresses": r.IPAddresses, "uris": r.URIs,
-		"emailAddresses": r.EmailAddresses, "organizations": r.Organizations, "organizationalUnits": r.OrganizationalUnits,
-		"countries": r.Countries, "provinces": r.Provinces, "localities": r.Localities, "streetAddresses": r.StreetAddresses,
-		"postalCodes": r.PostalCodes, "serialNumbers": r.SerialNumbers, "usages": r.Usages,
+	for _, l := range []struct {
+		name   string
+		values []string
+	}{
+		{"commonName", r.CommonName}, {"dnsNames", r.DNSNames}, {"ipAddresses", r.IPAddresses}, {"uris", r.URIs},
+		{"emailAddresses", r.EmailAddresses}, {"organizations", r.Organizations}, {"organizationalUnits", r.OrganizationalUnits},
+		{"countries", r.Countries}, {"provinces", r.Provinces}, {"localities", r.Localities}, {"streetAddresses", r.StreetAddresses},
+		{"postalCodes", r.PostalCodes}, {"serialNumbers", r.SerialNumbers}, {"usages", r.Usages},
 	} {
-		if len(values) > n {
-			name, n = field, len(values)
+		if len(l.values) > n {
+			name, n = l.name, len(l.values)
 		}
 	}
 	return name, n
