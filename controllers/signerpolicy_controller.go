@@ -18,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -117,8 +118,9 @@ func (r *SignerPolicyReconciler) observeNeighbours(ctx context.Context, p *polic
 	if err := r.Client.List(ctx, &onSigner, client.MatchingFields{policyBySignerNameIndex: p.Spec.IssuerRef.SignerName()}); err != nil {
 		return nil, fmt.Errorf("listing the SignerPolicies of signer %s: %w", p.Spec.IssuerRef.SignerName(), err)
 	}
-	status.OtherPolicies = otherPoliciesOf(p, onSigner.Items)
-	return setInteractions(status, p.Status.Conditions, sharedCondition(p, status.OtherPolicies), approversCondition(p)), nil
+	var more bool
+	status.OtherPolicies, more = otherPoliciesOf(p, onSigner.Items)
+	return setInteractions(status, p.Status.Conditions, sharedCondition(p, status.OtherPolicies, more), approversCondition(p)), nil
 }
 
 // SetupWithManager registers the controller. Generated RBAC is watched so that drift is reverted
@@ -133,19 +135,30 @@ func (r *SignerPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&cmapi.Issuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindIssuer))).
 		Watches(&cmapi.ClusterIssuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindClusterIssuer))).
 		// A policy arriving on a signer, leaving it or changing its mode changes what the other
-		// policies on that signer report; an update maps both the old and the new signer.
+		// policies on that signer report; an update maps both the old and the new signer. Other
+		// edits change nothing the neighbours show, and a signer may have a thousand policies.
 		Watches(&policyv1alpha1.SignerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.neighboursOf),
-			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+				old, updated := e.ObjectOld.(*policyv1alpha1.SignerPolicy), e.ObjectNew.(*policyv1alpha1.SignerPolicy)
+				return modeOf(old) != modeOf(updated) || old.Spec.IssuerRef.SignerName() != updated.Spec.IssuerRef.SignerName()
+			}})).
 		WithOptions(queueOptions(1)).
 		Complete(r)
 }
 
 func (r *SignerPolicyReconciler) neighboursOf(ctx context.Context, obj client.Object) []reconcile.Request {
 	p := obj.(*policyv1alpha1.SignerPolicy)
+	signerName := p.Spec.IssuerRef.SignerName()
+	var list policyv1alpha1.SignerPolicyList
+	if err := r.Client.List(ctx, &list, client.MatchingFields{policyBySignerNameIndex: signerName}, readOnly); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing SignerPolicies", "signer", signerName)
+		return nil
+	}
+	changed := policyv1alpha1.OtherPolicy{Name: p.Name, Mode: modeOf(p)}
 	var reqs []reconcile.Request
-	for _, req := range r.policiesOfSigner(ctx, p.Spec.IssuerRef.SignerName()) {
-		if req.Name != p.Name {
-			reqs = append(reqs, req)
+	for i := range list.Items {
+		if q := &list.Items[i]; q.Name != p.Name && mayShow(q, changed, len(list.Items)) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: q.Name}})
 		}
 	}
 	return reqs

@@ -11,17 +11,54 @@ import (
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
 
-// otherPoliciesOf lists, sorted by name, the policies in onSigner other than p; onSigner are the
-// policies governing p's signer.
-func otherPoliciesOf(p *policyv1alpha1.SignerPolicy, onSigner []policyv1alpha1.SignerPolicy) []policyv1alpha1.OtherPolicy {
+// maxOtherPolicies bounds status.otherPolicies: a signer may have a thousand policies, and
+// listing them all in each would make every status, and every write of it, grow with their square.
+const maxOtherPolicies = 10
+
+// otherPoliciesOf lists the policies in onSigner other than p, the Automatic ones first and each
+// mode by name, at most maxOtherPolicies of them; onSigner are the policies governing p's signer.
+// It also reports whether it left any out.
+func otherPoliciesOf(p *policyv1alpha1.SignerPolicy, onSigner []policyv1alpha1.SignerPolicy) ([]policyv1alpha1.OtherPolicy, bool) {
 	var others []policyv1alpha1.OtherPolicy
 	for _, o := range onSigner {
 		if o.Name != p.Name {
 			others = append(others, policyv1alpha1.OtherPolicy{Name: o.Name, Mode: modeOf(&o)})
 		}
 	}
-	slices.SortFunc(others, func(a, b policyv1alpha1.OtherPolicy) int { return strings.Compare(a.Name, b.Name) })
-	return others
+	slices.SortFunc(others, compareOthers)
+	if len(others) > maxOtherPolicies {
+		return others[:maxOtherPolicies], true
+	}
+	return others, false
+}
+
+// compareOthers orders other policies Automatic first, since those change how CSRs under a Manual
+// policy are approved, then by name.
+func compareOthers(a, b policyv1alpha1.OtherPolicy) int {
+	if a.Mode != b.Mode {
+		return strings.Compare(string(a.Mode), string(b.Mode))
+	}
+	return strings.Compare(a.Name, b.Name)
+}
+
+// mayShow reports whether changed (a policy arriving on, leaving or changing its mode on the signer
+// of neighbour, as seen before or after the change) may change what neighbour's status shows.
+// signerSize is how many policies govern the signer. It spares a signer of a thousand policies a
+// thousand reconciles each time one of them arrives: most neighbours list ten others already, all
+// sorting before it. A neighbour whose status is stale is asked when in doubt.
+func mayShow(neighbour *policyv1alpha1.SignerPolicy, changed policyv1alpha1.OtherPolicy, signerSize int) bool {
+	listed := neighbour.Status.OtherPolicies
+	switch {
+	case signerSize <= maxOtherPolicies+2:
+		return true // whether any were left out may turn
+	case changed.Mode == policyv1alpha1.ApprovalAutomatic && modeOf(neighbour) == policyv1alpha1.ApprovalManual:
+		return true // the Manual one's warning may turn
+	case len(listed) < maxOtherPolicies:
+		return true
+	case slices.ContainsFunc(listed, func(o policyv1alpha1.OtherPolicy) bool { return o.Name == changed.Name }):
+		return true
+	}
+	return compareOthers(changed, listed[len(listed)-1]) < 0
 }
 
 // modeOf reads an omitted mode as the Automatic the schema defaults it to.
@@ -33,10 +70,15 @@ func modeOf(p *policyv1alpha1.SignerPolicy) policyv1alpha1.ApprovalMode {
 }
 
 // sharedCondition says whether other policies govern p's signer and, for a Manual p, whether an
-// Automatic one among them approves what p would leave to people.
-func sharedCondition(p *policyv1alpha1.SignerPolicy, others []policyv1alpha1.OtherPolicy) metav1.Condition {
+// Automatic one among them approves what p would leave to people. more says others were left
+// out; the message does not count them, so that each arrival does not rewrite every status.
+func sharedCondition(p *policyv1alpha1.SignerPolicy, others []policyv1alpha1.OtherPolicy, more bool) metav1.Condition {
 	c := metav1.Condition{Type: policyv1alpha1.ConditionSignerShared, ObservedGeneration: p.Generation}
 	var automatic, names []string
+	etc := ""
+	if more {
+		etc = " and others"
+	}
 	for _, o := range others {
 		names = append(names, o.Name)
 		if o.Mode == policyv1alpha1.ApprovalAutomatic {
@@ -49,13 +91,16 @@ func sharedCondition(p *policyv1alpha1.SignerPolicy, others []policyv1alpha1.Oth
 		c.Message = "no other SignerPolicy governs signer " + p.Spec.IssuerRef.SignerName()
 	case modeOf(p) == policyv1alpha1.ApprovalManual && len(automatic) > 0:
 		c.Status, c.Reason = metav1.ConditionTrue, policyv1alpha1.ReasonAutomaticPolicyOnSigner
-		c.Message = fmt.Sprintf("Automatic SignerPolicies %s also govern signer %s: a CSR they allow is approved without people, "+
+		if len(automatic) < len(others) {
+			etc = "" // the Automatic ones come first, so none was left out
+		}
+		c.Message = fmt.Sprintf("Automatic SignerPolicies %s%s also govern signer %s: a CSR they allow is approved without people, "+
 			"even one this Manual policy would leave to its approvers; signing still holds each CSR to its requester's own policy",
-			strings.Join(automatic, ", "), p.Spec.IssuerRef.SignerName())
+			strings.Join(automatic, ", "), etc, p.Spec.IssuerRef.SignerName())
 	default:
 		c.Status, c.Reason = metav1.ConditionTrue, policyv1alpha1.ReasonOtherPoliciesOnSigner
-		c.Message = fmt.Sprintf("SignerPolicies %s also govern signer %s: a CSR is approved when any Ready Automatic one allows it",
-			strings.Join(names, ", "), p.Spec.IssuerRef.SignerName())
+		c.Message = fmt.Sprintf("SignerPolicies %s%s also govern signer %s: a CSR is approved when any Ready Automatic one allows it",
+			strings.Join(names, ", "), etc, p.Spec.IssuerRef.SignerName())
 	}
 	return c
 }

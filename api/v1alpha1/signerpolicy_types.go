@@ -459,12 +459,14 @@ type SignerPolicyStatus struct {
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// otherPolicies are the other SignerPolicies that govern the same signer, with their approval
-	// modes. A CSR of the signer is approved when any Ready Automatic policy among them all
-	// allows it, and signed only as a policy that lists its requester allows it.
+	// otherPolicies are other SignerPolicies that govern the same signer, with their approval
+	// modes: the Automatic ones first, then the Manual ones, each by name, at most ten. A CSR of
+	// the signer is approved when any Ready Automatic policy among them all allows it, and signed
+	// only as a policy that lists its requester allows it.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=10
 	OtherPolicies []OtherPolicy `json:"otherPolicies,omitempty"`
 
 	// rbac lists the Roles, RoleBindings, ClusterRoles and ClusterRoleBindings the operator
