@@ -72,6 +72,7 @@ func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 
 	desired := policy.DeepCopy()
 	desired.Status.SignerName = policy.Spec.IssuerRef.SignerName()
+	desired.Status.ObservedGeneration = policy.Generation
 	if rbacErr == nil {
 		desired.Status.RBAC = generated
 	}

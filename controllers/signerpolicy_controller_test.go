@@ -60,6 +60,10 @@ func readyStatus(t testing.TB, name string, want metav1.ConditionStatus) *policy
 		if c == nil || c.Status != want || c.ObservedGeneration != p.Generation {
 			return fmt.Errorf("Ready condition is %+v, want %s at generation %d", c, want, p.Generation)
 		}
+		// GitOps tools read the policy's own observedGeneration, not the condition's.
+		if p.Status.ObservedGeneration != p.Generation {
+			return fmt.Errorf("status.observedGeneration is %d, want %d", p.Status.ObservedGeneration, p.Generation)
+		}
 		return nil
 	})
 	return &p

@@ -448,6 +448,11 @@ type Ed25519KeyPolicy struct{}
 
 // SignerPolicyStatus is the observed state of a SignerPolicy.
 type SignerPolicyStatus struct {
+	// observedGeneration is the generation of the spec this status describes. GitOps tools read a
+	// policy as still in progress while it is below metadata.generation.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
 	// signerName is the exact spec.signerName a CSR must use to reach the policy's issuer.
 	// +optional
 	SignerName string `json:"signerName,omitempty"`
