@@ -71,6 +71,10 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	request := requestFor(&c)
+	var err error
+	if request.ServiceAccountNamespaceLabels, err = serviceAccountNamespaceLabels(ctx, r.Client, c.Spec.Username); err != nil {
+		return ctrl.Result{}, err
+	}
 	decision := r.Evaluator.Evaluate(policies.Items, request)
 	return ctrl.Result{}, r.act(ctx, &c, request, decision, policies.Items)
 }

@@ -135,6 +135,8 @@ func (r *SignerPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&rbacv1.ClusterRole{}).Owns(&rbacv1.ClusterRoleBinding{}).
 		Watches(&cmapi.Issuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindIssuer))).
 		Watches(&cmapi.ClusterIssuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindClusterIssuer))).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.policiesWithSelectors),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		// A policy arriving on a signer, leaving it or changing its mode changes what the other
 		// policies on that signer report; an update maps both the old and the new signer. Other
 		// edits change nothing the neighbours show, and a signer may have a thousand policies.

@@ -3,12 +3,19 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/rbac"
@@ -40,7 +47,11 @@ type rbacChange struct{ reason, message string }
 // ownership is what reverts drift: a hand edit of a generated Role is overwritten on the next
 // reconcile.
 func (r *SignerPolicyReconciler) applyRBAC(ctx context.Context, p *policyv1alpha1.SignerPolicy) ([]policyv1alpha1.GeneratedObject, []rbacChange, error) {
-	desired := rbac.ForPolicy(p)
+	selected, err := r.selectedNamespaces(ctx, &p.Spec.Requesters)
+	if err != nil {
+		return nil, nil, err
+	}
+	desired := rbac.ForPolicy(p, selected)
 	keep := make(map[policyv1alpha1.GeneratedObject]bool, len(desired))
 	refs := make([]policyv1alpha1.GeneratedObject, 0, len(desired))
 	var changes []rbacChange
@@ -162,4 +173,47 @@ func describeObject(obj client.Object) string {
 		return obj.GetName()
 	}
 	return obj.GetNamespace() + "/" + obj.GetName()
+}
+
+// selectedNamespaces lists, sorted, the namespaces the requesters' service account selectors
+// select now. A selector that does not parse selects nothing; the Ready condition says why.
+func (r *SignerPolicyReconciler) selectedNamespaces(ctx context.Context, s *policyv1alpha1.Subjects) ([]string, error) {
+	if len(s.ServiceAccountSelectors) == 0 {
+		return nil, nil
+	}
+	var selectors []labels.Selector
+	for i := range s.ServiceAccountSelectors {
+		if sel, err := metav1.LabelSelectorAsSelector(&s.ServiceAccountSelectors[i].NamespaceSelector); err == nil && !sel.Empty() {
+			selectors = append(selectors, sel)
+		}
+	}
+	var namespaces corev1.NamespaceList
+	if err := r.Client.List(ctx, &namespaces, readOnly); err != nil {
+		return nil, fmt.Errorf("listing namespaces for the service account selectors: %w", err)
+	}
+	var selected []string
+	for _, ns := range namespaces.Items {
+		if slices.ContainsFunc(selectors, func(sel labels.Selector) bool { return sel.Matches(labels.Set(ns.Labels)) }) {
+			selected = append(selected, ns.Name)
+		}
+	}
+	slices.Sort(selected)
+	return selected, nil
+}
+
+// policiesWithSelectors requests every policy whose requesters select service accounts by their
+// namespace's labels: a namespace arriving, leaving or changing labels may change their RBAC.
+func (r *SignerPolicyReconciler) policiesWithSelectors(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list policyv1alpha1.SignerPolicyList
+	if err := r.Client.List(ctx, &list, readOnly); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing SignerPolicies for a namespace change")
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, p := range list.Items {
+		if len(p.Spec.Requesters.ServiceAccountSelectors) > 0 {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
+		}
+	}
+	return reqs
 }

@@ -65,6 +65,15 @@ func readyPolicy(name string, edit func(*policyv1alpha1.SignerPolicySpec)) polic
 	return p
 }
 
+// selectedServiceAccount makes the CSR a service account's, which the requester's policy selects
+// by the label team=a of its namespace, whose labels are namespaceLabels.
+func selectedServiceAccount(in *signingInputs, namespaceLabels map[string]string) {
+	in.csr.Spec.Username = "system:serviceaccount:shop:web"
+	in.policies[0].Spec.Requesters = policyv1alpha1.Subjects{ServiceAccountSelectors: []policyv1alpha1.ServiceAccountSelector{{
+		NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}}}}
+	in.namespaceLabels = namespaceLabels
+}
+
 // newEvaluator is the evaluator Setup builds.
 func newEvaluator(t *testing.T) *policy.Evaluator {
 	t.Helper()
@@ -121,6 +130,11 @@ func TestGateVerdict(t *testing.T) {
 				in.policies[0].Spec.Validations = []policyv1alpha1.Validation{{Rule: `request.dnsNames.all(n, n.startsWith("api."))`, Message: "only api names"}}
 			},
 			mention: []string{"spec.validations[0].rule", "only api names"}},
+		{name: "a service account selected by labels its namespace has", want: verdictSign, policy: "narrow", lifetime: 24 * time.Hour,
+			edit: func(in *signingInputs) { selectedServiceAccount(in, map[string]string{"team": "a"}) }},
+		{name: "a service account whose namespace lost the label since approval", want: verdictFail, reason: ReasonPolicyViolation,
+			edit:    func(in *signingInputs) { selectedServiceAccount(in, map[string]string{"team": "b"}) },
+			mention: []string{`policy "narrow"`, "spec.requesters"}},
 		{name: "a system identity approved by a person", want: verdictFail, reason: ReasonPolicyViolation,
 			edit: func(in *signingInputs) {
 				in.csr.Spec.Request = verdictCSR(t, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "system:masters"}}).Spec.Request

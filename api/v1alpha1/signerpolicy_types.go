@@ -41,7 +41,7 @@ type SignerPolicySpec struct {
 	// requesters are the users, groups and service accounts that may request certificates from
 	// the issuer. The operator grants them the right to create CSRs and to reference the issuer.
 	// +required
-	// +kubebuilder:validation:XValidation:rule="(has(self.users) ? size(self.users) : 0) + (has(self.groups) ? size(self.groups) : 0) + (has(self.serviceAccounts) ? size(self.serviceAccounts) : 0) > 0",message="must name at least one user, group or service account",reason=FieldValueRequired
+	// +kubebuilder:validation:XValidation:rule="(has(self.users) ? size(self.users) : 0) + (has(self.groups) ? size(self.groups) : 0) + (has(self.serviceAccounts) ? size(self.serviceAccounts) : 0) + (has(self.serviceAccountSelectors) ? size(self.serviceAccountSelectors) : 0) > 0",message="must name at least one user, group, service account or service account selector",reason=FieldValueRequired
 	Requesters Subjects `json:"requesters"`
 
 	// approval says whether the operator decides CSRs itself or leaves them to people.
@@ -165,6 +165,37 @@ type Subjects struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=256
 	ServiceAccounts []ServiceAccountReference `json:"serviceAccounts,omitempty"`
+
+	// serviceAccountSelectors select service accounts by the labels of their namespace and by
+	// their name, for requesters only. The operator grants the selected namespaces'
+	// system:serviceaccounts:<namespace> groups the right to create CSRs, following namespaces as
+	// they come, go and change labels, and decides each CSR from the service account that created
+	// it. Whoever may label a namespace may thereby make its service accounts requesters; the
+	// kubernetes.io/metadata.name label, which the API server sets, selects namespaces by name.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	ServiceAccountSelectors []ServiceAccountSelector `json:"serviceAccountSelectors,omitempty"`
+}
+
+// ServiceAccountSelector selects the service accounts of the namespaces whose labels match, by
+// name.
+type ServiceAccountSelector struct {
+	// namespaceSelector selects namespaces by their labels. It must say something: an empty
+	// selector would select every namespace, kube-system included.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="must hold matchLabels or matchExpressions: an empty selector would select every namespace, kube-system included",reason=FieldValueRequired
+	NamespaceSelector metav1.LabelSelector `json:"namespaceSelector"`
+
+	// names are patterns the service account's name must match, in which `*` matches any run of
+	// characters other than '.'. Omitted: every service account of the selected namespaces.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[-a-z0-9.*]+$')",message="may hold only lower-case letters, digits, hyphens, dots and *"
+	Names []string `json:"names,omitempty"`
 }
 
 // ServiceAccountReference names a service account.
@@ -206,6 +237,7 @@ type Approval struct {
 	// approvers get the right to approve and deny CSRs for this policy's signerName, for example
 	// with `kubectl certificate approve`. Requesting and approving stay separate powers.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.serviceAccountSelectors)",message="approvers are named one by one: a selector would grant approval to every service account of the namespaces it selects",fieldPath=".serviceAccountSelectors",reason=FieldValueForbidden
 	Approvers *Subjects `json:"approvers,omitempty"`
 }
 

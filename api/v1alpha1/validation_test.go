@@ -113,7 +113,7 @@ func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
 		{"issuer name not a DNS subdomain", func(p *policyv1alpha1.SignerPolicy) { p.Spec.IssuerRef.Name = "My_CA" },
 			"spec.issuerRef.name", "should match"},
 		{"no requesters", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Requesters = policyv1alpha1.Subjects{} },
-			"spec.requesters", "must name at least one user, group or service account"},
+			"spec.requesters", "must name at least one user, group, service account or service account selector"},
 		{"service account without namespace", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Requesters.ServiceAccounts[0].Namespace = "" },
 			"spec.requesters.serviceAccounts[0].namespace", ""},
 		{"unknown approval mode", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Approval.Mode = "Sometimes" },
@@ -183,6 +183,17 @@ func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
 			"spec.allowed.required[0]", "Unsupported value"},
 		{"empty validation rule", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Validations[0].Rule = "" },
 			"spec.validations[0].rule", "should be at least 1 chars long"},
+		{"empty namespace selector", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Requesters.ServiceAccountSelectors = []policyv1alpha1.ServiceAccountSelector{{}}
+		}, "spec.requesters.serviceAccountSelectors[0].namespaceSelector", "an empty selector would select every namespace"},
+		{"selector among the approvers", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{ServiceAccountSelectors: []policyv1alpha1.ServiceAccountSelector{{
+				NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}}}}
+		}, "spec.approval.approvers.serviceAccountSelectors", "approvers are named one by one"},
+		{"service account name pattern in capitals", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Requesters.ServiceAccountSelectors = []policyv1alpha1.ServiceAccountSelector{{
+				NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}, Names: []string{"Web"}}}
+		}, "spec.requesters.serviceAccountSelectors[0].names[0]", "may hold only lower-case letters"},
 		{"duplicate service accounts", func(p *policyv1alpha1.SignerPolicy) {
 			p.Spec.Requesters.ServiceAccounts = append(p.Spec.Requesters.ServiceAccounts, p.Spec.Requesters.ServiceAccounts[0])
 		}, "spec.requesters.serviceAccounts[1]", "Duplicate value"},

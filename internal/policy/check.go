@@ -30,7 +30,7 @@ func newEvaluation(req *Request, rules *rules) *evaluation {
 // they would have to change in one go.
 func (ev *evaluation) check(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
 	var errs field.ErrorList
-	errs = append(errs, checkRequester(spec, &ev.facts)...)
+	errs = append(errs, ev.checkRequester(spec)...)
 	requester := len(errs) == 0
 	if len(ev.req.Problems) > 0 || ev.req.CSR == nil {
 		return append(errs, ev.req.Problems...)

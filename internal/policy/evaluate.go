@@ -28,10 +28,11 @@ func NewEvaluator() (*Evaluator, error) {
 	return &Evaluator{rules: r}, nil
 }
 
-// Validate reports what makes a policy unusable that the API server's schema cannot see: today,
-// validation rules that do not compile or cost too much. A policy with errors must not be Ready.
+// Validate reports what makes a policy unusable that the API server's schema cannot see:
+// namespace selectors that do not parse, and validation rules that do not compile or cost too
+// much. A policy with errors must not be Ready.
 func (e *Evaluator) Validate(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
-	return e.rules.validate(spec.Validations)
+	return append(validateSelectors(&spec.Requesters), e.rules.validate(spec.Validations)...)
 }
 
 // Evaluate decides a pending CSR against every policy; only those governing req.SignerName count.

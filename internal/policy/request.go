@@ -29,6 +29,10 @@ type Request struct {
 	Duration time.Duration
 	// IsCA comes from the experimental.cert-manager.io/request-is-ca annotation.
 	IsCA bool
+	// ServiceAccountNamespaceLabels are the labels of the requesting service account's namespace
+	// (see ServiceAccountNamespace), which service account selectors match; nil when the requester
+	// is no service account or the namespace could not be found, and then no selector selects it.
+	ServiceAccountNamespaceLabels map[string]string
 	// Problems are faults of the request itself, such as an unparsable spec.request or a garbage
 	// duration annotation. Every policy refuses a request with problems, but the refusal still goes
 	// through the approval modes and readiness rules: a Manual policy leaves it to people, and a

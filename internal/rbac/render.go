@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
@@ -62,9 +63,18 @@ type Object struct {
 //     or deny CSRs for the policy's signerName only.
 //
 // Requesting and approving stay separate powers: requesters never get approval rights.
-func ForPolicy(p *policyv1alpha1.SignerPolicy) []Object {
+//
+// selected are the namespaces the requesters' service account selectors select now: their
+// system:serviceaccounts:<namespace> groups are requesters too. A selector's name patterns are
+// left to the evaluator, since RBAC cannot grant by name pattern, and every other service account
+// of those namespaces may then create CSRs that are denied.
+func ForPolicy(p *policyv1alpha1.SignerPolicy, selected []string) []Object {
 	var objs []Object
 	requesters := subjects(p.Spec.Requesters)
+	for _, ns := range selected {
+		requesters = append(requesters, rbacv1ac.Subject().WithKind(rbacv1.GroupKind).WithAPIGroup(rbacv1.GroupName).
+			WithName(serviceaccount.MakeNamespaceGroupName(ns)))
+	}
 	if ref := p.Spec.IssuerRef; ref.Kind == policyv1alpha1.IssuerKindIssuer {
 		name := ReferenceRoleName(p)
 		role := rbacv1ac.Role(name, ref.Namespace).WithRules(rbacv1ac.PolicyRule().

@@ -55,7 +55,7 @@ func decode[T any](t *testing.T, o Object) *T {
 }
 
 func TestForIssuerPolicyGrantsReferenceInTheIssuerNamespace(t *testing.T) {
-	objs := ForPolicy(policy(issuerRef))
+	objs := ForPolicy(policy(issuerRef), nil)
 	want := "Role team-a/signerpolicy:web:reference, RoleBinding team-a/signerpolicy:web:reference, " +
 		"ClusterRole /signerpolicy:web:requester, ClusterRoleBinding /signerpolicy:web:requester"
 	if got := kinds(objs); got != want {
@@ -81,7 +81,7 @@ func TestForIssuerPolicyGrantsReferenceInTheIssuerNamespace(t *testing.T) {
 }
 
 func TestRequesterRoleOnlyCreatesAndReadsCSRs(t *testing.T) {
-	objs := ForPolicy(policy(clusterRef))
+	objs := ForPolicy(policy(clusterRef), nil)
 	if got, want := kinds(objs), "ClusterRole /signerpolicy:web:requester, ClusterRoleBinding /signerpolicy:web:requester"; got != want {
 		t.Fatalf("a ClusterIssuer policy renders %s, want %s (ClusterIssuers have no reference check)", got, want)
 	}
@@ -95,7 +95,7 @@ func TestRequesterRoleOnlyCreatesAndReadsCSRs(t *testing.T) {
 func TestApproversGetApproveForTheSignerNameOnly(t *testing.T) {
 	p := policy(issuerRef)
 	p.Spec.Approval = policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{"security"}}}
-	objs := ForPolicy(p)
+	objs := ForPolicy(p, nil)
 	if len(objs) != 6 {
 		t.Fatalf("objects = %s, want reference, requester and approver roles with bindings", kinds(objs))
 	}
@@ -133,14 +133,14 @@ func TestApproversGetApproveForTheSignerNameOnly(t *testing.T) {
 func TestEmptyApproversRenderNoApproverRole(t *testing.T) {
 	p := policy(clusterRef)
 	p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{}
-	if objs := ForPolicy(p); len(objs) != 2 {
+	if objs := ForPolicy(p, nil); len(objs) != 2 {
 		t.Errorf("objects = %s, want no approver role for an empty approvers list", kinds(objs))
 	}
 }
 
 func TestGeneratedObjectsAreLabelledAndOwnedByThePolicy(t *testing.T) {
 	p := policy(issuerRef)
-	for _, generated := range ForPolicy(p) {
+	for _, generated := range ForPolicy(p, nil) {
 		o := decode[metav1.PartialObjectMetadata](t, generated)
 		// An apply claims every field it sends: a null creationTimestamp would be one.
 		if body, _ := json.Marshal(generated.Apply); strings.Contains(string(body), "creationTimestamp") || o.Kind != generated.Kind || o.APIVersion != "rbac.authorization.k8s.io/v1" {
@@ -157,7 +157,7 @@ func TestGeneratedObjectsAreLabelledAndOwnedByThePolicy(t *testing.T) {
 }
 
 func TestRenderingIsDeterministic(t *testing.T) {
-	a, b := ForPolicy(policy(issuerRef)), ForPolicy(policy(issuerRef))
+	a, b := ForPolicy(policy(issuerRef), nil), ForPolicy(policy(issuerRef), nil)
 	if !equality.Semantic.DeepEqual(a, b) {
 		t.Error("two renderings of one policy differ")
 	}
@@ -174,5 +174,27 @@ func TestLongPolicyNamesGetAValidLabelValue(t *testing.T) {
 	}
 	if PolicyLabelValue("short") != "short" {
 		t.Error("a short name is not used as its own label value")
+	}
+}
+
+// The namespaces a selector selects become requesters through their service accounts' group, in
+// the reference RoleBinding and the requester ClusterRoleBinding alike; approvers never do.
+func TestSelectedNamespacesAreRequestersThroughTheirServiceAccountGroup(t *testing.T) {
+	p := policy(issuerRef)
+	p.Spec.Approval = policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{"security"}}}
+	objs := ForPolicy(p, []string{"shop", "tools"})
+	groups := []rbacv1.Subject{
+		{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "system:serviceaccounts:shop"},
+		{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "system:serviceaccounts:tools"},
+	}
+	if subjects := decode[rbacv1.RoleBinding](t, objs[1]).Subjects; !equality.Semantic.DeepEqual(subjects[len(subjects)-2:], groups) {
+		t.Errorf("reference RoleBinding subjects = %+v, want them to end with %+v", subjects, groups)
+	}
+	if subjects := decode[rbacv1.ClusterRoleBinding](t, objs[3]).Subjects; !equality.Semantic.DeepEqual(subjects[len(subjects)-2:], groups) {
+		t.Errorf("requester ClusterRoleBinding subjects = %+v, want them to end with %+v", subjects, groups)
+	}
+	approvers := decode[rbacv1.ClusterRoleBinding](t, objs[5]).Subjects
+	if want := []rbacv1.Subject{{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "security"}}; !equality.Semantic.DeepEqual(approvers, want) {
+		t.Errorf("approver subjects = %+v, want only %+v", approvers, want)
 	}
 }
