@@ -70,6 +70,14 @@ type SignerPolicySpec struct {
 	// allowed lists the patterns each subject and SAN attribute of a CSR must match. An omitted
 	// attribute means CSRs must leave it empty; a subject attribute, SAN type or extension that no
 	// field governs is refused.
+	//
+	// In a pattern, `*` matches one segment: a DNS label, a URI path segment or an email local
+	// part, never across '.', '/' or '@'; a wildcard DNS name (*.example.com) is allowed only by a
+	// pattern whose leftmost label is `*`. The placeholders $(requester.username),
+	// $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name) are replaced
+	// with the requester's identity before matching; the serviceAccount ones match nothing for a
+	// requester that is not a service account. Values are checked to be well formed before any
+	// pattern is tried. docs/reference.md has examples.
 	// +optional
 	Allowed Allowed `json:"allowed,omitempty"`
 
