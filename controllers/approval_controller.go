@@ -71,10 +71,11 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	request := requestFor(&c)
-	var err error
-	if request.ServiceAccountNamespaceLabels, err = serviceAccountNamespaceLabels(ctx, r.Client, c.Spec.Username); err != nil {
+	namespaces, err := readNamespaceFacts(ctx, r.Client, &c)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
+	namespaces.into(&request)
 	decision := r.Evaluator.Evaluate(policies.Items, request)
 	return ctrl.Result{}, r.act(ctx, &c, request, decision, policies.Items)
 }
@@ -168,5 +169,5 @@ func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int)
 }
 
 func (r *ApprovalReconciler) pendingCSRsForPolicy(ctx context.Context, obj client.Object) []reconcile.Request {
-	return csrsOfSignerWhere(ctx, r.Client, obj.(*policyv1alpha1.SignerPolicy).Spec.IssuerRef.SignerName(), csr.IsPending)
+	return csrsOfPolicyWhere(ctx, r.Client, obj.(*policyv1alpha1.SignerPolicy), csr.IsPending)
 }

@@ -38,13 +38,25 @@ func registerIndexes(ctx context.Context, indexer client.FieldIndexer, clusterRe
 	return nil
 }
 
-// policyBySignerNameIndex indexes SignerPolicies by the signerName they govern: the approval
+// policyBySignerNameIndex indexes SignerPolicies by the signer names they govern: the approval
 // and signing controllers find a CSR's policies through it instead of scanning every policy, and
 // an Issuer or ClusterIssuer event requeues only the policies naming it.
-const policyBySignerNameIndex = "spec.issuerRef.signerName"
+const policyBySignerNameIndex = "status.signerNames"
 
 func indexPolicyBySignerName(obj client.Object) []string {
-	return []string{obj.(*policyv1alpha1.SignerPolicy).Spec.IssuerRef.SignerName()}
+	return governedSignerNames(obj.(*policyv1alpha1.SignerPolicy))
+}
+
+// governedSignerNames are the signer names a policy governs: its issuerRef's, which holds whether
+// or not the issuer exists, or those of the existing issuers its selection selects, which the
+// policy controller keeps in status. Those lag a new issuer by a reconcile, and the evaluator
+// checks every selection against the CSR's own issuer, so a lagging status can only leave a CSR
+// undecided a moment, never let a policy decide a CSR it does not govern.
+func governedSignerNames(p *policyv1alpha1.SignerPolicy) []string {
+	if p.Spec.IssuerRef != nil {
+		return []string{p.Spec.IssuerRef.SignerName()}
+	}
+	return p.Status.SignerNames
 }
 
 // csrBySignerNameIndex indexes CSRs by signerName, so a policy change requeues only the CSRs
@@ -105,6 +117,16 @@ func indexCSRByPrivateKeySecret(clusterResourceNamespace string) client.IndexerF
 // modify what they get: with a thousand policies on one signer, copying them for every CSR
 // would dominate the cost of deciding it.
 const readOnly = client.UnsafeDisableDeepCopyOption(true)
+
+// csrsOfPolicyWhere requests the CSRs of every signer a policy governs that keep accepts. An
+// update maps the old and the new policy, so signers it stops governing are asked again too.
+func csrsOfPolicyWhere(ctx context.Context, c client.Reader, p *policyv1alpha1.SignerPolicy, keep func(*certificatesv1.CertificateSigningRequest) bool) []reconcile.Request {
+	var reqs []reconcile.Request
+	for _, name := range governedSignerNames(p) {
+		reqs = append(reqs, csrsOfSignerWhere(ctx, c, name, keep)...)
+	}
+	return reqs
+}
 
 // csrsOfSignerWhere lists, from the cache, the CSRs of signerName that keep accepts, as requests
 // to reconcile: what a policy's change wakes in each CSR controller.

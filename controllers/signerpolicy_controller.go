@@ -5,12 +5,12 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -60,18 +60,23 @@ func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		_, err := r.deleteGenerated(ctx, req.Name, nil)
 		return ctrl.Result{}, err
 	}
-	obs, err := r.observeIssuer(ctx, policy.Spec.IssuerRef)
+	issuers, err := r.observeIssuers(ctx, &policy)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	obs.invalid = r.Evaluator.Validate(&policy.Spec)
-	generated, changes, rbacErr := r.applyRBAC(ctx, &policy)
+	obs := policyObservation{issuers: issuers, invalid: r.Evaluator.Validate(&policy.Spec)}
+	governed := governedRefs(issuers)
+	generated, changes, rbacErr := r.applyRBAC(ctx, &policy, governed)
 	for _, c := range changes {
 		r.Events.Event(&policy, corev1.EventTypeNormal, c.reason, c.message)
 	}
 
 	desired := policy.DeepCopy()
-	desired.Status.SignerName = policy.Spec.IssuerRef.SignerName()
+	desired.Status.SignerName = ""
+	if ref := policy.Spec.IssuerRef; ref != nil {
+		desired.Status.SignerName = ref.SignerName()
+	}
+	desired.Status.SignerNames = signerNamesOf(governed)
 	desired.Status.ObservedGeneration = policy.Generation
 	if rbacErr == nil {
 		desired.Status.RBAC = generated
@@ -99,29 +104,35 @@ func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	return ctrl.Result{}, rbacErr
 }
 
-// observeIssuer reads the referenced issuer. Not finding it is an observation, not an error.
-func (r *SignerPolicyReconciler) observeIssuer(ctx context.Context, ref policyv1alpha1.IssuerReference) (policyObservation, error) {
-	issuer, err := signer.GetIssuer(ctx, r.Client, ref)
-	if err != nil {
-		if apierrors.IsNotFound(err) {
-			return policyObservation{}, nil
-		}
-		return policyObservation{}, fmt.Errorf("reading %s: %w", ref, err)
-	}
-	typ, _ := signer.TypeOf(issuer.GetSpec())
-	return policyObservation{found: true, typ: typ}, nil
-}
-
 // observeNeighbours records in status the other policies on p's signer and what they mean for p,
 // and returns the warnings that newly hold.
 func (r *SignerPolicyReconciler) observeNeighbours(ctx context.Context, p *policyv1alpha1.SignerPolicy, status *policyv1alpha1.SignerPolicyStatus) ([]metav1.Condition, error) {
-	var onSigner policyv1alpha1.SignerPolicyList
-	if err := r.Client.List(ctx, &onSigner, client.MatchingFields{policyBySignerNameIndex: p.Spec.IssuerRef.SignerName()}); err != nil {
-		return nil, fmt.Errorf("listing the SignerPolicies of signer %s: %w", p.Spec.IssuerRef.SignerName(), err)
+	onSigners, err := r.policiesOfSigners(ctx, governedSignerNames(&policyv1alpha1.SignerPolicy{Spec: p.Spec, Status: *status}))
+	if err != nil {
+		return nil, err
 	}
 	var more bool
-	status.OtherPolicies, more = otherPoliciesOf(p, onSigner.Items)
+	status.OtherPolicies, more = otherPoliciesOf(p, onSigners)
 	return setInteractions(status, p.Status.Conditions, sharedCondition(p, status.OtherPolicies, more), approversCondition(p)), nil
+}
+
+// policiesOfSigners lists the policies governing any of signerNames, each once.
+func (r *SignerPolicyReconciler) policiesOfSigners(ctx context.Context, signerNames []string) ([]policyv1alpha1.SignerPolicy, error) {
+	var policies []policyv1alpha1.SignerPolicy
+	seen := map[string]bool{}
+	for _, name := range signerNames {
+		var onSigner policyv1alpha1.SignerPolicyList
+		if err := r.Client.List(ctx, &onSigner, client.MatchingFields{policyBySignerNameIndex: name}, readOnly); err != nil {
+			return nil, fmt.Errorf("listing the SignerPolicies of signer %s: %w", name, err)
+		}
+		for _, o := range onSigner.Items {
+			if !seen[o.Name] {
+				seen[o.Name] = true
+				policies = append(policies, o)
+			}
+		}
+	}
+	return policies, nil
 }
 
 // SetupWithManager registers the controller. Generated RBAC is watched so that drift is reverted
@@ -143,7 +154,7 @@ func (r *SignerPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&policyv1alpha1.SignerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.neighboursOf),
 			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 				old, updated := e.ObjectOld.(*policyv1alpha1.SignerPolicy), e.ObjectNew.(*policyv1alpha1.SignerPolicy)
-				return modeOf(old) != modeOf(updated) || old.Spec.IssuerRef.SignerName() != updated.Spec.IssuerRef.SignerName()
+				return modeOf(old) != modeOf(updated) || !slices.Equal(governedSignerNames(old), governedSignerNames(updated))
 			}})).
 		WithOptions(queueOptions(1)).
 		Complete(r)
@@ -151,26 +162,29 @@ func (r *SignerPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 func (r *SignerPolicyReconciler) neighboursOf(ctx context.Context, obj client.Object) []reconcile.Request {
 	p := obj.(*policyv1alpha1.SignerPolicy)
-	signerName := p.Spec.IssuerRef.SignerName()
-	var list policyv1alpha1.SignerPolicyList
-	if err := r.Client.List(ctx, &list, client.MatchingFields{policyBySignerNameIndex: signerName}, readOnly); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing SignerPolicies", "signer", signerName)
+	onSigners, err := r.policiesOfSigners(ctx, governedSignerNames(p))
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing the SignerPolicies beside one", "policy", p.Name)
 		return nil
 	}
 	changed := policyv1alpha1.OtherPolicy{Name: p.Name, Mode: modeOf(p)}
 	var reqs []reconcile.Request
-	for i := range list.Items {
-		if q := &list.Items[i]; q.Name != p.Name && mayShow(q, changed, len(list.Items)) {
+	for i := range onSigners {
+		if q := &onSigners[i]; q.Name != p.Name && mayShow(q, changed, len(onSigners)) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: q.Name}})
 		}
 	}
 	return reqs
 }
 
+// policiesForIssuer requests the policies an issuer event may concern: those governing its signer
+// now, and every policy selecting issuers of its kind, which may come to govern it.
 func (r *SignerPolicyReconciler) policiesForIssuer(kind policyv1alpha1.IssuerKind) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
 		ref := policyv1alpha1.IssuerReference{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
-		return r.policiesOfSigner(ctx, ref.SignerName())
+		return append(r.policiesOfSigner(ctx, ref.SignerName()), r.policiesWhere(ctx, func(p *policyv1alpha1.SignerPolicy) bool {
+			return p.Spec.Issuers != nil && p.Spec.Issuers.Kind == kind
+		})...)
 	}
 }
 

@@ -25,7 +25,7 @@ func policyFor(name string, ref policyv1alpha1.IssuerReference) *policyv1alpha1.
 	return &policyv1alpha1.SignerPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: policyv1alpha1.SignerPolicySpec{
-			IssuerRef:  ref,
+			IssuerRef:  &ref,
 			Requesters: policyv1alpha1.Subjects{Users: []string{"alice"}},
 		},
 	}

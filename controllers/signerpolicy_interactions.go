@@ -15,8 +15,17 @@ import (
 // listing them all in each would make every status, and every write of it, grow with their square.
 const maxOtherPolicies = 10
 
+// signersOf says, for messages, which signers a policy governs.
+func signersOf(p *policyv1alpha1.SignerPolicy) string {
+	if ref := p.Spec.IssuerRef; ref != nil {
+		return "signer " + ref.SignerName()
+	}
+	return "the signers of spec.issuers"
+}
+
 // otherPoliciesOf lists the policies in onSigner other than p, the Automatic ones first and each
-// mode by name, at most maxOtherPolicies of them; onSigner are the policies governing p's signer.
+// mode by name, at most maxOtherPolicies of them; onSigner are the policies governing any of p's
+// signers, each once.
 // It also reports whether it left any out.
 func otherPoliciesOf(p *policyv1alpha1.SignerPolicy, onSigner []policyv1alpha1.SignerPolicy) ([]policyv1alpha1.OtherPolicy, bool) {
 	var others []policyv1alpha1.OtherPolicy
@@ -88,19 +97,19 @@ func sharedCondition(p *policyv1alpha1.SignerPolicy, others []policyv1alpha1.Oth
 	switch {
 	case len(others) == 0:
 		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonSignerExclusive
-		c.Message = "no other SignerPolicy governs signer " + p.Spec.IssuerRef.SignerName()
+		c.Message = "no other SignerPolicy governs " + signersOf(p)
 	case modeOf(p) == policyv1alpha1.ApprovalManual && len(automatic) > 0:
 		c.Status, c.Reason = metav1.ConditionTrue, policyv1alpha1.ReasonAutomaticPolicyOnSigner
 		if len(automatic) < len(others) {
 			etc = "" // the Automatic ones come first, so none was left out
 		}
-		c.Message = fmt.Sprintf("Automatic SignerPolicies %s%s also govern signer %s: a CSR they allow is approved without people, "+
+		c.Message = fmt.Sprintf("Automatic SignerPolicies %s%s also govern %s: a CSR they allow is approved without people, "+
 			"even one this Manual policy would leave to its approvers; signing still holds each CSR to its requester's own policy",
-			strings.Join(automatic, ", "), etc, p.Spec.IssuerRef.SignerName())
+			strings.Join(automatic, ", "), etc, signersOf(p))
 	default:
 		c.Status, c.Reason = metav1.ConditionTrue, policyv1alpha1.ReasonOtherPoliciesOnSigner
-		c.Message = fmt.Sprintf("SignerPolicies %s%s also govern signer %s: a CSR is approved when any Ready Automatic one allows it",
-			strings.Join(names, ", "), etc, p.Spec.IssuerRef.SignerName())
+		c.Message = fmt.Sprintf("SignerPolicies %s%s also govern %s: a CSR is approved when any Ready Automatic one allows it",
+			strings.Join(names, ", "), etc, signersOf(p))
 	}
 	return c
 }
@@ -113,11 +122,11 @@ func approversCondition(p *policyv1alpha1.SignerPolicy) *metav1.Condition {
 	}
 	c := &metav1.Condition{Type: policyv1alpha1.ConditionApproversNamed, ObservedGeneration: p.Generation,
 		Status: metav1.ConditionTrue, Reason: policyv1alpha1.ReasonApproversNamed,
-		Message: "the named approvers may approve and deny CSRs of signer " + p.Spec.IssuerRef.SignerName()}
+		Message: "the named approvers may approve and deny CSRs of " + signersOf(p)}
 	if a := p.Spec.Approval.Approvers; a == nil || len(a.Users)+len(a.Groups)+len(a.ServiceAccounts) == 0 {
 		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonNoApprovers
-		c.Message = "this Manual policy names no approvers, so its CSRs wait for someone granted approval on signer " +
-			p.Spec.IssuerRef.SignerName() + " by other means; name them in spec.approval.approvers"
+		c.Message = "this Manual policy names no approvers, so its CSRs wait for someone granted approval on " +
+			signersOf(p) + " by other means; name them in spec.approval.approvers"
 	}
 	return c
 }

@@ -13,7 +13,7 @@ import (
 
 func modePolicy(name string, mode policyv1alpha1.ApprovalMode, approvers ...string) policyv1alpha1.SignerPolicy {
 	p := policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 3}, Spec: policyv1alpha1.SignerPolicySpec{
-		IssuerRef: policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: "ca"},
+		IssuerRef: &policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: "ca"},
 		Approval:  policyv1alpha1.Approval{Mode: mode},
 	}}
 	if len(approvers) > 0 {

@@ -46,12 +46,12 @@ type rbacChange struct{ reason, message string }
 // longer implies, returning references to what now exists and what it had to change. Forcing
 // ownership is what reverts drift: a hand edit of a generated Role is overwritten on the next
 // reconcile.
-func (r *SignerPolicyReconciler) applyRBAC(ctx context.Context, p *policyv1alpha1.SignerPolicy) ([]policyv1alpha1.GeneratedObject, []rbacChange, error) {
+func (r *SignerPolicyReconciler) applyRBAC(ctx context.Context, p *policyv1alpha1.SignerPolicy, issuers []policyv1alpha1.IssuerReference) ([]policyv1alpha1.GeneratedObject, []rbacChange, error) {
 	selected, err := r.selectedNamespaces(ctx, &p.Spec.Requesters)
 	if err != nil {
 		return nil, nil, err
 	}
-	desired := rbac.ForPolicy(p, selected)
+	desired := rbac.ForPolicy(p, issuers, selected)
 	keep := make(map[policyv1alpha1.GeneratedObject]bool, len(desired))
 	refs := make([]policyv1alpha1.GeneratedObject, 0, len(desired))
 	var changes []rbacChange
@@ -201,18 +201,26 @@ func (r *SignerPolicyReconciler) selectedNamespaces(ctx context.Context, s *poli
 	return selected, nil
 }
 
-// policiesWithSelectors requests every policy whose requesters select service accounts by their
-// namespace's labels: a namespace arriving, leaving or changing labels may change their RBAC.
+// policiesWithSelectors requests every policy a namespace's labels matter to: those selecting
+// requesters or Issuers by namespace. A namespace arriving, leaving or changing labels may change
+// what they govern and the RBAC that follows.
 func (r *SignerPolicyReconciler) policiesWithSelectors(ctx context.Context, _ client.Object) []reconcile.Request {
+	return r.policiesWhere(ctx, func(p *policyv1alpha1.SignerPolicy) bool {
+		return len(p.Spec.Requesters.ServiceAccountSelectors) > 0 || (p.Spec.Issuers != nil && p.Spec.Issuers.NamespaceSelector != nil)
+	})
+}
+
+// policiesWhere requests every policy keep accepts.
+func (r *SignerPolicyReconciler) policiesWhere(ctx context.Context, keep func(*policyv1alpha1.SignerPolicy) bool) []reconcile.Request {
 	var list policyv1alpha1.SignerPolicyList
 	if err := r.Client.List(ctx, &list, readOnly); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing SignerPolicies for a namespace change")
+		ctrl.LoggerFrom(ctx).Error(err, "listing SignerPolicies")
 		return nil
 	}
 	var reqs []reconcile.Request
-	for _, p := range list.Items {
-		if len(p.Spec.Requesters.ServiceAccountSelectors) > 0 {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
+	for i := range list.Items {
+		if keep(&list.Items[i]) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}})
 		}
 	}
 	return reqs

@@ -218,7 +218,7 @@ func TestOperatorRoleHoldsEveryPermissionItGrants(t *testing.T) {
 	p := policyFor(policyName(t), policyv1alpha1.IssuerReference{Kind: "Issuer", Namespace: ns, Name: "ca"})
 	p.UID = "00000000-0000-0000-0000-000000000000"
 	p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{Groups: []string{"approvers"}}
-	for _, obj := range rbac.ForPolicy(p, nil) {
+	for _, obj := range rbac.ForPolicy(p, []policyv1alpha1.IssuerReference{*p.Spec.IssuerRef}, nil) {
 		obj.Meta.OwnerReferences = nil // the owner does not exist; ownership is not what is tested
 		harness.Eventually(t, wait, func() error {
 			return as.Apply(context.Background(), obj.Apply, client.FieldOwner("test"), client.ForceOwnership)

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,45 +12,58 @@ import (
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
-// policyObservation is what the SignerPolicy controller learned about the policy and the issuer
-// it references.
+// policyObservation is what the SignerPolicy controller learned about the policy and the issuers
+// it governs.
 type policyObservation struct {
-	found bool
-	// typ is the issuer's configured type; empty when the issuer configures none we know.
-	typ signer.IssuerType
+	issuers []observedIssuer
 	// invalid are the faults of the policy the schema cannot refuse, such as a rule that does
 	// not compile.
 	invalid field.ErrorList
 }
 
-// readyCondition computes the policy's Ready condition from what was observed about its issuer
+// readyCondition computes the policy's Ready condition from what was observed about its issuers
 // and whether its RBAC could be applied.
 // It is pure so that every reason can be tested in a table without a client.
 func readyCondition(p *policyv1alpha1.SignerPolicy, obs policyObservation, rbacErr error, supported map[signer.IssuerType]bool) metav1.Condition {
-	c := metav1.Condition{Type: policyv1alpha1.ConditionReady, ObservedGeneration: p.Generation}
+	c := metav1.Condition{Type: policyv1alpha1.ConditionReady, ObservedGeneration: p.Generation, Status: metav1.ConditionFalse}
+	var signable []string
+	for _, i := range obs.issuers {
+		if i.found && supported[i.typ] {
+			signable = append(signable, i.ref.SignerName())
+		}
+	}
 	ref := p.Spec.IssuerRef
 	switch {
 	case len(obs.invalid) > 0:
-		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonInvalidPolicy
 		// Compiler messages quote the rule, so many broken rules could exceed what a condition
 		// message may hold, and the status write would then fail for good.
-		c.Message = truncate(obs.invalid.ToAggregate().Error())
-	case !obs.found:
-		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonIssuerNotFound
-		c.Message = fmt.Sprintf("spec.issuerRef: %s not found", ref)
-	case obs.typ == "" || !supported[obs.typ]:
-		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonUnsupportedIssuerType
-		typ := string(obs.typ)
+		c.Reason, c.Message = policyv1alpha1.ReasonInvalidPolicy, truncate(obs.invalid.ToAggregate().Error())
+	case ref != nil && !obs.issuers[0].found:
+		c.Reason, c.Message = policyv1alpha1.ReasonIssuerNotFound, fmt.Sprintf("spec.issuerRef: %s not found", ref)
+	case ref != nil && len(signable) == 0:
+		typ := string(obs.issuers[0].typ)
 		if typ == "" {
 			typ = "none of ca, selfSigned, vault, venafi or acme"
 		}
+		c.Reason = policyv1alpha1.ReasonUnsupportedIssuerType
 		c.Message = fmt.Sprintf("spec.issuerRef: %s is configured for %s, which this operator does not sign for", ref, typ)
+	case ref == nil && len(obs.issuers) == 0:
+		c.Reason, c.Message = policyv1alpha1.ReasonIssuerNotFound, fmt.Sprintf("spec.issuers: no existing %s matches", p.Spec.Issuers.Kind)
+	case ref == nil && len(obs.issuers) > maxGovernedIssuers:
+		c.Reason = policyv1alpha1.ReasonTooManyIssuers
+		c.Message = fmt.Sprintf("spec.issuers selects %d issuers, more than the %d a policy may govern: narrow its names or namespaces", len(obs.issuers), maxGovernedIssuers)
+	case ref == nil && len(signable) == 0:
+		c.Reason = policyv1alpha1.ReasonUnsupportedIssuerType
+		c.Message = fmt.Sprintf("spec.issuers: none of the %d issuers it selects is configured for a type this operator signs for", len(obs.issuers))
 	case rbacErr != nil:
-		c.Status, c.Reason = metav1.ConditionFalse, policyv1alpha1.ReasonRBACFailed
-		c.Message = "generating RBAC: " + rbacErr.Error()
-	default:
+		c.Reason, c.Message = policyv1alpha1.ReasonRBACFailed, "generating RBAC: "+rbacErr.Error()
+	case ref != nil:
 		c.Status, c.Reason = metav1.ConditionTrue, policyv1alpha1.ReasonReady
 		c.Message = fmt.Sprintf("CSRs with signerName %s are governed by this policy", ref.SignerName())
+	default:
+		c.Status, c.Reason = metav1.ConditionTrue, policyv1alpha1.ReasonReady
+		c.Message = truncate(fmt.Sprintf("CSRs of the %d issuers spec.issuers selects are governed by this policy (status.signerNames); it signs for %s",
+			len(obs.issuers), strings.Join(signable, ", ")))
 	}
 	return c
 }

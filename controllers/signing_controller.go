@@ -105,7 +105,7 @@ func (r *SigningReconciler) read(ctx context.Context, c *certificatesv1.Certific
 			return in, err
 		}
 	}
-	if in.namespaceLabels, err = serviceAccountNamespaceLabels(ctx, r.Client, c.Spec.Username); err != nil {
+	if in.namespaces, err = readNamespaceFacts(ctx, r.Client, c); err != nil {
 		return nil, err
 	}
 	in.policies, err = r.policiesOf(ctx, c.Spec.SignerName)

@@ -49,10 +49,9 @@ type signingInputs struct {
 	// mayReference is the API server's answer to the reference SubjectAccessReview (Issuers only).
 	mayReference bool
 	policies     []policyv1alpha1.SignerPolicy
-	// namespaceLabels are those of the requesting service account's namespace.
-	namespaceLabels map[string]string
-	signers         *signer.Registry
-	evaluator       *policy.Evaluator
+	namespaces   namespaceFacts
+	signers      *signer.Registry
+	evaluator    *policy.Evaluator
 }
 
 // verdictKind is what the signing controller does with a CSR.
@@ -163,7 +162,7 @@ func requestedGrant(c *certificatesv1.CertificateSigningRequest) (grant, *verdic
 // signed only as a Ready policy that lists its requester allows, whoever approved it. It fills
 // in the policy and lifetime of g and reports true when signing may go on.
 func policyVerdict(in *signingInputs, g *grant) (verdict, bool) {
-	d := in.evaluator.EvaluateForSigning(in.policies, signingRequest(in.csr, g, in.namespaceLabels))
+	d := in.evaluator.EvaluateForSigning(in.policies, signingRequest(in.csr, g, in.namespaces))
 	switch d.Result {
 	case policy.Approve:
 		g.policy, g.lifetime = policyNamed(in.policies, d.Policy), d.Lifetime
@@ -181,16 +180,17 @@ func policyVerdict(in *signingInputs, g *grant) (verdict, bool) {
 }
 
 // signingRequest is the evaluator's view of a CSR the gate has already read without fault.
-func signingRequest(c *certificatesv1.CertificateSigningRequest, g *grant, namespaceLabels map[string]string) policy.Request {
-	return policy.Request{
-		ServiceAccountNamespaceLabels: namespaceLabels,
-		SignerName:                    c.Spec.SignerName,
-		Requester:                     requesterOf(c),
-		CSR:                           g.parsed,
-		Usages:                        g.usages,
-		Duration:                      g.requested,
-		IsCA:                          g.isCA,
+func signingRequest(c *certificatesv1.CertificateSigningRequest, g *grant, namespaces namespaceFacts) policy.Request {
+	req := policy.Request{
+		SignerName: c.Spec.SignerName,
+		Requester:  requesterOf(c),
+		CSR:        g.parsed,
+		Usages:     g.usages,
+		Duration:   g.requested,
+		IsCA:       g.isCA,
 	}
+	namespaces.into(&req)
+	return req
 }
 
 func policyNamed(policies []policyv1alpha1.SignerPolicy, name string) *policyv1alpha1.SignerPolicy {

@@ -157,11 +157,11 @@ func (r *SigningReconciler) recordLateIssuance(ctx context.Context, c *certifica
 	if g.parsed != nil {
 		// The policy that allows the request now; the one that allowed it at signing may have
 		// changed since, which the record's timestamp tells a reader.
-		labels, err := serviceAccountNamespaceLabels(ctx, r.Client, c.Spec.Username)
+		namespaces, err := readNamespaceFacts(ctx, r.Client, c)
 		if err != nil {
 			return err
 		}
-		d := r.Evaluator.EvaluateForSigning(policies, signingRequest(c, &g, labels))
+		d := r.Evaluator.EvaluateForSigning(policies, signingRequest(c, &g, namespaces))
 		g.policy = policyNamed(policies, d.Policy)
 	}
 	return r.recordIssuance(ctx, c, issuer, &g)

@@ -48,7 +48,7 @@ func readyPolicy(name string, edit func(*policyv1alpha1.SignerPolicySpec)) polic
 	p := policyv1alpha1.SignerPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1},
 		Spec: policyv1alpha1.SignerPolicySpec{
-			IssuerRef:  policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: "ca"},
+			IssuerRef:  &policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: "ca"},
 			Requesters: policyv1alpha1.Subjects{Users: []string{"alice"}},
 			Approval:   policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual},
 			Duration:   &policyv1alpha1.DurationBounds{Max: &metav1.Duration{Duration: 24 * time.Hour}},
@@ -71,7 +71,7 @@ func selectedServiceAccount(in *signingInputs, namespaceLabels map[string]string
 	in.csr.Spec.Username = "system:serviceaccount:shop:web"
 	in.policies[0].Spec.Requesters = policyv1alpha1.Subjects{ServiceAccountSelectors: []policyv1alpha1.ServiceAccountSelector{{
 		NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}}}}
-	in.namespaceLabels = namespaceLabels
+	in.namespaces.serviceAccount = namespaceLabels
 }
 
 // newEvaluator is the evaluator Setup builds.

@@ -48,7 +48,7 @@ func (r *SigningReconciler) csrsOfSigner(ctx context.Context, signerName string)
 // unsignedCSRsForPolicy finds the approved, undecided CSRs of a policy's signer: one a policy did
 // not allow, or that no policy governed, is signed once a policy that allows it is in force.
 func (r *SigningReconciler) unsignedCSRsForPolicy(ctx context.Context, obj client.Object) []reconcile.Request {
-	return csrsOfSignerWhere(ctx, r.Client, obj.(*policyv1alpha1.SignerPolicy).Spec.IssuerRef.SignerName(), needsSigning)
+	return csrsOfPolicyWhere(ctx, r.Client, obj.(*policyv1alpha1.SignerPolicy), needsSigning)
 }
 
 // csrsReadingSecret finds the CSRs a Secret matters to: those of the issuers that refer to it,

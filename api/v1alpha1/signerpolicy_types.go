@@ -12,7 +12,7 @@ import (
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=sp,categories=cert-manager
-// +kubebuilder:printcolumn:name="Signer",type=string,JSONPath=`.status.signerName`
+// +kubebuilder:printcolumn:name="Signers",type=string,JSONPath=`.status.signerNames`
 // +kubebuilder:printcolumn:name="Approval",type=string,JSONPath=`.spec.approval.mode`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
@@ -32,11 +32,18 @@ type SignerPolicy struct {
 }
 
 // SignerPolicySpec is the desired state of a SignerPolicy.
+// +kubebuilder:validation:XValidation:rule="has(self.issuerRef) != has(self.issuers)",message="must name exactly one of issuerRef (one issuer) and issuers (issuers by pattern and namespace)"
 type SignerPolicySpec struct {
-	// issuerRef names the cert-manager Issuer or ClusterIssuer this policy governs. CSRs reach it
-	// through the signerName in status.signerName.
-	// +required
-	IssuerRef IssuerReference `json:"issuerRef"`
+	// issuerRef names the one cert-manager Issuer or ClusterIssuer this policy governs. CSRs reach
+	// it through the signerName in status.signerNames. Exactly one of issuerRef and issuers.
+	// +optional
+	IssuerRef *IssuerReference `json:"issuerRef,omitempty"`
+
+	// issuers selects the issuers this policy governs: Issuers or ClusterIssuers by name pattern,
+	// and Issuers by namespace pattern and namespace labels. The policy governs an issuer's CSRs
+	// whether or not the issuer exists yet; status.signerNames lists the existing ones.
+	// +optional
+	Issuers *IssuerSelector `json:"issuers,omitempty"`
 
 	// requesters are the users, groups and service accounts that may request certificates from
 	// the issuer. The operator grants them the right to create CSRs and to reference the issuer.
@@ -123,6 +130,41 @@ const (
 	// IssuerKindClusterIssuer is a cluster-scoped cert-manager ClusterIssuer.
 	IssuerKindClusterIssuer IssuerKind = "ClusterIssuer"
 )
+
+// IssuerSelector selects cert-manager issuers of one kind, so that namespaced and cluster-wide
+// issuers are never governed by the same rule by accident.
+// +kubebuilder:validation:XValidation:rule="self.kind != 'Issuer' || has(self.namespaces) || has(self.namespaceSelector)",message="an Issuer selection must say which namespaces, by namespaces, namespaceSelector or both",fieldPath=".namespaces",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.kind != 'ClusterIssuer' || (!has(self.namespaces) && !has(self.namespaceSelector))",message="ClusterIssuers have no namespace: leave out namespaces and namespaceSelector",fieldPath=".namespaces",reason=FieldValueForbidden
+type IssuerSelector struct {
+	// kind is Issuer (namespaced) or ClusterIssuer; the group is always cert-manager.io.
+	// +required
+	Kind IssuerKind `json:"kind"`
+
+	// names are patterns of issuer names, in which `*` matches any run of characters other than
+	// '.': `*` alone selects every issuer of the kind (in the selected namespaces).
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[-a-z0-9.*]+$')",message="may hold only lower-case letters, digits, hyphens, dots and *"
+	Names []string `json:"names"`
+
+	// namespaces are patterns of the namespaces of Issuers, `*` matching any run of characters.
+	// With namespaceSelector too, a namespace must match both.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[-a-z0-9*]+$')",message="may hold only lower-case letters, digits, hyphens and *"
+	Namespaces []string `json:"namespaces,omitempty"`
+
+	// namespaceSelector selects the namespaces of Issuers by their labels. It must say something:
+	// to select every namespace, write namespaces: ["*"].
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="must hold matchLabels or matchExpressions; to select every namespace, write namespaces: [\"*\"]",reason=FieldValueRequired
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+}
 
 // IssuerReference names a cert-manager issuer.
 // +kubebuilder:validation:XValidation:rule="self.kind != 'Issuer' || has(self.__namespace__)",message="namespace is required for an Issuer",fieldPath=".namespace",reason=FieldValueRequired
@@ -493,9 +535,18 @@ type SignerPolicyStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// signerName is the exact spec.signerName a CSR must use to reach the policy's issuer.
+	// signerName is the exact spec.signerName a CSR must use to reach the issuer of spec.issuerRef;
+	// empty for a policy that selects issuers.
 	// +optional
 	SignerName string `json:"signerName,omitempty"`
+
+	// signerNames are the signer names of the issuers the policy governs now, sorted: for
+	// spec.issuerRef its one signer name, for spec.issuers those of the existing issuers it
+	// selects, updated as issuers and namespaces come, go and change labels.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1024
+	SignerNames []string `json:"signerNames,omitempty"`
 
 	// conditions report whether the policy is in force. Ready is True once the issuer exists, is
 	// of a type the operator signs for, and the generated RBAC is applied.
@@ -553,6 +604,8 @@ const (
 	ReasonUnsupportedIssuerType = "UnsupportedIssuerType"
 	// ReasonRBACFailed: the RBAC the policy implies could not be applied.
 	ReasonRBACFailed = "RBACFailed"
+	// ReasonTooManyIssuers: spec.issuers selects more issuers than one policy may govern.
+	ReasonTooManyIssuers = "TooManyIssuers"
 	// ReasonInvalidPolicy: the policy holds something the schema cannot refuse, such as a
 	// validation rule that does not compile.
 	ReasonInvalidPolicy = "InvalidPolicy"

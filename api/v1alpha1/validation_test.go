@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 func validPolicy() *policyv1alpha1.SignerPolicy {
 	return &policyv1alpha1.SignerPolicy{
 		Spec: policyv1alpha1.SignerPolicySpec{
-			IssuerRef:  policyv1alpha1.IssuerReference{Kind: "Issuer", Namespace: "team-a", Name: "ca"},
+			IssuerRef:  &policyv1alpha1.IssuerReference{Kind: "Issuer", Namespace: "team-a", Name: "ca"},
 			Requesters: policyv1alpha1.Subjects{ServiceAccounts: []policyv1alpha1.ServiceAccountReference{{Namespace: "team-a", Name: "web"}}},
 			Duration: &policyv1alpha1.DurationBounds{
 				Min: &metav1.Duration{Duration: time.Hour}, Default: &metav1.Duration{Duration: 24 * time.Hour}, Max: &metav1.Duration{Duration: 720 * time.Hour},
@@ -83,7 +83,7 @@ func TestValidPolicyIsAcceptedWithDefaults(t *testing.T) {
 
 func TestValidClusterIssuerPolicyIsAccepted(t *testing.T) {
 	p := validPolicy()
-	p.Spec.IssuerRef = policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: "root.ca"}
+	p.Spec.IssuerRef = &policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: "root.ca"}
 	p.Spec.Approval = policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{"security"}}}
 	if err := create(t, p); err != nil {
 		t.Fatalf("valid policy refused: %v", err)
@@ -183,6 +183,23 @@ func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
 			"spec.allowed.required[0]", "Unsupported value"},
 		{"empty validation rule", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Validations[0].Rule = "" },
 			"spec.validations[0].rule", "should be at least 1 chars long"},
+		{"both issuerRef and issuers", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Issuers = &policyv1alpha1.IssuerSelector{Kind: "ClusterIssuer", Names: []string{"*"}}
+		}, "spec", "must name exactly one of issuerRef (one issuer) and issuers"},
+		{"neither issuerRef nor issuers", func(p *policyv1alpha1.SignerPolicy) { p.Spec.IssuerRef = nil },
+			"spec", "must name exactly one of issuerRef (one issuer) and issuers"},
+		{"Issuers selected without saying which namespaces", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.IssuerRef, p.Spec.Issuers = nil, &policyv1alpha1.IssuerSelector{Kind: "Issuer", Names: []string{"ca"}}
+		}, "spec.issuers.namespaces", "must say which namespaces"},
+		{"ClusterIssuers selected by namespace", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.IssuerRef, p.Spec.Issuers = nil, &policyv1alpha1.IssuerSelector{Kind: "ClusterIssuer", Names: []string{"*"}, Namespaces: []string{"a"}}
+		}, "spec.issuers.namespaces", "ClusterIssuers have no namespace"},
+		{"an issuer name pattern that no name can match", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.IssuerRef, p.Spec.Issuers = nil, &policyv1alpha1.IssuerSelector{Kind: "ClusterIssuer", Names: []string{"Corp_*"}}
+		}, "spec.issuers.names[0]", "may hold only lower-case letters"},
+		{"an empty issuer namespace selector", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.IssuerRef, p.Spec.Issuers = nil, &policyv1alpha1.IssuerSelector{Kind: "Issuer", Names: []string{"ca"}, NamespaceSelector: &metav1.LabelSelector{}}
+		}, "spec.issuers.namespaceSelector", `write namespaces: ["*"]`},
 		{"empty namespace selector", func(p *policyv1alpha1.SignerPolicy) {
 			p.Spec.Requesters.ServiceAccountSelectors = []policyv1alpha1.ServiceAccountSelector{{}}
 		}, "spec.requesters.serviceAccountSelectors[0].namespaceSelector", "an empty selector would select every namespace"},

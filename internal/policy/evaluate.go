@@ -51,7 +51,7 @@ func (e *Evaluator) EvaluateForSigning(policies []v1alpha1.SignerPolicy, req Req
 }
 
 func (e *Evaluator) evaluate(policies []v1alpha1.SignerPolicy, req Request, signing bool) Decision {
-	governing := governingPolicies(policies, req.SignerName)
+	governing := governingPolicies(policies, &req)
 	if len(governing) == 0 {
 		return Decision{Result: NotGoverned}
 	}
@@ -94,15 +94,10 @@ func (e *Evaluator) evaluate(policies []v1alpha1.SignerPolicy, req Request, sign
 	return Decision{Result: Deny, Violations: violations}
 }
 
-// governingPolicies returns the policies for signerName sorted by name, without reordering the
+// governingPolicies returns the policies for req's signer sorted by name, without reordering the
 // caller's slice.
-func governingPolicies(policies []v1alpha1.SignerPolicy, signerName string) []*v1alpha1.SignerPolicy {
-	var governing []*v1alpha1.SignerPolicy
-	for i := range policies {
-		if policies[i].Spec.IssuerRef.SignerName() == signerName {
-			governing = append(governing, &policies[i])
-		}
-	}
+func governingPolicies(policies []v1alpha1.SignerPolicy, req *Request) []*v1alpha1.SignerPolicy {
+	governing := governing(policies, req.SignerName, req.IssuerNamespaceLabels)
 	slices.SortStableFunc(governing, func(a, b *v1alpha1.SignerPolicy) int {
 		return strings.Compare(a.Name, b.Name)
 	})

@@ -43,7 +43,7 @@ func withoutConditions(p v1alpha1.SignerPolicy) v1alpha1.SignerPolicy {
 }
 
 func otherSigner(p v1alpha1.SignerPolicy) v1alpha1.SignerPolicy {
-	p.Spec.IssuerRef = v1alpha1.IssuerReference{Kind: v1alpha1.IssuerKindClusterIssuer, Name: "ca"}
+	p.Spec.IssuerRef = &v1alpha1.IssuerReference{Kind: v1alpha1.IssuerKindClusterIssuer, Name: "ca"}
 	return p
 }
 

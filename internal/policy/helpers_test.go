@@ -39,7 +39,7 @@ func basePolicy(name string) v1alpha1.SignerPolicy {
 	p := v1alpha1.SignerPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Generation: 1},
 		Spec: v1alpha1.SignerPolicySpec{
-			IssuerRef:  v1alpha1.IssuerReference{Kind: v1alpha1.IssuerKindIssuer, Namespace: "team-a", Name: "ca"},
+			IssuerRef:  &v1alpha1.IssuerReference{Kind: v1alpha1.IssuerKindIssuer, Namespace: "team-a", Name: "ca"},
 			Requesters: v1alpha1.Subjects{Users: []string{"alice"}},
 			Allowed: v1alpha1.Allowed{
 				CommonName: []string{"web.team-a.example.com"},

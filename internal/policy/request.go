@@ -33,6 +33,10 @@ type Request struct {
 	// (see ServiceAccountNamespace), which service account selectors match; nil when the requester
 	// is no service account or the namespace could not be found, and then no selector selects it.
 	ServiceAccountNamespaceLabels map[string]string
+	// IssuerNamespaceLabels are the labels of the namespace of the Issuer the CSR names, which a
+	// policy's issuers.namespaceSelector matches; nil for a ClusterIssuer, or when the namespace
+	// could not be found, and then no namespaceSelector selects it.
+	IssuerNamespaceLabels map[string]string
 	// Problems are faults of the request itself, such as an unparsable spec.request or a garbage
 	// duration annotation. Every policy refuses a request with problems, but the refusal still goes
 	// through the approval modes and readiness rules: a Manual policy leaves it to people, and a

@@ -5,6 +5,8 @@ package rbac
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
+	"slices"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -56,45 +58,57 @@ type Object struct {
 }
 
 // ForPolicy returns every RBAC object the policy implies, in a fixed order:
-//   - for an Issuer, a Role and RoleBinding in its namespace granting the requesters `reference` on
-//     cert-manager.io `signers` named after the issuer: the SubjectAccessReview the signer performs;
+//   - for each namespace of the Issuers it governs, a Role and RoleBinding there granting the
+//     requesters `reference` on cert-manager.io `signers` named after those issuers: the
+//     SubjectAccessReview the signer performs;
 //   - a ClusterRole and ClusterRoleBinding letting the requesters create and read CSRs;
-//   - when the policy names approvers, a ClusterRole and ClusterRoleBinding letting them approve
-//     or deny CSRs for the policy's signerName only.
+//   - when the policy names approvers and governs any issuer, a ClusterRole and
+//     ClusterRoleBinding letting them approve or deny CSRs for those issuers' signer names only.
 //
 // Requesting and approving stay separate powers: requesters never get approval rights.
 //
-// selected are the namespaces the requesters' service account selectors select now: their
-// system:serviceaccounts:<namespace> groups are requesters too. A selector's name patterns are
-// left to the evaluator, since RBAC cannot grant by name pattern, and every other service account
-// of those namespaces may then create CSRs that are denied.
-func ForPolicy(p *policyv1alpha1.SignerPolicy, selected []string) []Object {
+// issuers are the issuers the policy governs: its issuerRef, or the existing issuers its
+// selection selects. selected are the namespaces the requesters' service account selectors
+// select now: their system:serviceaccounts:<namespace> groups are requesters too. A selector's
+// name patterns are left to the evaluator, since RBAC cannot grant by name pattern, and every
+// other service account of those namespaces may then create CSRs that are denied.
+func ForPolicy(p *policyv1alpha1.SignerPolicy, issuers []policyv1alpha1.IssuerReference, selected []string) []Object {
 	var objs []Object
 	requesters := subjects(p.Spec.Requesters)
 	for _, ns := range selected {
 		requesters = append(requesters, rbacv1ac.Subject().WithKind(rbacv1.GroupKind).WithAPIGroup(rbacv1.GroupName).
 			WithName(serviceaccount.MakeNamespaceGroupName(ns)))
 	}
-	if ref := p.Spec.IssuerRef; ref.Kind == policyv1alpha1.IssuerKindIssuer {
-		name := ReferenceRoleName(p)
-		role := rbacv1ac.Role(name, ref.Namespace).WithRules(rbacv1ac.PolicyRule().
-			WithAPIGroups(certManagerGroup).WithResources("signers").WithVerbs("reference").WithResourceNames(ref.Name))
-		binding := rbacv1ac.RoleBinding(name, ref.Namespace).WithRoleRef(roleRef("Role", name)).WithSubjects(requesters...)
+	namespaces, signerNames := map[string][]string{}, make([]string, 0, len(issuers))
+	for _, ref := range issuers {
+		if ref.Kind == policyv1alpha1.IssuerKindIssuer {
+			namespaces[ref.Namespace] = append(namespaces[ref.Namespace], ref.Name)
+		}
+		signerNames = append(signerNames, ref.SignerName())
+	}
+	slices.Sort(signerNames)
+	name := ReferenceRoleName(p)
+	for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
+		role := rbacv1ac.Role(name, ns).WithRules(rbacv1ac.PolicyRule().
+			WithAPIGroups(certManagerGroup).WithResources("signers").WithVerbs("reference").WithResourceNames(slices.Sorted(slices.Values(namespaces[ns]))...))
+		binding := rbacv1ac.RoleBinding(name, ns).WithRoleRef(roleRef("Role", name)).WithSubjects(requesters...)
 		objs = append(objs,
 			generated(p, "Role", role, role.ObjectMetaApplyConfiguration),
 			generated(p, "RoleBinding", binding, binding.ObjectMetaApplyConfiguration))
 	}
 	objs = append(objs, clusterRoleAndBinding(p, RequesterRoleName(p), requesters, rbacv1ac.PolicyRule().
 		WithAPIGroups(certificatesGroup).WithResources("certificatesigningrequests").WithVerbs("create", "get", "list", "watch"))...)
-	if a := p.Spec.Approval.Approvers; a != nil {
+	// Without a signer name to grant, an approve rule would have none, which RBAC reads as every
+	// signer: approvers get nothing until the policy governs an issuer.
+	if a := p.Spec.Approval.Approvers; a != nil && len(signerNames) > 0 {
 		if approvers := subjects(*a); len(approvers) > 0 {
 			objs = append(objs, clusterRoleAndBinding(p, ApproverRoleName(p), approvers,
 				rbacv1ac.PolicyRule().WithAPIGroups(certificatesGroup).WithResources("certificatesigningrequests").WithVerbs("get", "list", "watch"),
 				rbacv1ac.PolicyRule().WithAPIGroups(certificatesGroup).WithResources("certificatesigningrequests/approval").WithVerbs("update"),
 				// The API server's CertificateApproval admission checks this verb for the CSR's
-				// signerName, which is what confines approvers to this policy's issuer.
+				// signerName, which is what confines approvers to this policy's issuers.
 				rbacv1ac.PolicyRule().WithAPIGroups(certificatesGroup).WithResources("signers").WithVerbs("approve").
-					WithResourceNames(p.Spec.IssuerRef.SignerName()),
+					WithResourceNames(signerNames...),
 			)...)
 		}
 	}

@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,11 +15,16 @@ import (
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
 
+// governed is what the policy controller passes for a policy with an issuerRef: that issuer.
+func governed(p *policyv1alpha1.SignerPolicy) []policyv1alpha1.IssuerReference {
+	return []policyv1alpha1.IssuerReference{*p.Spec.IssuerRef}
+}
+
 func policy(ref policyv1alpha1.IssuerReference) *policyv1alpha1.SignerPolicy {
 	return &policyv1alpha1.SignerPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", UID: types.UID("uid-1")},
 		Spec: policyv1alpha1.SignerPolicySpec{
-			IssuerRef: ref,
+			IssuerRef: &ref,
 			Requesters: policyv1alpha1.Subjects{
 				Users: []string{"alice"}, Groups: []string{"devs"},
 				ServiceAccounts: []policyv1alpha1.ServiceAccountReference{{Namespace: "team-a", Name: "web"}},
@@ -55,7 +61,7 @@ func decode[T any](t *testing.T, o Object) *T {
 }
 
 func TestForIssuerPolicyGrantsReferenceInTheIssuerNamespace(t *testing.T) {
-	objs := ForPolicy(policy(issuerRef), nil)
+	objs := ForPolicy(policy(issuerRef), governed(policy(issuerRef)), nil)
 	want := "Role team-a/signerpolicy:web:reference, RoleBinding team-a/signerpolicy:web:reference, " +
 		"ClusterRole /signerpolicy:web:requester, ClusterRoleBinding /signerpolicy:web:requester"
 	if got := kinds(objs); got != want {
@@ -81,7 +87,7 @@ func TestForIssuerPolicyGrantsReferenceInTheIssuerNamespace(t *testing.T) {
 }
 
 func TestRequesterRoleOnlyCreatesAndReadsCSRs(t *testing.T) {
-	objs := ForPolicy(policy(clusterRef), nil)
+	objs := ForPolicy(policy(clusterRef), governed(policy(clusterRef)), nil)
 	if got, want := kinds(objs), "ClusterRole /signerpolicy:web:requester, ClusterRoleBinding /signerpolicy:web:requester"; got != want {
 		t.Fatalf("a ClusterIssuer policy renders %s, want %s (ClusterIssuers have no reference check)", got, want)
 	}
@@ -95,7 +101,7 @@ func TestRequesterRoleOnlyCreatesAndReadsCSRs(t *testing.T) {
 func TestApproversGetApproveForTheSignerNameOnly(t *testing.T) {
 	p := policy(issuerRef)
 	p.Spec.Approval = policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{"security"}}}
-	objs := ForPolicy(p, nil)
+	objs := ForPolicy(p, governed(p), nil)
 	if len(objs) != 6 {
 		t.Fatalf("objects = %s, want reference, requester and approver roles with bindings", kinds(objs))
 	}
@@ -133,14 +139,14 @@ func TestApproversGetApproveForTheSignerNameOnly(t *testing.T) {
 func TestEmptyApproversRenderNoApproverRole(t *testing.T) {
 	p := policy(clusterRef)
 	p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{}
-	if objs := ForPolicy(p, nil); len(objs) != 2 {
+	if objs := ForPolicy(p, governed(p), nil); len(objs) != 2 {
 		t.Errorf("objects = %s, want no approver role for an empty approvers list", kinds(objs))
 	}
 }
 
 func TestGeneratedObjectsAreLabelledAndOwnedByThePolicy(t *testing.T) {
 	p := policy(issuerRef)
-	for _, generated := range ForPolicy(p, nil) {
+	for _, generated := range ForPolicy(p, governed(p), nil) {
 		o := decode[metav1.PartialObjectMetadata](t, generated)
 		// An apply claims every field it sends: a null creationTimestamp would be one.
 		if body, _ := json.Marshal(generated.Apply); strings.Contains(string(body), "creationTimestamp") || o.Kind != generated.Kind || o.APIVersion != "rbac.authorization.k8s.io/v1" {
@@ -157,7 +163,7 @@ func TestGeneratedObjectsAreLabelledAndOwnedByThePolicy(t *testing.T) {
 }
 
 func TestRenderingIsDeterministic(t *testing.T) {
-	a, b := ForPolicy(policy(issuerRef), nil), ForPolicy(policy(issuerRef), nil)
+	a, b := ForPolicy(policy(issuerRef), governed(policy(issuerRef)), nil), ForPolicy(policy(issuerRef), governed(policy(issuerRef)), nil)
 	if !equality.Semantic.DeepEqual(a, b) {
 		t.Error("two renderings of one policy differ")
 	}
@@ -182,7 +188,7 @@ func TestLongPolicyNamesGetAValidLabelValue(t *testing.T) {
 func TestSelectedNamespacesAreRequestersThroughTheirServiceAccountGroup(t *testing.T) {
 	p := policy(issuerRef)
 	p.Spec.Approval = policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{"security"}}}
-	objs := ForPolicy(p, []string{"shop", "tools"})
+	objs := ForPolicy(p, governed(p), []string{"shop", "tools"})
 	groups := []rbacv1.Subject{
 		{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "system:serviceaccounts:shop"},
 		{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "system:serviceaccounts:tools"},
@@ -196,5 +202,47 @@ func TestSelectedNamespacesAreRequestersThroughTheirServiceAccountGroup(t *testi
 	approvers := decode[rbacv1.ClusterRoleBinding](t, objs[5]).Subjects
 	if want := []rbacv1.Subject{{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "security"}}; !equality.Semantic.DeepEqual(approvers, want) {
 		t.Errorf("approver subjects = %+v, want only %+v", approvers, want)
+	}
+}
+
+// A policy selecting issuers gets a reference Role in each namespace of the Issuers it governs,
+// naming them, and its approvers may approve for those issuers' signer names only.
+func TestSelectedIssuersGetReferenceRolesPerNamespaceAndApproveNamesEach(t *testing.T) {
+	p := policy(issuerRef)
+	p.Spec.IssuerRef = nil
+	p.Spec.Issuers = &policyv1alpha1.IssuerSelector{Kind: policyv1alpha1.IssuerKindIssuer, Names: []string{"ca*"}, Namespaces: []string{"team-*"}}
+	p.Spec.Approval = policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{"security"}}}
+	issuers := []policyv1alpha1.IssuerReference{
+		{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: "team-b", Name: "ca"},
+		{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: "team-a", Name: "ca-two"},
+		{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: "team-a", Name: "ca"},
+	}
+	objs := ForPolicy(p, issuers, nil)
+	want := "Role team-a/signerpolicy:web:reference, RoleBinding team-a/signerpolicy:web:reference, " +
+		"Role team-b/signerpolicy:web:reference, RoleBinding team-b/signerpolicy:web:reference, " +
+		"ClusterRole /signerpolicy:web:requester, ClusterRoleBinding /signerpolicy:web:requester, " +
+		"ClusterRole /signerpolicy:web:approver, ClusterRoleBinding /signerpolicy:web:approver"
+	if got := kinds(objs); got != want {
+		t.Fatalf("objects = %s\nwant      %s", got, want)
+	}
+	if names := decode[rbacv1.Role](t, objs[0]).Rules[0].ResourceNames; !slices.Equal(names, []string{"ca", "ca-two"}) {
+		t.Errorf("team-a reference names %v, want ca and ca-two", names)
+	}
+	approve := decode[rbacv1.ClusterRole](t, objs[6]).Rules[2]
+	wantNames := []string{"issuers.cert-manager.io/team-a.ca", "issuers.cert-manager.io/team-a.ca-two", "issuers.cert-manager.io/team-b.ca"}
+	if !slices.Equal(approve.ResourceNames, wantNames) {
+		t.Errorf("approve names %v, want %v", approve.ResourceNames, wantNames)
+	}
+}
+
+// An approve rule without resource names would grant approval on every signer in the cluster, so a
+// policy that governs no issuer yet gives its approvers nothing at all.
+func TestApproversOfAPolicyGoverningNoIssuerGetNothing(t *testing.T) {
+	p := policy(issuerRef)
+	p.Spec.IssuerRef = nil
+	p.Spec.Issuers = &policyv1alpha1.IssuerSelector{Kind: policyv1alpha1.IssuerKindClusterIssuer, Names: []string{"corp-*"}}
+	p.Spec.Approval = policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{"security"}}}
+	if got, want := kinds(ForPolicy(p, nil, nil)), "ClusterRole /signerpolicy:web:requester, ClusterRoleBinding /signerpolicy:web:requester"; got != want {
+		t.Errorf("objects = %s, want only %s", got, want)
 	}
 }

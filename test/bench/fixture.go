@@ -126,7 +126,7 @@ func createPolicies(ctx context.Context, env *harness.Env, n int) error {
 	ref := policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: issuerName}
 	for i := range n - 1 {
 		p := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("other-%04d", i)}, Spec: policyv1alpha1.SignerPolicySpec{
-			IssuerRef: ref, Requesters: policyv1alpha1.Subjects{Users: []string{fmt.Sprintf("someone-%d", i)}},
+			IssuerRef: &ref, Requesters: policyv1alpha1.Subjects{Users: []string{fmt.Sprintf("someone-%d", i)}},
 			Allowed: policyv1alpha1.Allowed{DNSNames: []string{fmt.Sprintf("*.team-%d.example.com", i)}},
 		}}
 		if err := env.Admin.Create(ctx, p); err != nil {
@@ -134,7 +134,7 @@ func createPolicies(ctx context.Context, env *harness.Env, n int) error {
 		}
 	}
 	return env.Admin.Create(ctx, &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "zz-bench"}, Spec: policyv1alpha1.SignerPolicySpec{
-		IssuerRef: ref, Requesters: policyv1alpha1.Subjects{Groups: []string{requesterGroup}},
+		IssuerRef: &ref, Requesters: policyv1alpha1.Subjects{Groups: []string{requesterGroup}},
 		Allowed: policyv1alpha1.Allowed{DNSNames: []string{"*.bench.example.com"}},
 	}})
 }

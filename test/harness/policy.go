@@ -25,7 +25,7 @@ func ManualPolicy(ref policyv1alpha1.IssuerReference, requester string, allowed 
 	return &policyv1alpha1.SignerPolicy{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: ref.Name + "-"},
 		Spec: policyv1alpha1.SignerPolicySpec{
-			IssuerRef:  ref,
+			IssuerRef:  &ref,
 			Requesters: policyv1alpha1.Subjects{Users: []string{requester}},
 			Approval:   policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual},
 			Allowed:    allowed,

@@ -106,7 +106,7 @@ func installFixtures(t *testing.T) {
 	env.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: governedNamespace, Name: "ca"},
 		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "ca"}}}})
 	env.Create(t, &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "badinput-auto"}, Spec: policyv1alpha1.SignerPolicySpec{
-		IssuerRef:  policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: governedNamespace, Name: "ca"},
+		IssuerRef:  &policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: governedNamespace, Name: "ca"},
 		Requesters: policyv1alpha1.Subjects{Users: []string{requesterName}},
 		Allowed: policyv1alpha1.Allowed{
 			CommonName: []string{"*.example.com"}, DNSNames: []string{"*.example.com"},

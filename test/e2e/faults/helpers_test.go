@@ -52,7 +52,7 @@ func newTenant(t *testing.T, e *harness.Env, user string) *tenant {
 	e.Create(t, &cmapi.Issuer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: tn.issuer},
 		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: "ca"}}}})
 	e.Create(t, &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: tn.policy}, Spec: policyv1alpha1.SignerPolicySpec{
-		IssuerRef:  ref,
+		IssuerRef:  &ref,
 		Requesters: policyv1alpha1.Subjects{Users: []string{user}},
 		Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}},
 	}})

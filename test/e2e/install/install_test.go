@@ -269,12 +269,12 @@ func tryRoundTrip(ctx context.Context, t *testing.T, ns string) error {
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: "key-" + ns},
 			Data: map[string][]byte{"tls.key": testpki.KeyPEM(t, selfKey)}},
 		&policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "auto-" + ns}, Spec: policyv1alpha1.SignerPolicySpec{
-			IssuerRef:  policyv1alpha1.IssuerReference{Kind: "Issuer", Namespace: ns, Name: "ca"},
+			IssuerRef:  &policyv1alpha1.IssuerReference{Kind: "Issuer", Namespace: ns, Name: "ca"},
 			Requesters: policyv1alpha1.Subjects{Users: []string{alice}},
 			Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}},
 		}},
 		&policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "manual-" + ns}, Spec: policyv1alpha1.SignerPolicySpec{
-			IssuerRef:  policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: "self-" + ns},
+			IssuerRef:  &policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: "self-" + ns},
 			Requesters: policyv1alpha1.Subjects{Users: []string{alice}},
 			Approval:   policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{approvers}}},
 			Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}},

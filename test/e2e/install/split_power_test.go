@@ -37,7 +37,7 @@ func splitIdentitiesCannotWidenPolicies(t *testing.T) {
 		&cmapi.ClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: ungoverned},
 			Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{CA: &cmapi.CAIssuer{SecretName: ungoverned}}}},
 		&policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: governed}, Spec: policyv1alpha1.SignerPolicySpec{
-			IssuerRef:  policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: governed},
+			IssuerRef:  &policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: governed},
 			Requesters: policyv1alpha1.Subjects{Users: []string{alice}},
 			Approval:   policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual},
 			Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.m.example.com"}},

@@ -40,7 +40,7 @@ func (w *warnings) take() string {
 
 func warnedPolicy(mutate func(*policyv1alpha1.SignerPolicy)) *policyv1alpha1.SignerPolicy {
 	p := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{GenerateName: "warned-"}, Spec: policyv1alpha1.SignerPolicySpec{
-		IssuerRef:  policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: "root"},
+		IssuerRef:  &policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: "root"},
 		Requesters: policyv1alpha1.Subjects{Users: []string{"alice"}},
 		Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.team-a.example.com"}},
 	}}
@@ -101,7 +101,9 @@ func TestRiskyPoliciesAreWarnedAboutAtApplyTime(t *testing.T) {
 		{"a whole top-level domain", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.DNSNames = []string{"web.example.com", "*.com"} },
 			"spec.allowed.dnsNames holds *.com"},
 		{"any name at all", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Allowed.DNSNames = []string{"*"} }, "spec.allowed.dnsNames holds *,"},
-		{"every authenticated user", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Requesters.Groups = []string{"team-a", "system:authenticated"} },
+		{"every authenticated user", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.Requesters.Groups = []string{"team-a", "system:authenticated"}
+		},
 			"spec.requesters.groups holds system:authenticated"},
 		{"CA certificates without a person", func(p *policyv1alpha1.SignerPolicy) { p.Spec.AllowCA = true }, "spec.allowCA under Automatic approval"},
 	} {

@@ -94,7 +94,7 @@ func TestRequestersAndApproversCannotCreateOrEditSignerPolicies(t *testing.T) {
 	for who, as := range map[string]client.Client{"requester": a.requester, "approver": a.approver} {
 		grab := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: "grab-" + a.ns},
 			Spec: policyv1alpha1.SignerPolicySpec{
-				IssuerRef:  policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: b.ns, Name: "auto"},
+				IssuerRef:  &policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: b.ns, Name: "auto"},
 				Requesters: policyv1alpha1.Subjects{Users: []string{a.requesterName}},
 			}}
 		if err := as.Create(context.Background(), grab); !apierrors.IsForbidden(err) {

@@ -61,9 +61,9 @@ func newTenant(t *testing.T) *tenant {
 	requesters := policyv1alpha1.Subjects{Users: []string{tn.requesterName}}
 	allowed := policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}}
 	env.Create(t, &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: tn.autoPolicy},
-		Spec: policyv1alpha1.SignerPolicySpec{IssuerRef: auto, Requesters: requesters, Allowed: allowed}})
+		Spec: policyv1alpha1.SignerPolicySpec{IssuerRef: &auto, Requesters: requesters, Allowed: allowed}})
 	env.Create(t, &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: tn.manualPolicy},
-		Spec: policyv1alpha1.SignerPolicySpec{IssuerRef: manual, Requesters: requesters, Allowed: allowed,
+		Spec: policyv1alpha1.SignerPolicySpec{IssuerRef: &manual, Requesters: requesters, Allowed: allowed,
 			Approval: policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual,
 				Approvers: &policyv1alpha1.Subjects{Groups: []string{tn.approverGroup}}}}})
 	env.WaitForPolicyReady(t, tn.autoPolicy, wait)

@@ -1,0 +1,60 @@
+package policy
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
+)
+
+// Governs reports whether a policy governs the issuer ref: the one its issuerRef names, or one its
+// issuers selection selects by kind, name and namespace. issuerNamespaceLabels are the labels of
+// an Issuer's namespace as the caller read them, nil when it could not (then a namespaceSelector
+// selects nothing). The issuer need not exist: a policy governs its CSRs all the same.
+func Governs(spec *v1alpha1.SignerPolicySpec, ref v1alpha1.IssuerReference, issuerNamespaceLabels map[string]string) bool {
+	if spec.IssuerRef != nil {
+		return *spec.IssuerRef == ref
+	}
+	s := spec.Issuers
+	if s == nil || s.Kind != ref.Kind {
+		return false
+	}
+	var m matcher // names and namespaces hold no placeholders, which the schema refuses
+	if !m.matchAny(s.Names, ref.Name, matchExact) {
+		return false
+	}
+	if ref.Kind == v1alpha1.IssuerKindClusterIssuer {
+		return true
+	}
+	if len(s.Namespaces) > 0 && !m.matchAny(s.Namespaces, ref.Namespace, matchExact) {
+		return false
+	}
+	return s.NamespaceSelector == nil || selectorMatches(s.NamespaceSelector, issuerNamespaceLabels)
+}
+
+// selectorMatches is false for labels the caller could not read and for a selector that does not
+// parse or says nothing, so that doubt never widens a policy.
+func selectorMatches(sel *metav1.LabelSelector, set map[string]string) bool {
+	if set == nil {
+		return false
+	}
+	selector, err := metav1.LabelSelectorAsSelector(sel)
+	return err == nil && !selector.Empty() && selector.Matches(labels.Set(set))
+}
+
+// governing returns the policies that govern signerName, sorted by name, without reordering the
+// caller's slice. A signer name that names no cert-manager issuer is governed by none.
+func governing(policies []v1alpha1.SignerPolicy, signerName string, issuerNamespaceLabels map[string]string) []*v1alpha1.SignerPolicy {
+	ref, err := csr.ParseSignerName(signerName)
+	if err != nil {
+		return nil
+	}
+	var out []*v1alpha1.SignerPolicy
+	for i := range policies {
+		if Governs(&policies[i].Spec, ref, issuerNamespaceLabels) {
+			out = append(out, &policies[i])
+		}
+	}
+	return out
+}
