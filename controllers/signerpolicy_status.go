@@ -34,6 +34,9 @@ func readyCondition(p *policyv1alpha1.SignerPolicy, obs policyObservation, rbacE
 	}
 	ref := p.Spec.IssuerRef
 	switch {
+	case ref == nil && p.Spec.Issuers == nil:
+		// The schema forbids it; a policy stored past it governs nothing and says so.
+		c.Reason, c.Message = policyv1alpha1.ReasonInvalidPolicy, "spec: names neither issuerRef nor issuers, so it governs nothing"
 	case len(obs.invalid) > 0:
 		// Compiler messages quote the rule, so many broken rules could exceed what a condition
 		// message may hold, and the status write would then fail for good.

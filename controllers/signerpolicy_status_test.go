@@ -75,6 +75,7 @@ func TestReadyConditionOfASelection(t *testing.T) {
 	}{
 		{"none yet", nil, metav1.ConditionFalse, policyv1alpha1.ReasonIssuerNotFound, "spec.issuers: no existing ClusterIssuer matches"},
 		{"only types without a signer", []observedIssuer{ca("v", signer.TypeVault)}, metav1.ConditionFalse, policyv1alpha1.ReasonUnsupportedIssuerType, "none of the 1 issuers"},
+		{"neither issuerRef nor issuers", nil, metav1.ConditionFalse, policyv1alpha1.ReasonInvalidPolicy, "names neither issuerRef nor issuers"},
 		{"too many", many, metav1.ConditionFalse, policyv1alpha1.ReasonTooManyIssuers, "narrow"},
 		{"some it signs for", []observedIssuer{ca("corp-a", signer.TypeCA), ca("corp-v", signer.TypeVault)}, metav1.ConditionTrue, policyv1alpha1.ReasonReady,
 			"CSRs of the 2 issuers spec.issuers selects are governed by this policy (status.signerNames); it signs for clusterissuers.cert-manager.io/corp-a"},
@@ -83,6 +84,9 @@ func TestReadyConditionOfASelection(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &policyv1alpha1.SignerPolicy{Spec: policyv1alpha1.SignerPolicySpec{
 				Issuers: &policyv1alpha1.IssuerSelector{Kind: policyv1alpha1.IssuerKindClusterIssuer, Names: []string{"corp-*"}}}}
+			if tt.wantReason == policyv1alpha1.ReasonInvalidPolicy {
+				p.Spec.Issuers = nil
+			}
 			c := readyCondition(p, policyObservation{issuers: tt.issuers}, nil, supported)
 			if c.Status != tt.wantStatus || c.Reason != tt.wantReason || !strings.Contains(c.Message, tt.mention) {
 				t.Errorf("got %s %s %q, want %s %s mentioning %q", c.Status, c.Reason, c.Message, tt.wantStatus, tt.wantReason, tt.mention)
