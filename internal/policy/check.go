@@ -27,11 +27,14 @@ func newEvaluation(req *Request, rules *rules) *evaluation {
 }
 
 // check runs every check, not just until the first refusal, so a requester learns everything
-// they would have to change in one go.
+// they would have to change in one go. A policy that does not name the requester says only
+// that: what else it would refuse changes nothing for them and would bury the policies that
+// matter.
 func (ev *evaluation) check(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
+	if errs := ev.checkRequester(spec); len(errs) > 0 {
+		return errs
+	}
 	var errs field.ErrorList
-	errs = append(errs, ev.checkRequester(spec)...)
-	requester := len(errs) == 0
 	if len(ev.req.Problems) > 0 || ev.req.CSR == nil {
 		return append(errs, ev.req.Problems...)
 	}
@@ -41,10 +44,5 @@ func (ev *evaluation) check(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
 	errs = append(errs, ev.checkAllowed(&spec.Allowed)...)
 	errs = append(errs, checkExtensions(&ev.facts)...)
 	errs = append(errs, checkPrivateKey(spec.PrivateKey, &ev.facts)...)
-	if !requester {
-		// Rules are written for the policy's requesters; what they would say of anyone else
-		// changes nothing and only buries the one error that matters.
-		return errs
-	}
 	return append(errs, ev.checkValidations(spec)...)
 }

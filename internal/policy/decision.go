@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +50,14 @@ type PolicyViolation struct {
 	Errors field.ErrorList
 }
 
+// notARequester is 1 when the policy refused the CSR only because it does not name the requester.
+func (v PolicyViolation) notARequester() int {
+	if len(v.Errors) == 1 && v.Errors[0].Field == "spec.requesters" {
+		return 1
+	}
+	return 0
+}
+
 // maxListedViolations bounds Message: a CSR condition is read by people, and an event message is
 // cut at 1 KiB by the API server anyway.
 const maxListedViolations = 10
@@ -85,6 +95,11 @@ func withViolations(head string, violations []PolicyViolation) string {
 	if len(violations) == 0 {
 		return head
 	}
+	// The policies that name the requester come first: theirs are the errors to act on.
+	violations = slices.Clone(violations)
+	slices.SortStableFunc(violations, func(a, b PolicyViolation) int {
+		return cmp.Compare(a.notARequester(), b.notARequester())
+	})
 	var b strings.Builder
 	b.WriteString(head)
 	b.WriteString(": ")

@@ -22,13 +22,14 @@ func TestMessage(t *testing.T) {
 		{name: "not governed", want: []string{"no SignerPolicy governs"}},
 		{name: "approved names the policy", policies: []v1alpha1.SignerPolicy{allowing("web")},
 			want: []string{`approved by SignerPolicy "web"`}},
-		{name: "denied lists each policy's field errors", policies: []v1alpha1.SignerPolicy{allowing("web"), refusing("bob-only")},
+		{name: "denied lists each policy's field errors, the requester's own policy first", policies: []v1alpha1.SignerPolicy{refusing("a-bob-only"), allowing("web")},
 			template: evil,
 			want: []string{
-				"denied",
-				`policy "bob-only": [spec.requesters: Forbidden: "alice" is not a listed user`,
-				`policy "web": spec.allowed.dnsNames: Invalid value: "evil.com": matches none of the allowed patterns`,
-			}},
+				`denied: no SignerPolicy allows this request: policy "web": spec.allowed.dnsNames: Invalid value: "evil.com": matches none of the allowed patterns; ` +
+					`policy "a-bob-only": spec.requesters: Forbidden: "alice" is not a listed user`,
+			},
+			// A policy that does not name the requester says only that.
+			notWant: []string{`policy "a-bob-only": [`}},
 		{name: "manual allowing names the policy", policies: []v1alpha1.SignerPolicy{manual(allowing("web"))},
 			want: []string{`SignerPolicy "web" allows`, "manual"}},
 		{name: "manual refusing lists field errors", policies: []v1alpha1.SignerPolicy{manual(allowing("web"))}, template: evil,
