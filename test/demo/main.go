@@ -119,11 +119,11 @@ func showPolicyLifecycle(k kubectl) error {
 		return err
 	}
 
-	step("All samples: an Automatic policy on a namespaced Issuer, a Manual one on a ClusterIssuer")
+	step("All samples: policies on one issuer and on issuers by pattern, Automatic and Manual")
 	if err := k.show("apply", "--server-side", "-k", "config/samples"); err != nil {
 		return err
 	}
-	if err := k.waitFor("signerpolicy/platform-root-cas", "condition=Ready"); err != nil {
+	if err := k.show("wait", "--for=condition=Ready", "signerpolicies", "--all", "--timeout=60s"); err != nil {
 		return err
 	}
 	if err := k.show("get", "signerpolicies"); err != nil {
