@@ -66,8 +66,8 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if _, err := csr.ParseSignerName(c.Spec.SignerName); err != nil {
 		return ctrl.Result{}, nil
 	}
-	var policies policyv1alpha1.SignerPolicyList
-	if err := r.Client.List(ctx, &policies, client.MatchingFields{policyBySignerNameIndex: c.Spec.SignerName}, readOnly); err != nil {
+	policies, err := policiesForSigner(ctx, r.Client, c.Spec.SignerName)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	request := requestFor(&c)
@@ -76,8 +76,8 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	namespaces.into(&request)
-	decision := r.Evaluator.Evaluate(policies.Items, request)
-	return ctrl.Result{}, r.act(ctx, &c, request, decision, policies.Items)
+	decision := r.Evaluator.Evaluate(policies, request)
+	return ctrl.Result{}, r.act(ctx, &c, request, decision, policies)
 }
 
 // act carries out a decision: the only writes are through the /approval subresource.

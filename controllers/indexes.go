@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmexperimental "github.com/cert-manager/cert-manager/pkg/apis/experimental/v1alpha1"
@@ -25,6 +26,7 @@ func registerIndexes(ctx context.Context, indexer client.FieldIndexer, clusterRe
 		fn    client.IndexerFunc
 	}{
 		{&policyv1alpha1.SignerPolicy{}, policyBySignerNameIndex, indexPolicyBySignerName},
+		{&policyv1alpha1.SignerPolicy{}, policyBySelectedKindIndex, indexPolicyBySelectedKind},
 		{&certificatesv1.CertificateSigningRequest{}, csrBySignerNameIndex, indexCSRBySignerName},
 		{&certificatesv1.CertificateSigningRequest{}, csrByPrivateKeySecretIndex, indexCSRByPrivateKeySecret(clusterResourceNamespace)},
 		{&cmapi.Issuer{}, issuerBySecretIndex, indexIssuerBySecret("")},
@@ -49,14 +51,49 @@ func indexPolicyBySignerName(obj client.Object) []string {
 
 // governedSignerNames are the signer names a policy governs: its issuerRef's, which holds whether
 // or not the issuer exists, or those of the existing issuers its selection selects, which the
-// policy controller keeps in status. Those lag a new issuer by a reconcile, and the evaluator
-// checks every selection against the CSR's own issuer, so a lagging status can only leave a CSR
-// undecided a moment, never let a policy decide a CSR it does not govern.
+// policy controller keeps in status. They find a policy's neighbours and the CSRs a policy change
+// wakes; a CSR's own policies are found with policiesForSigner, which does not depend on status.
 func governedSignerNames(p *policyv1alpha1.SignerPolicy) []string {
 	if p.Spec.IssuerRef != nil {
 		return []string{p.Spec.IssuerRef.SignerName()}
 	}
 	return p.Status.SignerNames
+}
+
+// policyBySelectedKindIndex indexes the policies that select issuers by the kind they select, so
+// that every such policy is asked about a CSR of that kind, whatever its status lists yet.
+const policyBySelectedKindIndex = "spec.issuers.kind"
+
+func indexPolicyBySelectedKind(obj client.Object) []string {
+	if s := obj.(*policyv1alpha1.SignerPolicy).Spec.Issuers; s != nil {
+		return []string{string(s.Kind)}
+	}
+	return nil
+}
+
+// policiesForSigner lists the policies that may govern a signer: those whose issuerRef names it
+// and every policy selecting issuers of its kind, each once. The evaluator decides which of them
+// govern it, so a status that has not caught up with a new issuer neither hides a selection
+// policy from its CSRs (and lets another policy deny them for good) nor widens one.
+func policiesForSigner(ctx context.Context, c client.Reader, signerName string) ([]policyv1alpha1.SignerPolicy, error) {
+	var byName, byKind policyv1alpha1.SignerPolicyList
+	if err := c.List(ctx, &byName, client.MatchingFields{policyBySignerNameIndex: signerName}, readOnly); err != nil {
+		return nil, err
+	}
+	ref, err := csr.ParseSignerName(signerName)
+	if err != nil {
+		return byName.Items, nil
+	}
+	if err := c.List(ctx, &byKind, client.MatchingFields{policyBySelectedKindIndex: string(ref.Kind)}, readOnly); err != nil {
+		return nil, err
+	}
+	policies := slices.Clone(byKind.Items)
+	for _, p := range byName.Items {
+		if p.Spec.Issuers == nil { // the selection policies are all in byKind already
+			policies = append(policies, p)
+		}
+	}
+	return policies, nil
 }
 
 // csrBySignerNameIndex indexes CSRs by signerName, so a policy change requeues only the CSRs

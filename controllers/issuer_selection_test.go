@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -103,4 +104,61 @@ func TestIssuerSelectionLeavesOthersUndecided(t *testing.T) {
 	if len(got.Status.Conditions) > 0 {
 		t.Errorf("a CSR for an Issuer the selection leaves out was decided: %+v", got.Status.Conditions)
 	}
+}
+
+// A CSR for an issuer that appears after it was submitted is asked of every selection of its kind
+// at once, not only of those whose status lists the issuer yet: another policy on the signer that
+// becomes Ready first must not get to deny, for good, what the selection allows.
+func TestASelectionDecidesBeforeItsStatusListsTheIssuer(t *testing.T) {
+	ns := env.Namespace(t)
+	ref := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: policyName(t) + "-ref"}, Spec: policyv1alpha1.SignerPolicySpec{
+		IssuerRef:  &policyv1alpha1.IssuerReference{Kind: "Issuer", Namespace: ns, Name: "ca-new"},
+		Requesters: policyv1alpha1.Subjects{Users: []string{"bob-" + ns}},
+		Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}},
+	}}
+	sel := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: policyName(t) + "-sel"}, Spec: policyv1alpha1.SignerPolicySpec{
+		Issuers:    &policyv1alpha1.IssuerSelector{Kind: "Issuer", Names: []string{"ca-*"}, Namespaces: []string{ns}},
+		Requesters: policyv1alpha1.Subjects{Users: []string{"alice-" + ns}},
+		Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}},
+	}}
+	env.Create(t, ref)
+	env.Create(t, sel)
+	readyStatus(t, ref.Name, metav1.ConditionFalse)
+	alice := "alice-" + ns
+	env.GrantCSRCreate(t, alice)
+	c := env.SubmitCSR(t, env.User(t, alice), harness.CSR{SignerName: "issuers.cert-manager.io/" + ns + ".ca-new", Request: dnsCSR(t, "web.example.com")})
+	env.Create(t, caIssuer(ns, "ca-new"))
+	env.WaitForCSR(t, c.Name, wait, approvedBy(sel.Name))
+}
+
+// One governed namespace that cannot take a reference Role (it is being deleted) neither keeps the
+// policy out of force nor keeps a namespace it no longer governs holding its grant.
+func TestASelectionSurvivesATerminatingNamespace(t *testing.T) {
+	label := "term-" + policyName(t)[len(policyName(t))-8:]
+	a, b, going := env.Namespace(t), env.Namespace(t), env.Namespace(t)
+	for _, ns := range []string{a, b, going} {
+		setLabel(t, ns, label, "yes")
+		env.Create(t, caIssuer(ns, "ca"))
+	}
+	p := &policyv1alpha1.SignerPolicy{ObjectMeta: metav1.ObjectMeta{Name: policyName(t)}, Spec: policyv1alpha1.SignerPolicySpec{
+		Issuers: &policyv1alpha1.IssuerSelector{Kind: policyv1alpha1.IssuerKindIssuer, Names: []string{"ca"},
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{label: "yes"}}},
+		Requesters: policyv1alpha1.Subjects{Users: []string{"alice-" + a}},
+		Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.example.com"}},
+	}}
+	env.Create(t, p)
+	readyStatus(t, p.Name, metav1.ConditionTrue)
+	governedNow(t, p, []string{a, b, going}, a, b, going)
+
+	// envtest runs no namespace controller, so the namespace stays Terminating with its Issuer,
+	// as a finalizer on the Issuer would keep it in a real cluster; its Roles go as they would.
+	if err := env.Admin.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: going}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Admin.Delete(context.Background(), &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: going, Name: rbac.ReferenceRoleName(p)}}); err != nil {
+		t.Fatal(err)
+	}
+	setLabel(t, b, label, "")
+	governedNow(t, p, []string{a, b}, a)
+	readyStatus(t, p.Name, metav1.ConditionTrue)
 }

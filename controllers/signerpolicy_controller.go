@@ -144,8 +144,12 @@ func (r *SignerPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&policyv1alpha1.SignerPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&rbacv1.Role{}).Owns(&rbacv1.RoleBinding{}).
 		Owns(&rbacv1.ClusterRole{}).Owns(&rbacv1.ClusterRoleBinding{}).
-		Watches(&cmapi.Issuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindIssuer))).
-		Watches(&cmapi.ClusterIssuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindClusterIssuer))).
+		// What a policy reads of an issuer is in its spec (its type) and its existence, so a status
+		// update (cert-manager's Ready condition) wakes no policy.
+		Watches(&cmapi.Issuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindIssuer)),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&cmapi.ClusterIssuer{}, handler.EnqueueRequestsFromMapFunc(r.policiesForIssuer(policyv1alpha1.IssuerKindClusterIssuer)),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.policiesWithSelectors),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		// A policy arriving on a signer, leaving it or changing its mode changes what the other

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -55,23 +56,27 @@ func (r *SignerPolicyReconciler) applyRBAC(ctx context.Context, p *policyv1alpha
 	keep := make(map[policyv1alpha1.GeneratedObject]bool, len(desired))
 	refs := make([]policyv1alpha1.GeneratedObject, 0, len(desired))
 	var changes []rbacChange
+	var applyErrs []error
+	// One object that cannot be written (a namespace being deleted refuses new Roles) must not
+	// keep the others from being written, nor what the policy no longer implies from going.
 	for _, obj := range desired {
+		ref := policyv1alpha1.GeneratedObject{Kind: obj.Kind, Name: obj.Name, Namespace: obj.Namespace}
+		keep[ref] = true
+		refs = append(refs, ref)
 		change, err := r.apply(ctx, obj)
 		if err != nil {
-			return nil, changes, err
+			applyErrs = append(applyErrs, err)
+			continue
 		}
 		if change != nil {
 			changes = append(changes, *change)
 		}
-		ref := policyv1alpha1.GeneratedObject{Kind: obj.Kind, Name: obj.Name, Namespace: obj.Namespace}
-		keep[ref] = true
-		refs = append(refs, ref)
 	}
 	deleted, err := r.deleteGenerated(ctx, p.Name, keep)
 	for _, ref := range deleted {
 		changes = append(changes, rbacChange{ReasonRBACDeleted, fmt.Sprintf("deleted %s %s: the policy no longer implies it", ref.Kind, describeRef(ref))})
 	}
-	return refs, changes, err
+	return refs, changes, errors.Join(append(applyErrs, err)...)
 }
 
 // apply writes one generated object with its typed apply configuration and reports whether that

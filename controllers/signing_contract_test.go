@@ -51,6 +51,7 @@ func newContractFixture(t *testing.T) *contractFixture {
 		WithObjects(c.DeepCopy(), &policy, issuer).
 		WithStatusSubresource(&certificatesv1.CertificateSigningRequest{}).
 		WithIndex(&policyv1alpha1.SignerPolicy{}, policyBySignerNameIndex, indexPolicyBySignerName).
+		WithIndex(&policyv1alpha1.SignerPolicy{}, policyBySelectedKindIndex, indexPolicyBySelectedKind).
 		Build()
 	f := &contractFixture{fake: signertest.New(), events: record.NewFakeRecorder(16), csr: c}
 	signers, err := signer.NewRegistry(signer.Entry{Type: signer.TypeCA, Signer: f.fake})

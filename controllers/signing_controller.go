@@ -180,9 +180,7 @@ func (r *SigningReconciler) signerFailed(ctx context.Context, c *certificatesv1.
 }
 
 func (r *SigningReconciler) policiesOf(ctx context.Context, signerName string) ([]policyv1alpha1.SignerPolicy, error) {
-	var policies policyv1alpha1.SignerPolicyList
-	err := r.Client.List(ctx, &policies, client.MatchingFields{policyBySignerNameIndex: signerName}, readOnly)
-	return policies.Items, err
+	return policiesForSigner(ctx, r.Client, signerName)
 }
 
 // mayReference asks the API server whether the CSR's requester may use the namespaced Issuer:

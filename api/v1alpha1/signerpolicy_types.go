@@ -140,8 +140,8 @@ type IssuerSelector struct {
 	// +required
 	Kind IssuerKind `json:"kind"`
 
-	// names are patterns of issuer names, in which `*` matches any run of characters other than
-	// '.': `*` alone selects every issuer of the kind (in the selected namespaces).
+	// names are patterns of issuer names, in which `*` matches any run of characters: `*` alone
+	// selects every issuer of the kind (in the selected namespaces).
 	// +required
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1
@@ -238,7 +238,7 @@ type ServiceAccountSelector struct {
 	NamespaceSelector metav1.LabelSelector `json:"namespaceSelector"`
 
 	// names are patterns the service account's name must match, in which `*` matches any run of
-	// characters other than '.'. Omitted: every service account of the selected namespaces.
+	// characters. Omitted: every service account of the selected namespaces.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apiserver/pkg/cel/library"
 
 	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 )
 
 // celRequest is the CSR as a rule sees it, as `request`. Names and subject attributes are lists
@@ -57,6 +58,14 @@ type celRequester struct {
 	Extra    map[string][]string `cel:"extra"`
 	// ServiceAccount is empty for a requester that is not a service account.
 	ServiceAccount celServiceAccount `cel:"serviceAccount"`
+}
+
+// celIssuer is the issuer the CSR names, as `issuer`: a rule can tie it to the requester, for
+// example so that a tenant's service accounts use only their own namespace's Issuer.
+type celIssuer struct {
+	Kind      string `cel:"kind"`
+	Name      string `cel:"name"`
+	Namespace string `cel:"namespace"` // empty for a ClusterIssuer
 }
 
 type celServiceAccount struct {
@@ -118,9 +127,10 @@ func newRules() (*rules, error) {
 		library.CIDR(),
 		library.Format(),
 		ext.NativeTypes(reflect.TypeFor[celRequest](), reflect.TypeFor[celKey](), reflect.TypeFor[celRequester](),
-			reflect.TypeFor[celServiceAccount](), ext.ParseStructTags(true)),
+			reflect.TypeFor[celServiceAccount](), reflect.TypeFor[celIssuer](), ext.ParseStructTags(true)),
 		cel.Variable("request", cel.ObjectType("policy.celRequest")),
 		cel.Variable("requester", cel.ObjectType("policy.celRequester")),
+		cel.Variable("issuer", cel.ObjectType("policy.celIssuer")),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("building the CEL environment for validation rules: %w", err)
@@ -205,7 +215,7 @@ func (ev *evaluation) checkValidations(spec *v1alpha1.SignerPolicySpec) field.Er
 		return field.ErrorList{field.Forbidden(field.NewPath("spec", "validations"), fmt.Sprintf(
 			"the CSR holds %d %s, and validation rules are evaluated only for CSRs holding at most %d values of an attribute", n, name, maxListSize))}
 	}
-	activation := map[string]any{"request": request, "requester": ev.celRequester()}
+	activation := map[string]any{"request": request, "requester": ev.celRequester(), "issuer": ev.celIssuer()}
 	var errs field.ErrorList
 	for i, v := range spec.Validations {
 		errs = append(errs, ev.checkRule(i, v, activation)...)
@@ -320,6 +330,14 @@ func emailsLowered(addresses []string) []string {
 		}
 	}
 	return addresses
+}
+
+func (ev *evaluation) celIssuer() celIssuer {
+	ref, err := csr.ParseSignerName(ev.req.SignerName)
+	if err != nil {
+		return celIssuer{} // the policy governs no such signer; rules are never asked
+	}
+	return celIssuer{Kind: string(ref.Kind), Name: ref.Name, Namespace: ref.Namespace}
 }
 
 // texts returns the values' text, never nil, so that a rule sees an empty list rather than null.

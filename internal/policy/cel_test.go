@@ -248,3 +248,27 @@ func TestValidationsCheckLiteralsAtCompileTime(t *testing.T) {
 		assertFields(t, e.Validate(&p.Spec), "spec.validations[0].rule FieldValueInvalid")
 	}
 }
+
+// A selection of many tenants' Issuers with many tenants' service accounts would let one tenant use
+// another's CA; the issuer variable lets the rule tie them together.
+func TestValidationsTieTheIssuerToTheRequester(t *testing.T) {
+	e := newTestEvaluator(t)
+	tenant := map[string]string{"tenant": "true"}
+	p := basePolicy("tenants")
+	p.Spec.IssuerRef = nil
+	p.Spec.Issuers = &v1alpha1.IssuerSelector{Kind: v1alpha1.IssuerKindIssuer, Names: []string{"ca"},
+		NamespaceSelector: &metav1.LabelSelector{MatchLabels: tenant}}
+	p.Spec.Requesters = v1alpha1.Subjects{ServiceAccountSelectors: []v1alpha1.ServiceAccountSelector{{NamespaceSelector: metav1.LabelSelector{MatchLabels: tenant}}}}
+	p.Spec.Allowed = v1alpha1.Allowed{DNSNames: []string{"*.$(requester.serviceAccount.namespace).svc"}}
+	p.Spec.Validations = []v1alpha1.Validation{{
+		Rule: `issuer.kind == "Issuer" && issuer.name == "ca" && issuer.namespace == requester.serviceAccount.namespace`, Message: "use your own namespace's CA"}}
+	for issuerNamespace, want := range map[string]Result{"shop": Approve, "bank": Deny} {
+		req := baseRequest(t, &x509.CertificateRequest{DNSNames: []string{"web.shop.svc"}})
+		req.SignerName = "issuers.cert-manager.io/" + issuerNamespace + ".ca"
+		req.Requester = Requester{Username: "system:serviceaccount:shop:web"}
+		req.ServiceAccountNamespaceLabels, req.IssuerNamespaceLabels = tenant, tenant
+		if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, req); d.Result != want {
+			t.Errorf("shop's service account, %s's Issuer: %s, want %s", issuerNamespace, d.Message(), want)
+		}
+	}
+}

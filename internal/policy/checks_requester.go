@@ -54,13 +54,19 @@ func (ev *evaluation) selects(sel v1alpha1.ServiceAccountSelector) bool {
 	if err != nil || selector.Empty() || !selector.Matches(labels.Set(nsLabels)) {
 		return false
 	}
-	return len(sel.Names) == 0 || ev.m.matchAny(sel.Names, ev.facts.id.saName, matchExact)
+	return len(sel.Names) == 0 || globAny(sel.Names, ev.facts.id.saName)
 }
 
-// validateSelectors reports the namespace selectors of the requesters that do not parse (an
-// operator Kubernetes does not know, values where none belong), which select nobody.
-func validateSelectors(s *v1alpha1.Subjects) field.ErrorList {
+// validateSelectors reports the namespace selectors that do not parse (an operator Kubernetes does
+// not know, values where none belong), which select nothing.
+func validateSelectors(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
 	var errs field.ErrorList
+	if sel := spec.Issuers; sel != nil && sel.NamespaceSelector != nil {
+		if _, err := metav1.LabelSelectorAsSelector(sel.NamespaceSelector); err != nil {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "issuers", "namespaceSelector"), "", "does not parse, so it selects nothing: "+err.Error()))
+		}
+	}
+	s := &spec.Requesters
 	for i := range s.ServiceAccountSelectors {
 		if _, err := metav1.LabelSelectorAsSelector(&s.ServiceAccountSelectors[i].NamespaceSelector); err != nil {
 			errs = append(errs, field.Invalid(field.NewPath("spec", "requesters", "serviceAccountSelectors").Index(i).Child("namespaceSelector"),

@@ -32,7 +32,7 @@ func NewEvaluator() (*Evaluator, error) {
 // namespace selectors that do not parse, and validation rules that do not compile or cost too
 // much. A policy with errors must not be Ready.
 func (e *Evaluator) Validate(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
-	return append(validateSelectors(&spec.Requesters), e.rules.validate(spec.Validations)...)
+	return append(validateSelectors(spec), e.rules.validate(spec.Validations)...)
 }
 
 // Evaluate decides a pending CSR against every policy; only those governing req.SignerName count.

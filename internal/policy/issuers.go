@@ -1,6 +1,9 @@
 package policy
 
 import (
+	"path"
+	"slices"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -20,17 +23,26 @@ func Governs(spec *v1alpha1.SignerPolicySpec, ref v1alpha1.IssuerReference, issu
 	if s == nil || s.Kind != ref.Kind {
 		return false
 	}
-	var m matcher // names and namespaces hold no placeholders, which the schema refuses
-	if !m.matchAny(s.Names, ref.Name, matchExact) {
+	if !globAny(s.Names, ref.Name) {
 		return false
 	}
 	if ref.Kind == v1alpha1.IssuerKindClusterIssuer {
 		return true
 	}
-	if len(s.Namespaces) > 0 && !m.matchAny(s.Namespaces, ref.Namespace, matchExact) {
+	if len(s.Namespaces) > 0 && !globAny(s.Namespaces, ref.Namespace) {
 		return false
 	}
 	return s.NamespaceSelector == nil || selectorMatches(s.NamespaceSelector, issuerNamespaceLabels)
+}
+
+// globAny matches a name against patterns of Kubernetes object names, in which `*` matches any run
+// of characters; the schema lets the patterns hold nothing but name characters and `*`, so no
+// other character is special, and a pattern that does not parse matches nothing.
+func globAny(patterns []string, name string) bool {
+	return slices.ContainsFunc(patterns, func(p string) bool {
+		ok, err := path.Match(p, name)
+		return err == nil && ok
+	})
 }
 
 // selectorMatches is false for labels the caller could not read and for a selector that does not

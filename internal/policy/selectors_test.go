@@ -27,7 +27,8 @@ func TestServiceAccountSelectors(t *testing.T) {
 		{"a named service account of a selected namespace", "system:serviceaccount:shop:web", teamA, Approve},
 		{"a name matching a pattern", "system:serviceaccount:shop:api-orders", teamA, Approve},
 		{"a name matching no pattern", "system:serviceaccount:shop:db", teamA, Deny},
-		{"* does not span a dot", "system:serviceaccount:shop:api-orders.v2", teamA, Deny},
+		{"* spans dots", "system:serviceaccount:shop:api-orders.v2", teamA, Approve},
+		{"a pattern matches the whole name", "system:serviceaccount:shop:xapi-orders", teamA, Deny},
 		{"a namespace with other labels", "system:serviceaccount:shop:web", map[string]string{"team": "b"}, Deny},
 		{"a namespace the caller could not find", "system:serviceaccount:shop:web", nil, Deny},
 		{"a person, whatever the labels say", "web", teamA, Deny},
@@ -70,5 +71,15 @@ func TestServiceAccountNamespace(t *testing.T) {
 		if ns, ok := ServiceAccountNamespace(username); ns != want || ok != (want != "") {
 			t.Errorf("ServiceAccountNamespace(%q) = %q, %t; want %q", username, ns, ok, want)
 		}
+	}
+}
+
+// An issuers.namespaceSelector that does not parse selects nothing, and Validate says so.
+func TestIssuerNamespaceSelectorsThatDoNotParse(t *testing.T) {
+	spec := v1alpha1.SignerPolicySpec{Issuers: &v1alpha1.IssuerSelector{Kind: "Issuer", Names: []string{"ca"},
+		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tenant", Operator: "In"}}}}}
+	assertFields(t, newTestEvaluator(t).Validate(&spec), "spec.issuers.namespaceSelector FieldValueInvalid")
+	if Governs(&spec, v1alpha1.IssuerReference{Kind: "Issuer", Namespace: "shop", Name: "ca"}, map[string]string{"tenant": "true"}) {
+		t.Error("a selector that does not parse selected a namespace")
 	}
 }

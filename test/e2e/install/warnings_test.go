@@ -105,6 +105,17 @@ func TestRiskyPoliciesAreWarnedAboutAtApplyTime(t *testing.T) {
 			p.Spec.Requesters.Groups = []string{"team-a", "system:authenticated"}
 		},
 			"spec.requesters.groups holds system:authenticated"},
+		{"tenants' service accounts across tenants' Issuers, with no rule tying them", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.IssuerRef, p.Spec.Issuers = nil, &policyv1alpha1.IssuerSelector{Kind: "Issuer", Names: []string{"ca"}, Namespaces: []string{"*"}}
+			p.Spec.Requesters.ServiceAccountSelectors = []policyv1alpha1.ServiceAccountSelector{{
+				NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "true"}}}}
+		}, "may use another's Issuers"},
+		{"the same, tied by a rule", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.IssuerRef, p.Spec.Issuers = nil, &policyv1alpha1.IssuerSelector{Kind: "Issuer", Names: []string{"ca"}, Namespaces: []string{"*"}}
+			p.Spec.Requesters.ServiceAccountSelectors = []policyv1alpha1.ServiceAccountSelector{{
+				NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "true"}}}}
+			p.Spec.Validations = []policyv1alpha1.Validation{{Rule: "issuer.namespace == requester.serviceAccount.namespace"}}
+		}, ""},
 		{"CA certificates without a person", func(p *policyv1alpha1.SignerPolicy) { p.Spec.AllowCA = true }, "spec.allowCA under Automatic approval"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
