@@ -21,10 +21,31 @@ KUBE_LDFLAGS := -s -w \
 CONTROLPLANE := $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(K8S_BIN)/kubectl
 
 CONTROLLER_GEN := $(GO) tool controller-gen
+KUSTOMIZE := $(GO) tool kustomize
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-IMG ?= ghcr.io/signerpolicy/signer-policy-operator:$(VERSION)
+IMAGE_TAG_BASE ?= ghcr.io/signerpolicy/signer-policy-operator
+IMG ?= $(IMAGE_TAG_BASE):$(VERSION)
+# The bundle image `make bundle-build` builds and `make bundle-push` pushes.
+BUNDLE_IMG ?= $(IMAGE_TAG_BASE)-bundle:$(VERSION)
+CONTAINER_TOOL ?= docker
 TEST_FLAGS ?=
+
+# kubectl of the deployment targets: the one `make controlplane` builds into bin/k8s, unless
+# KUBECTL names another. They act on the cluster of $KUBECONFIG (or ~/.kube/config).
+KUBECTL ?= $(K8S_BIN)/kubectl
+KUBECTL_PREREQ = $(filter $(K8S_BIN)/kubectl,$(KUBECTL))
+# What `make deploy`, `make undeploy` and `make build-installer` install, relative to this
+# directory: config/default (one Deployment) or config/split (three).
+DEPLOY_CONFIG ?= config/default
+# Where `make build-installer` writes install.yaml.
+DIST ?= dist
+# Where `make bundle` writes the bundle.
+BUNDLE_DIR ?= bundle
+BUNDLE_DOCKERFILE ?= bundle.Dockerfile
+ifndef ignore-not-found
+  ignore-not-found = false
+endif
 
 # The Helm chart; its files/ holds copies of the generated CRDs and ClusterRole that `make
 # manifests` writes, because a chart can read only files inside itself.
@@ -50,8 +71,8 @@ generate: ## Generate deepcopy methods for the API types.
 	$(CONTROLLER_GEN) object paths="./api/..."
 
 .PHONY: bundle
-bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/manifests.
-	$(GO) run ./internal/bundle/cmd/bundle-gen --config config/manifests --out bundle --dockerfile bundle.Dockerfile
+bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/manifests and PROJECT.
+	$(GO) run ./internal/bundle/cmd/bundle-gen --config config/manifests --project PROJECT --out $(BUNDLE_DIR) --dockerfile $(BUNDLE_DOCKERFILE)
 
 .PHONY: fmt
 fmt: ## Run gofmt over the tree.
@@ -115,6 +136,42 @@ $(K8S_BIN)/kubectl: test/controlplane/go.mod test/controlplane/go.sum
 $(K8S_BIN)/etcd: test/controlplane/go.mod test/controlplane/go.sum test/controlplane/etcd/main.go
 	cd test/controlplane && $(GO) build -trimpath -ldflags "-s -w" -o $@ ./etcd
 
+##@ Deployment
+
+# with-image builds $(DEPLOY_CONFIG) with the operator image set to IMG, through a throwaway
+# overlay under bin/: kubebuilder's targets run `kustomize edit set image` in config/manager
+# instead, but the committed image tag there is the bundle's version and must not move.
+# CONFIG_IMAGE is the image name config/manager gives the operator.
+CONFIG_IMAGE := ghcr.io/signerpolicy/signer-policy-operator
+define with-image
+overlay=$$(mktemp -d $(BIN)/overlay.XXXXXX) && trap 'rm -rf "$$overlay"' EXIT && \
+	printf 'resources:\n  - ../../%s\n' "$(DEPLOY_CONFIG)" >"$$overlay/kustomization.yaml" && \
+	(cd "$$overlay" && $(KUSTOMIZE) edit set image $(CONFIG_IMAGE)=$(IMG)) && \
+	$(KUSTOMIZE) build "$$overlay"
+endef
+
+.PHONY: install
+install: manifests $(KUBECTL_PREREQ) ## Install the CRD into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply -f -
+
+.PHONY: uninstall
+uninstall: manifests $(KUBECTL_PREREQ) ## Delete the CRD, and with it every SignerPolicy (ignore-not-found=true ignores a missing one).
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: deploy
+deploy: manifests $(KUBECTL_PREREQ) ## Deploy the operator (DEPLOY_CONFIG, image IMG) to the cluster of the current kubeconfig.
+	@mkdir -p $(BIN)
+	$(with-image) | $(KUBECTL) apply -f -
+
+.PHONY: undeploy
+undeploy: $(KUBECTL_PREREQ) ## Delete what deploy created: namespace, CRD and every SignerPolicy (ignore-not-found=true ignores missing ones).
+	$(KUSTOMIZE) build $(DEPLOY_CONFIG) | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: build-installer
+build-installer: manifests generate ## Write DIST/install.yaml: the CRD and the operator (DEPLOY_CONFIG, image IMG) in one file.
+	@mkdir -p $(BIN) $(DIST)
+	$(with-image) >$(DIST)/install.yaml
+
 ##@ Build and run
 
 .PHONY: build
@@ -139,7 +196,19 @@ bench: controlplane build ## Measure issuance on a local control plane (BENCH_FL
 
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a container engine).
-	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the operator image IMG (needs a container engine).
+	$(CONTAINER_TOOL) push $(IMG)
+
+.PHONY: bundle-build
+bundle-build: ## Build the bundle image BUNDLE_IMG from bundle/ (needs a container engine).
+	$(CONTAINER_TOOL) build -f $(BUNDLE_DOCKERFILE) -t $(BUNDLE_IMG) .
+
+.PHONY: bundle-push
+bundle-push: ## Push the bundle image BUNDLE_IMG (needs a container engine).
+	$(MAKE) --no-print-directory docker-push IMG=$(BUNDLE_IMG)
 
 .PHONY: help
 help: ## Show this help.

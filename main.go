@@ -48,6 +48,7 @@ type flags struct {
 	metricsSecure            bool
 	probeAddr                string
 	leaderElect              bool
+	leaderElectionNamespace  string
 	clusterResourceNamespace string
 	concurrency              int
 	controllers              string
@@ -62,6 +63,8 @@ func parseFlags(zapOpts *zap.Options) flags {
 	flag.BoolVar(&f.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, to scrapers the API server authenticates and authorizes.")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
 	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader so that only one replica acts at a time.")
+	flag.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "",
+		"Namespace of the leader election Lease (default: the operator's own namespace; required with --leader-elect outside a cluster).")
 	flag.StringVar(&f.clusterResourceNamespace, "cluster-resource-namespace", "",
 		"Namespace of ClusterIssuers' Secrets (default: the operator's own namespace).")
 	flag.IntVar(&f.concurrency, "concurrency", 4, "CSRs each CSR controller works on at once.")
@@ -109,6 +112,8 @@ func run() error {
 		Metrics:                metrics,
 		HealthProbeBindAddress: f.probeAddr,
 		LeaderElection:         f.leaderElect,
+		// Empty means the pod's own namespace, which a process outside a cluster does not have.
+		LeaderElectionNamespace: f.leaderElectionNamespace,
 		// Each set of controllers elects its own leader, so split Deployments both act.
 		LeaderElectionID: "signer-policy-operator-" + strings.Join(selected, "-"),
 	})

@@ -1,7 +1,8 @@
 // Package bundle renders the Operator Lifecycle Manager bundle from the objects config/manifests
-// builds to: the CSV base, the operator as config/default installs it, and the samples. Nothing
-// in the bundle is written by hand, and the output is deterministic, so `make bundle` twice
-// changes nothing.
+// builds to (the CSV base, the operator as config/default installs it, and the samples) and from
+// the external APIs the PROJECT file records, which become the bundle's dependencies. Nothing in
+// the bundle is written by hand, and the output is deterministic, so `make bundle` twice changes
+// nothing: even createdAt comes from the CSV base rather than the clock.
 package bundle
 
 import (
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/blang/semver/v4"
 	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
@@ -18,6 +20,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -34,8 +37,17 @@ const (
 // Files maps a path inside the bundle directory to its content.
 type Files map[string][]byte
 
-// Generate renders the bundle's manifests/ and metadata/ from config/manifests' objects.
-func Generate(objs []*unstructured.Unstructured) (Files, error) {
+// Annotations of the CSV the generator sets.
+const (
+	// AnnotationCreatedAt is the bundle's release time, which the CSV base must carry.
+	AnnotationCreatedAt = "createdAt"
+	// AnnotationSuggestedNamespace is where OperatorHub's console proposes to install.
+	AnnotationSuggestedNamespace = "operatorframework.io/suggested-namespace"
+)
+
+// Generate renders the bundle's manifests/, metadata/ (with dependencies.yaml declaring
+// dependencies) and tests/ (the scorecard config) from config/manifests' objects.
+func Generate(objs []*unstructured.Unstructured, dependencies []schema.GroupVersionKind) (Files, error) {
 	g := &generator{files: Files{}}
 	for _, o := range objs {
 		if err := g.add(o); err != nil {
@@ -53,6 +65,14 @@ func Generate(objs []*unstructured.Unstructured) (Files, error) {
 		return nil, err
 	}
 	g.files["metadata/annotations.yaml"] = annotations
+	if len(dependencies) > 0 {
+		if g.files["metadata/dependencies.yaml"], err = dependenciesFile(dependencies); err != nil {
+			return nil, err
+		}
+	}
+	if g.files[scorecardPath], err = scorecardConfig(); err != nil {
+		return nil, err
+	}
 	return g.files, nil
 }
 
@@ -66,6 +86,9 @@ func Annotations() map[string]string {
 		"operators.operatorframework.io.bundle.package.v1":         Package,
 		"operators.operatorframework.io.bundle.channels.v1":        Channel,
 		"operators.operatorframework.io.bundle.channel.default.v1": Channel,
+		// Where `operator-sdk scorecard` finds its config in the bundle image.
+		"operators.operatorframework.io.test.mediatype.v1": "scorecard+v1",
+		"operators.operatorframework.io.test.config.v1":    filepath.Dir(scorecardPath) + "/",
 	}
 }
 
@@ -76,7 +99,8 @@ type generator struct {
 	roles       map[string][]rbacv1.PolicyRule // "ClusterRole/name" or "Role/name"
 	bindings    []binding
 	examples    []map[string]any
-	ownedKinds  map[string]bool
+	// crds are the owned CRDs by kind, whose schemas describe the fields descriptors name.
+	crds map[string]*unstructured.Unstructured
 }
 
 // binding is a role granted to a service account.
@@ -87,7 +111,7 @@ type binding struct {
 
 func (g *generator) add(o *unstructured.Unstructured) error {
 	if g.roles == nil {
-		g.roles, g.ownedKinds = map[string][]rbacv1.PolicyRule{}, map[string]bool{}
+		g.roles, g.crds = map[string][]rbacv1.PolicyRule{}, map[string]*unstructured.Unstructured{}
 	}
 	switch o.GetKind() {
 	case "ClusterServiceVersion":
@@ -123,7 +147,7 @@ func (g *generator) add(o *unstructured.Unstructured) error {
 			}
 		}
 	case "CustomResourceDefinition":
-		g.ownedKinds[nestedString(o, "spec", "names", "kind")] = true
+		g.crds[nestedString(o, "spec", "names", "kind")] = o
 		return g.manifest(o)
 	case "Service":
 		return g.manifest(o)
@@ -165,10 +189,14 @@ func (g *generator) finishCSV() error {
 	if err != nil {
 		return err
 	}
-	if csv.Annotations == nil {
-		csv.Annotations = map[string]string{}
+	if _, err := time.Parse(time.RFC3339, csv.Annotations[AnnotationCreatedAt]); err != nil {
+		return fmt.Errorf("the CSV base's %s annotation %q is not an RFC 3339 time: set it to the release's date (%w)",
+			AnnotationCreatedAt, csv.Annotations[AnnotationCreatedAt], err)
 	}
 	csv.Annotations["containerImage"] = image
+	csv.Annotations[AnnotationSuggestedNamespace] = d.Namespace
+	csv.Spec.RelatedImages = relatedImages(g.deployments)
+	g.completeDescriptors()
 	examples, err := g.almExamples()
 	if err != nil {
 		return err
@@ -189,6 +217,8 @@ func (g *generator) finishCSV() error {
 	if err != nil {
 		return err
 	}
+	// A CSV's status is OLM's to write; the typed object would carry an empty one.
+	delete(content, "status")
 	data, err := marshal(content)
 	if err != nil {
 		return err
@@ -228,7 +258,7 @@ func (g *generator) almExamples() (string, error) {
 	var examples []map[string]any
 	for _, e := range g.examples {
 		u := &unstructured.Unstructured{Object: e}
-		if g.ownedKinds[u.GetKind()] {
+		if g.crds[u.GetKind()] != nil {
 			examples = append(examples, e)
 		}
 	}
@@ -237,6 +267,21 @@ func (g *generator) almExamples() (string, error) {
 	})
 	data, err := json.MarshalIndent(examples, "", "  ")
 	return string(data), err
+}
+
+// relatedImages lists every image the Deployments run, by container name, so that mirroring
+// tools and disconnected installs know what to copy.
+func relatedImages(deployments []appsv1.Deployment) []operatorsv1alpha1.RelatedImage {
+	var images []operatorsv1alpha1.RelatedImage
+	for _, d := range deployments {
+		spec := d.Spec.Template.Spec
+		for _, c := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
+			if !slices.ContainsFunc(images, func(i operatorsv1alpha1.RelatedImage) bool { return i.Image == c.Image }) {
+				images = append(images, operatorsv1alpha1.RelatedImage{Name: c.Name, Image: c.Image})
+			}
+		}
+	}
+	return images
 }
 
 // versionOf takes the bundle version from the operator image's tag (v0.1.0 → 0.1.0), so the
@@ -304,6 +349,7 @@ func Dockerfile() []byte {
 		fmt.Fprintf(&b, "LABEL %s=%s\n", k, a[k])
 	}
 	b.WriteString("\nCOPY bundle/manifests /manifests/\nCOPY bundle/metadata /metadata/\n")
+	fmt.Fprintf(&b, "COPY bundle/%[1]s /%[1]s/\n", filepath.Dir(scorecardPath))
 	return []byte(b.String())
 }
 

@@ -21,7 +21,15 @@ func generate(t *testing.T, root string) Files {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := Generate(objs)
+	project, err := os.ReadFile(filepath.Join(root, "PROJECT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dependencies, err := ExternalAPIs(project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := Generate(objs, dependencies)
 	if err != nil {
 		t.Fatal(err)
 	}
