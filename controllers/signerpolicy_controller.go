@@ -83,6 +83,7 @@ func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	ready := readyCondition(&policy, obs, rbacErr, r.SupportedTypes)
 	meta.SetStatusCondition(&desired.Status.Conditions, ready)
+	setStalled(&desired.Status, ready)
 	warnings, err := r.observeNeighbours(ctx, &policy, &desired.Status)
 	if err != nil {
 		return ctrl.Result{}, err

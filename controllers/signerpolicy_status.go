@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -69,6 +70,18 @@ func readyCondition(p *policyv1alpha1.SignerPolicy, obs policyObservation, rbacE
 			len(obs.issuers), strings.Join(signable, ", ")))
 	}
 	return c
+}
+
+// setStalled keeps the Stalled condition beside a Ready condition whose reason only a change to
+// the policy or its issuer's configuration can lift, and removes it otherwise.
+func setStalled(status *policyv1alpha1.SignerPolicyStatus, ready metav1.Condition) {
+	switch ready.Reason {
+	case policyv1alpha1.ReasonInvalidPolicy, policyv1alpha1.ReasonUnsupportedIssuerType, policyv1alpha1.ReasonTooManyIssuers:
+		meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: policyv1alpha1.ConditionStalled, Status: metav1.ConditionTrue,
+			ObservedGeneration: ready.ObservedGeneration, Reason: ready.Reason, Message: ready.Message})
+	default:
+		meta.RemoveStatusCondition(&status.Conditions, policyv1alpha1.ConditionStalled)
+	}
 }
 
 // readyTurned says whether moving from the previous Ready condition (nil when there was none) to

@@ -26,8 +26,11 @@ type SignerPolicy struct {
 	// +required
 	Spec SignerPolicySpec `json:"spec"`
 
-	// status is what the operator observed and generated for this policy.
+	// status is what the operator observed and generated for this policy. It defaults to an
+	// observedGeneration of 0, so that GitOps tools read a policy the operator has not looked at
+	// yet as in progress.
 	// +optional
+	// +kubebuilder:default={observedGeneration: 0}
 	Status SignerPolicyStatus `json:"status,omitempty"`
 }
 
@@ -533,6 +536,7 @@ type SignerPolicyStatus struct {
 	// observedGeneration is the generation of the spec this status describes. GitOps tools read a
 	// policy as still in progress while it is below metadata.generation.
 	// +optional
+	// +kubebuilder:default=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// signerName is the exact spec.signerName a CSR must use to reach the issuer of spec.issuerRef;
@@ -609,6 +613,11 @@ const (
 	// ReasonInvalidPolicy: the policy holds something the schema cannot refuse, such as a
 	// validation rule that does not compile.
 	ReasonInvalidPolicy = "InvalidPolicy"
+
+	// ConditionStalled is True while the policy cannot come into force until its spec or its
+	// issuer's configuration changes (InvalidPolicy, UnsupportedIssuerType, TooManyIssuers), as
+	// kstatus reads it: Flux then reports the policy Failed instead of waiting out its timeout.
+	ConditionStalled = "Stalled"
 
 	// ConditionSignerShared is True when other policies govern the same signer; status.otherPolicies
 	// names them.

@@ -72,9 +72,8 @@ func TestKstatusAndArgoCDReadThePoliciesTheOperatorReportsOn(t *testing.T) {
 		health{ready.Name, status.CurrentStatus, "Healthy"},
 		// The issuer may yet come (a policy synced before its issuer): waiting, not failed.
 		health{waiting.Name, status.InProgressStatus, "Progressing"},
-		// Only a change to the policy helps. kstatus has no way to tell that from a Ready
-		// condition, short of a Stalled condition, so Flux waits out its timeout; Argo CD knows.
-		health{invalid.Name, status.InProgressStatus, "Degraded"},
+		// Only a change to the policy helps: the Stalled condition says so to kstatus.
+		health{invalid.Name, status.FailedStatus, "Degraded"},
 	)
 
 	// With the operator stopped, the spec of the Ready policy changes and a new policy arrives.
@@ -100,10 +99,9 @@ func TestKstatusAndArgoCDReadThePoliciesTheOperatorReportsOn(t *testing.T) {
 	expect(t, script,
 		// The Ready condition still says True, for generation 1.
 		health{ready.Name, status.InProgressStatus, "Progressing"},
-		// kstatus reads an object with no status and no conditions as Current: nothing in it says
-		// otherwise. docs/gitops.md tells Flux users; the Argo CD check waits for a report. (A CRD
-		// defaulting status to {} and status.observedGeneration to 0 would make it InProgress.)
-		health{unseen.Name, status.CurrentStatus, "Progressing"},
+		// The schema defaults status.observedGeneration to 0, so a policy the operator has not
+		// reported on is behind its generation 1.
+		health{unseen.Name, status.InProgressStatus, "Progressing"},
 	)
 
 	if err := env.StartManager(options); err != nil {
