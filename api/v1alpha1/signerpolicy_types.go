@@ -181,14 +181,14 @@ type IssuerReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')`,message="must be an issuer's name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit; to govern issuers by pattern, use spec.issuers"
 	Name string `json:"name"`
 
 	// namespace is the Issuer's namespace: required for an Issuer, forbidden for a ClusterIssuer.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')`,message="must be a namespace's name: lower-case letters, digits and '-', starting and ending with a letter or digit; to govern Issuers of several namespaces, use spec.issuers"
 	Namespace string `json:"namespace,omitempty"`
 }
 
@@ -257,14 +257,14 @@ type ServiceAccountReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')`,message="must be a namespace's name: lower-case letters, digits and '-', starting and ending with a letter or digit; to select namespaces by label, use serviceAccountSelectors"
 	Namespace string `json:"namespace"`
 
 	// name is the service account's name.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')`,message="must be a service account's name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit; to match names by pattern, use serviceAccountSelectors"
 	Name string `json:"name"`
 }
 

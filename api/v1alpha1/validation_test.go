@@ -111,7 +111,7 @@ func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
 		{"unknown issuer kind", func(p *policyv1alpha1.SignerPolicy) { p.Spec.IssuerRef.Kind = "ExternalIssuer" },
 			"spec.issuerRef.kind", "Unsupported value"},
 		{"issuer name not a DNS subdomain", func(p *policyv1alpha1.SignerPolicy) { p.Spec.IssuerRef.Name = "My_CA" },
-			"spec.issuerRef.name", "should match"},
+			"spec.issuerRef.name", "to govern issuers by pattern, use spec.issuers"},
 		{"no requesters", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Requesters = policyv1alpha1.Subjects{} },
 			"spec.requesters", "must name at least one user, group, service account or service account selector"},
 		{"service account without namespace", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Requesters.ServiceAccounts[0].Namespace = "" },
@@ -200,7 +200,11 @@ func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
 		{"an empty issuer namespace selector", func(p *policyv1alpha1.SignerPolicy) {
 			p.Spec.IssuerRef, p.Spec.Issuers = nil, &policyv1alpha1.IssuerSelector{Kind: "Issuer", Names: []string{"ca"}, NamespaceSelector: &metav1.LabelSelector{}}
 		}, "spec.issuers.namespaceSelector", `write namespaces: ["*"]`},
-		{"empty namespace selector", func(p *policyv1alpha1.SignerPolicy) {
+		{"issuer name * as a pattern", func(p *policyv1alpha1.SignerPolicy) { p.Spec.IssuerRef.Name = "*" },
+			"spec.issuerRef.name", "to govern issuers by pattern, use spec.issuers"},
+		{"service account namespace in capitals", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Requesters.ServiceAccounts[0].Namespace = "Team-A" },
+			"spec.requesters.serviceAccounts[0].namespace", "must be a namespace's name"},
+				{"empty namespace selector", func(p *policyv1alpha1.SignerPolicy) {
 			p.Spec.Requesters.ServiceAccountSelectors = []policyv1alpha1.ServiceAccountSelector{{}}
 		}, "spec.requesters.serviceAccountSelectors[0].namespaceSelector", "an empty selector would select every namespace"},
 		{"selector among the approvers", func(p *policyv1alpha1.SignerPolicy) {
