@@ -204,7 +204,7 @@ func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
 			"spec.issuerRef.name", "to govern issuers by pattern, use spec.issuers"},
 		{"service account namespace in capitals", func(p *policyv1alpha1.SignerPolicy) { p.Spec.Requesters.ServiceAccounts[0].Namespace = "Team-A" },
 			"spec.requesters.serviceAccounts[0].namespace", "must be a namespace's name"},
-				{"empty namespace selector", func(p *policyv1alpha1.SignerPolicy) {
+		{"empty namespace selector", func(p *policyv1alpha1.SignerPolicy) {
 			p.Spec.Requesters.ServiceAccountSelectors = []policyv1alpha1.ServiceAccountSelector{{}}
 		}, "spec.requesters.serviceAccountSelectors[0].namespaceSelector", "an empty selector would select every namespace"},
 		{"selector among the approvers", func(p *policyv1alpha1.SignerPolicy) {

@@ -106,7 +106,7 @@ func (c *ChallTestSrv) probe() error {
 			return nil
 		}
 	}
-	return fmt.Errorf("A %s answered %v, want 127.0.0.1", name, rrs)
+	return fmt.Errorf("the A record of %s is %v, want 127.0.0.1", name, rrs)
 }
 
 // Stop ends the process.

@@ -87,7 +87,7 @@ func newAcmeDNS(spec *cmacme.ACMEIssuerDNS01ProviderAcmeDNS, secrets secretValue
 	if err != nil {
 		return nil, providerError("acmeDNS", err)
 	}
-	//lint:ignore SA1019 the Config-based constructor cannot take credentials held in memory.
+	//nolint:staticcheck // SA1019: the Config-based constructor cannot take credentials held in memory.
 	p, err := acmedns.NewDNSProviderClient(client, accountStorage(accounts))
 	if err != nil {
 		return nil, providerError("acmeDNS", err)

@@ -36,7 +36,7 @@ func (s *Signer) externalAccountBinding(ctx context.Context, eab *cmacme.ACMEExt
 	if !ok {
 		return nil, signer.Pending(signer.ReasonSecretInvalidData, "the EAB key in Secret %s/%s is not base64url-encoded", namespace, eab.Key.Name)
 	}
-	//lint:ignore SA1019 deprecated in cert-manager, but servers still check it; see signEAB.
+	//nolint:staticcheck // SA1019: deprecated in cert-manager, but servers still check it; see signEAB.
 	return signEAB(eab.KeyID, eab.KeyAlgorithm, hmacKey, newAccountURL, key)
 }
 

@@ -21,7 +21,7 @@ func eabIssuer(t *testing.T, keyID, hmac string, algorithm cmacme.HMACKeyAlgorit
 	t.Helper()
 	spec := baseSpec(peers.eabPebble, httpSolver())
 	iss := newIssuer(t, spec, false)
-	//lint:ignore SA1019 keyAlgorithm is deprecated in cert-manager; the signer still honours it.
+	//nolint:staticcheck // SA1019: keyAlgorithm is deprecated in cert-manager; the signer still honours it.
 	spec.ExternalAccountBinding = &cmacme.ACMEExternalAccountBinding{KeyID: keyID, Key: iss.secret(t, "hmac", hmac), KeyAlgorithm: algorithm}
 	updateIssuer(t, iss)
 	return iss
