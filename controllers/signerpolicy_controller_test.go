@@ -194,7 +194,25 @@ func TestSamplesApplyAndBecomeReady(t *testing.T) {
 	if len(policies) < 2 {
 		t.Fatalf("samples hold %d SignerPolicies, want one per approval mode", len(policies))
 	}
+	generations := map[string]int64{}
 	for _, name := range policies {
-		readyStatus(t, name, metav1.ConditionTrue)
+		generations[name] = readyStatus(t, name, metav1.ConditionTrue).Generation
+	}
+
+	// GitOps applies the same files again and again: nothing the operator writes or the API
+	// server defaults may fight with them, so a second server-side apply changes no spec.
+	for _, f := range files {
+		objs, err := harness.ReadObjects(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := harness.Apply(context.Background(), env.Admin, objs); err != nil {
+			t.Fatalf("%s does not apply a second time: %v", filepath.Base(f), err)
+		}
+	}
+	for _, name := range policies {
+		if p := readyStatus(t, name, metav1.ConditionTrue); p.Generation != generations[name] {
+			t.Errorf("applying %s again moved its generation from %d to %d", name, generations[name], p.Generation)
+		}
 	}
 }
