@@ -52,7 +52,7 @@ endif
 CHART := config/helm/signer-policy-operator
 
 # Files the generators own; `make test` fails when regenerating would change any of them.
-GENERATED = api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml bundle bundle.Dockerfile $(CHART)/files
+GENERATED = api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/crd/schemas config/rbac/role.yaml bundle bundle.Dockerfile $(CHART)/files
 
 .PHONY: all
 all: build
@@ -65,6 +65,7 @@ manifests: ## Generate the CRD and the operator's ClusterRole from kubebuilder m
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	rm -f $(CHART)/files/crds/*.yaml && cp config/crd/bases/*.yaml $(CHART)/files/crds/
 	cp config/rbac/role.yaml $(CHART)/files/rbac/role.yaml
+	$(GO) run ./internal/manifests/cmd/crd-schemas config/crd/bases config/crd/schemas
 
 .PHONY: generate
 generate: ## Generate deepcopy methods for the API types.
