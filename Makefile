@@ -113,7 +113,7 @@ test: controlplane verify-generated vet ## Run every test against the real contr
 # The packages and files whose tests need no control plane: the pure packages, the signers against
 # their fakes, the stand-in servers, and the controllers' table tests. Test files that need the
 # control plane carry `//go:build !unit`, so `-tags unit` leaves them out.
-UNIT_PACKAGES = ./internal/... ./controllers/... ./api/... ./test/vault/... ./test/venafi/... ./test/pki/...
+UNIT_PACKAGES = . ./internal/... ./controllers/... ./api/... ./test/vault/... ./test/venafi/... ./test/pki/...
 
 .PHONY: test-unit
 test-unit: ## Run every test that needs no control plane (well under a minute; make test runs them too).

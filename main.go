@@ -14,6 +14,7 @@ import (
 	"github.com/go-logr/zapr"
 	uberzap "go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"gopkg.in/natefinch/lumberjack.v2"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -55,6 +56,7 @@ type flags struct {
 	acmeHTTP01Address        string
 	acmeHTTP01Service        string
 	version                  bool
+	auditLog                 auditLogFlags
 }
 
 func parseFlags(zapOpts *zap.Options) flags {
@@ -75,6 +77,11 @@ func parseFlags(zapOpts *zap.Options) flags {
 	flag.StringVar(&f.acmeHTTP01Service, "acme-http01-service", "",
 		"namespace/name of the Service in front of the challenge listener, which http01.ingress solvers route to (default: <own namespace>/signer-policy-acme-http01).")
 	flag.BoolVar(&f.version, "version", false, "Print the version and exit.")
+	flag.StringVar(&f.auditLog.path, "audit-log-path", "",
+		"File the governance records are written to, rotated as the --audit-log-max* flags say (default: stderr).")
+	flag.IntVar(&f.auditLog.maxSize, "audit-log-maxsize", 100, "Megabytes the audit log file grows to before it is rotated.")
+	flag.IntVar(&f.auditLog.maxAge, "audit-log-maxage", 0, "Days rotated audit log files are kept (0: by --audit-log-maxbackup alone).")
+	flag.IntVar(&f.auditLog.maxBackups, "audit-log-maxbackup", 10, "Rotated audit log files kept (0: all, within --audit-log-maxage).")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	return f
@@ -89,7 +96,7 @@ func run() error {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
-	auditLog := auditLogger()
+	auditLog := auditLogger(f.auditLog)
 
 	scheme, err := controllers.NewScheme()
 	if err != nil {
@@ -194,14 +201,24 @@ func (f flags) acmeOptions(selected []string) (acme.Options, error) {
 	}, nil
 }
 
-// auditLogger writes the governance records: one JSON line each on stderr, whatever the
-// --zap-* flags say, and never sampled. The manager's production logger keeps, per second, only
-// the first 100 entries with one message and every 100th after; every record has the same
-// message, so a burst of CSRs would lose exactly the records that are the durable trail.
-func auditLogger() logr.Logger {
+// auditLogFlags say where the governance records go, named as kube-apiserver's --audit-log-*.
+type auditLogFlags struct {
+	path                        string
+	maxSize, maxAge, maxBackups int
+}
+
+// auditLogger writes the governance records: one JSON line each on stderr, or in a rotated file,
+// whatever the --zap-* flags say, and never sampled. The manager's production logger keeps, per
+// second, only the first 100 entries with one message and every 100th after; every record has the
+// same message, so a burst of CSRs would lose exactly the records that are the durable trail.
+func auditLogger(f auditLogFlags) logr.Logger {
 	config := uberzap.NewProductionEncoderConfig()
 	config.EncodeTime = zapcore.RFC3339TimeEncoder
-	core := zapcore.NewCore(zapcore.NewJSONEncoder(config), zapcore.Lock(os.Stderr), zapcore.InfoLevel)
+	out := zapcore.Lock(os.Stderr)
+	if f.path != "" {
+		out = zapcore.AddSync(&lumberjack.Logger{Filename: f.path, MaxSize: f.maxSize, MaxAge: f.maxAge, MaxBackups: f.maxBackups})
+	}
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(config), out, zapcore.InfoLevel)
 	return zapr.NewLogger(uberzap.New(core))
 }
 

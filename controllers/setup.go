@@ -9,6 +9,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -87,6 +88,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		auditLog = *opts.AuditLog
 	}
 	concurrency := max(opts.Concurrency, 1)
+	// The service accounts of kube-system and of the cluster resource namespace (the operator's
+	// own by default) are the platform's controllers.
+	records := audit.New(auditLog, metav1.NamespaceSystem, opts.ClusterResourceNamespace)
 	// One evaluator, so each validation rule is compiled once for all three controllers.
 	evaluator, err := policy.NewEvaluator()
 	if err != nil {
@@ -112,7 +116,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if opts.runs(ControllerApproval) {
 		approval := &ApprovalReconciler{
-			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: audit.New(auditLog), Clock: clock.RealClock{}, Metrics: metrics,
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: records, Clock: clock.RealClock{}, Metrics: metrics,
 			Evaluator: evaluator,
 			Events:    mgr.GetEventRecorderFor("signer-policy-approver"), //nolint:staticcheck // see ApprovalReconciler.Events
 		}
@@ -122,7 +126,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if opts.runs(ControllerSigning) {
 		signing := &SigningReconciler{
-			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: audit.New(auditLog), Clock: clock.RealClock{}, Metrics: metrics,
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: records, Clock: clock.RealClock{}, Metrics: metrics,
 			Events:  mgr.GetEventRecorderFor("signer-policy-signer"), //nolint:staticcheck // see SigningReconciler.Events
 			Signers: signers, Evaluator: evaluator, ClusterResourceNamespace: opts.ClusterResourceNamespace,
 		}

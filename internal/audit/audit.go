@@ -4,6 +4,11 @@
 package audit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
+
 	"github.com/go-logr/logr"
 	certificatesv1 "k8s.io/api/certificates/v1"
 
@@ -19,14 +24,35 @@ const (
 	EventFailed       = "Failed"
 )
 
+// SchemaVersion is the version of Record's schema, docs/governance-record.schema.json. It changes
+// when a field changes meaning or goes; new optional fields do not change it.
+const SchemaVersion = "v1"
+
+// Key origins: who generated the private key of a CSR, as inferred from the requester's
+// authenticated identity (the key never reaches the operator).
+const (
+	KeyOriginNode               = "node"
+	KeyOriginPlatformController = "platform-controller"
+	KeyOriginWorkload           = "workload"
+	KeyOriginUser               = "user"
+)
+
 // Record is one governance entry. Fields that do not apply to an event are omitted.
 type Record struct {
-	Event      string    `json:"event"`
-	CSR        string    `json:"csr"`
-	CSRUID     string    `json:"csrUID"`
-	Requester  Requester `json:"requester"`
-	SignerName string    `json:"signerName"`
-	Usages     []string  `json:"usages,omitempty"`
+	SchemaVersion string `json:"schemaVersion"`
+	// RecordID is the same for every copy of one record, so a consumer drops duplicates by it:
+	// the operator writes each record at least once.
+	RecordID  string    `json:"recordID"`
+	Event     string    `json:"event"`
+	CSR       string    `json:"csr"`
+	CSRUID    string    `json:"csrUID"`
+	Requester Requester `json:"requester"`
+	// KeyOrigin classifies the requester as the party that generated the key: node,
+	// platform-controller (a service account of kube-system or the operator's namespace),
+	// workload (any other service account) or user (a person or an outside workflow).
+	KeyOrigin  string   `json:"keyOrigin"`
+	SignerName string   `json:"signerName"`
+	Usages     []string `json:"usages,omitempty"`
 	// RequestedLifetime is what the CSR asked for, empty when it asked for nothing.
 	RequestedLifetime string `json:"requestedLifetime,omitempty"`
 	// GrantedLifetime is what the certificate got after defaults and policy bounds.
@@ -85,10 +111,44 @@ func ForCSR(event string, csr *certificatesv1.CertificateSigningRequest) Record 
 
 // Logger writes records through the logger named "audit", so that log pipelines can route
 // them apart from operational logs.
-type Logger struct{ log logr.Logger }
+type Logger struct {
+	log logr.Logger
+	// platform are the namespaces whose service accounts are platform controllers.
+	platform []string
+}
 
-// New returns a Logger writing under log.
-func New(log logr.Logger) *Logger { return &Logger{log: log.WithName("audit")} }
+// New returns a Logger writing under log; the service accounts of platformNamespaces (kube-system
+// and the operator's own) are classified as platform controllers.
+func New(log logr.Logger, platformNamespaces ...string) *Logger {
+	return &Logger{log: log.WithName("audit"), platform: platformNamespaces}
+}
 
-// Write emits one record.
-func (l *Logger) Write(r Record) { l.log.Info("governance record", "record", r) }
+// Write emits one record, completing what every record carries.
+func (l *Logger) Write(r Record) {
+	r.SchemaVersion = SchemaVersion
+	r.RecordID = RecordID(r.CSRUID, r.Event)
+	r.KeyOrigin = keyOrigin(r.Requester.Username, l.platform)
+	l.log.Info("governance record", "record", r)
+}
+
+// RecordID is derived from what makes a record one: the CSR (by UID, since names are reused) and
+// the event, of which each CSR has each at most once.
+func RecordID(csrUID, event string) string {
+	sum := sha256.Sum256([]byte(csrUID + "/" + event))
+	return hex.EncodeToString(sum[:16])
+}
+
+func keyOrigin(username string, platform []string) string {
+	if strings.HasPrefix(username, "system:node:") {
+		return KeyOriginNode
+	}
+	rest, isServiceAccount := strings.CutPrefix(username, "system:serviceaccount:")
+	if !isServiceAccount {
+		return KeyOriginUser
+	}
+	ns, _, _ := strings.Cut(rest, ":")
+	if slices.Contains(platform, ns) {
+		return KeyOriginPlatformController
+	}
+	return KeyOriginWorkload
+}
