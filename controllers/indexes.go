@@ -7,7 +7,6 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmexperimental "github.com/cert-manager/cert-manager/pkg/apis/experimental/v1alpha1"
 	certificatesv1 "k8s.io/api/certificates/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -173,11 +172,5 @@ func csrsOfSignerWhere(ctx context.Context, c client.Reader, signerName string, 
 		ctrl.LoggerFrom(ctx).Error(err, "listing CSRs for signer", "signer", signerName)
 		return nil
 	}
-	var reqs []reconcile.Request
-	for i := range list.Items {
-		if keep(&list.Items[i]) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}})
-		}
-	}
-	return reqs
+	return requestsWhere(list.Items, keep)
 }

@@ -4,8 +4,10 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
@@ -30,4 +32,19 @@ func queueOptions(concurrency int) controller.Options {
 			&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
 		),
 	}
+}
+
+// requestsWhere requests the cluster-scoped objects among items that keep accepts; a nil keep
+// accepts them all.
+func requestsWhere[T any, PT interface {
+	*T
+	client.Object
+}](items []T, keep func(PT) bool) []reconcile.Request {
+	var reqs []reconcile.Request
+	for i := range items {
+		if obj := PT(&items[i]); keep == nil || keep(obj) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: obj.GetName()}})
+		}
+	}
+	return reqs
 }

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -173,13 +172,9 @@ func (r *SignerPolicyReconciler) neighboursOf(ctx context.Context, obj client.Ob
 		return nil
 	}
 	changed := policyv1alpha1.OtherPolicy{Name: p.Name, Mode: modeOf(p)}
-	var reqs []reconcile.Request
-	for i := range onSigners {
-		if q := &onSigners[i]; q.Name != p.Name && mayShow(q, changed, len(onSigners)) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: q.Name}})
-		}
-	}
-	return reqs
+	return requestsWhere(onSigners, func(q *policyv1alpha1.SignerPolicy) bool {
+		return q.Name != p.Name && mayShow(q, changed, len(onSigners))
+	})
 }
 
 // policiesForIssuer requests the policies an issuer event may concern: those governing its signer
@@ -200,9 +195,5 @@ func (r *SignerPolicyReconciler) policiesOfSigner(ctx context.Context, signerNam
 		ctrl.LoggerFrom(ctx).Error(err, "listing SignerPolicies", "signer", signerName)
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, p := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
-	}
-	return reqs
+	return requestsWhere(list.Items, nil)
 }

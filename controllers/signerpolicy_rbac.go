@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -222,11 +221,5 @@ func (r *SignerPolicyReconciler) policiesWhere(ctx context.Context, keep func(*p
 		ctrl.LoggerFrom(ctx).Error(err, "listing SignerPolicies")
 		return nil
 	}
-	var reqs []reconcile.Request
-	for i := range list.Items {
-		if keep(&list.Items[i]) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: list.Items[i].Name}})
-		}
-	}
-	return reqs
+	return requestsWhere(list.Items, keep)
 }

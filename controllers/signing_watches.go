@@ -6,7 +6,6 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -78,9 +77,5 @@ func (r *SigningReconciler) csrsReadingSecret(ctx context.Context, secret client
 }
 
 func requestsFor(csrs []certificatesv1.CertificateSigningRequest) []reconcile.Request {
-	reqs := make([]reconcile.Request, 0, len(csrs))
-	for _, c := range csrs {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: c.Name}})
-	}
-	return reqs
+	return requestsWhere(csrs, nil)
 }
