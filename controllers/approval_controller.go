@@ -82,6 +82,9 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 
 // act carries out a decision: the only writes are through the /approval subresource.
 func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision, policies []policyv1alpha1.SignerPolicy) error {
+	// At debug verbosity, every evaluation explains itself: the CSR is in the logger's context.
+	ctrl.LoggerFrom(ctx).V(1).Info("evaluated CSR", "signer", c.Spec.SignerName, "requester", c.Spec.Username,
+		"result", d.Result, "policy", d.Policy, "message", d.Message())
 	switch d.Result {
 	case policy.Approve:
 		return r.decide(ctx, c, req, d, certificatesv1.CertificateApproved, ReasonApproved, policies)

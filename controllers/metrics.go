@@ -28,7 +28,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	var err error
 	if m.decisions, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "signerpolicy_csr_decisions_total",
-		Help: "Approval decisions on CSRs, by deciding SignerPolicy ('none' when none decided) and result (approve, deny, manual, wait).",
+		Help: "Approval decisions on CSRs, by deciding SignerPolicy ('none' when none decided) and result (approve, deny, manual, wait, notgoverned).",
 	}, []string{"policy", "result"})); err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	if m.pending, err = register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "signerpolicy_csr_pending",
-		Help: "Approved CSRs waiting to be signed, by the reason they wait (SecretMissing, IssuerNotFound, ...).",
+		Help: "CSRs the signing controller is waiting on, by the reason they wait (WaitingApproval, IssuerNotFound, SecretMissing, ...).",
 	}, []string{"reason"})); err != nil {
 		return nil, err
 	}

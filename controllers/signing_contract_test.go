@@ -14,6 +14,7 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
@@ -209,4 +210,21 @@ func leafFor(t *testing.T, root *testpki.CA, c *certificatesv1.CertificateSignin
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// At debug verbosity the gate says what it decided about each CSR and why, so a stuck CSR can be
+// explained from the operator's log.
+func TestGateDecisionsAreLoggedAtDebug(t *testing.T) {
+	f := newContractFixture(t)
+	f.fake.Enqueue(signertest.Fails(signer.Permanent("ScriptedRefusal", "no")))
+	var lines []string
+	log := funcr.NewJSON(func(obj string) { lines = append(lines, obj) }, funcr.Options{Verbosity: 1})
+	ctx := ctrl.LoggerInto(context.Background(), log)
+	if _, err := f.r.Reconcile(ctx, ctrl.Request{NamespacedName: types.NamespacedName{Name: f.csr.Name}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) == 0 || !strings.Contains(lines[0], `"msg":"signing gate"`) || !strings.Contains(lines[0], `"verdict":"sign"`) ||
+		!strings.Contains(lines[0], verdictSigner) {
+		t.Errorf("debug log %q, want the gate's verdict for the CSR's signer", lines)
+	}
 }

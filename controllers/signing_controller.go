@@ -114,6 +114,8 @@ func (r *SigningReconciler) read(ctx context.Context, c *certificatesv1.Certific
 
 // carryOut does what the verdict says.
 func (r *SigningReconciler) carryOut(ctx context.Context, in *signingInputs, v verdict) (ctrl.Result, error) {
+	// At debug verbosity, every gate decision explains itself: the CSR is in the logger's context.
+	ctrl.LoggerFrom(ctx).V(1).Info("signing gate", "signer", in.csr.Spec.SignerName, "verdict", v.kind, "reason", v.reason, "message", v.message)
 	switch v.kind {
 	case verdictWait:
 		r.Metrics.waiting(in.csr.Name, v.reason)

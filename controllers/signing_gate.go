@@ -68,6 +68,11 @@ const (
 	verdictSign
 )
 
+// String names the verdict in logs.
+func (k verdictKind) String() string {
+	return [...]string{verdictSkip: "skip", verdictWait: "wait", verdictFail: "fail", verdictSign: "sign"}[k]
+}
+
 // verdict is the gate's one decision about a CSR.
 type verdict struct {
 	kind    verdictKind
