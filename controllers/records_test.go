@@ -3,14 +3,22 @@
 package controllers_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
@@ -173,4 +181,78 @@ func TestTheWebhookRefusesNothingAndRecordsNoRefusedAttempt(t *testing.T) {
 			t.Errorf("a refused approval was recorded: %+v", r)
 		}
 	}
+}
+
+// The operator provisions its webhook's certificate itself and renews it: when the CA Secret goes
+// (deleted, or rotated before it expires), a new CA is made, written into the webhook
+// configuration's caBundle and used to sign the serving certificate, and the API server reaches
+// the webhook again, so the next person's approval is still recorded with their identity.
+func TestTheWebhookCertificateIsProvisionedAndRotatedByTheOperator(t *testing.T) {
+	ctx := context.Background()
+	caBundle := func() ([]byte, []byte, error) {
+		var secret corev1.Secret
+		if err := env.Admin.Get(ctx, client.ObjectKey{Namespace: clusterResourceNamespace, Name: "signer-policy-webhook-ca"}, &secret); err != nil {
+			return nil, nil, err
+		}
+		var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+		if err := env.Admin.Get(ctx, client.ObjectKey{Name: "signer-policy-approval-observer"}, &vwc); err != nil {
+			return nil, nil, err
+		}
+		return secret.Data["ca.crt"], vwc.Webhooks[0].ClientConfig.CABundle, nil
+	}
+	var before []byte
+	harness.Eventually(t, wait, func() error {
+		ca, bundle, err := caBundle()
+		if err != nil {
+			return err
+		}
+		if len(ca) == 0 || !bytes.Equal(ca, bundle) {
+			return fmt.Errorf("caBundle %d bytes, CA %d bytes: not injected", len(bundle), len(ca))
+		}
+		before = ca
+		return nil
+	})
+	if err := env.Admin.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: clusterResourceNamespace, Name: "signer-policy-webhook-ca"}}); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, time.Minute, func() error {
+		ca, bundle, err := caBundle()
+		if err != nil {
+			return err
+		}
+		if len(ca) == 0 || bytes.Equal(ca, before) || !bytes.Equal(ca, bundle) {
+			return fmt.Errorf("no new CA in the caBundle yet")
+		}
+		return servedUnder(ctx, ca)
+	})
+
+	group := "security-" + policyName(t)
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, false, func(p *policyv1alpha1.SignerPolicy) {
+		p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{Groups: []string{group}}
+	})
+	sam := env.User(t, "sam-"+policyName(t), group)
+	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: dnsCSR(t, "web.example.com")})
+	recordOf(t, c, audit.EventManualReview)
+	harness.Eventually(t, wait, func() error { return harness.Approve(sam, c.Name) })
+	approverIs(t, recordOf(t, c, audit.EventApproved), audit.ApproverWebhook, "sam-"+policyName(t), group)
+}
+
+// servedUnder reports whether the webhook, where its configuration says the API server reaches
+// it, serves a certificate for that name that the CA verifies.
+func servedUnder(ctx context.Context, ca []byte) error {
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := env.Admin.Get(ctx, client.ObjectKey{Name: "signer-policy-approval-observer"}, &vwc); err != nil {
+		return err
+	}
+	u, err := url.Parse(ptr.Deref(vwc.Webhooks[0].ClientConfig.URL, ""))
+	if err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	conn, err := tls.Dial("tcp", u.Host, &tls.Config{RootCAs: roots, ServerName: u.Hostname(), MinVersion: tls.VersionTLS12})
+	if err != nil {
+		return fmt.Errorf("the webhook at %s does not serve under the new CA yet: %w", u.Host, err)
+	}
+	return conn.Close()
 }
