@@ -181,7 +181,8 @@ func run() error {
 	}
 	opts := controllers.Options{
 		// One signer per issuer type, built here with the clients they need; a policy for a type
-		// not listed is not Ready. Secrets are read through the API reader, never cached.
+		// not listed is not Ready. Secrets are read through the API reader; only the CA issuers'
+		// keypairs, read for every CSR, are kept while the watch sees them unchanged.
 		Signers: func(mgr ctrl.Manager) (*signer.Registry, error) {
 			secrets := mgr.GetAPIReader()
 			venafiSigner, err := venafi.New(venafi.Options{APIReader: secrets, Clock: clock.RealClock{}})
@@ -193,7 +194,8 @@ func run() error {
 				return nil, err
 			}
 			return signer.NewRegistry(
-				signer.Entry{Type: signer.TypeCA, Signer: ca.New(secrets)},
+				// A CA's keypair is read for every CSR: from memory while the watch sees it unchanged.
+				signer.Entry{Type: signer.TypeCA, Signer: ca.New(signer.NewSecretCache(secrets, mgr.GetCache()))},
 				signer.Entry{Type: signer.TypeSelfSigned, Signer: selfsigned.New(secrets)},
 				signer.Entry{Type: signer.TypeVault, Signer: vault.New(secrets, mgr.GetClient(), clock.RealClock{})},
 				signer.Entry{Type: signer.TypeVenafi, Signer: venafiSigner},

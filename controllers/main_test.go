@@ -51,7 +51,8 @@ func managerOptions() controllers.Options {
 				return nil, err
 			}
 			return signer.NewRegistry(
-				signer.Entry{Type: signer.TypeCA, Signer: ca.New(secrets)},
+				// A CA's keypair is read for every CSR: from memory while the watch sees it unchanged.
+				signer.Entry{Type: signer.TypeCA, Signer: ca.New(signer.NewSecretCache(secrets, mgr.GetCache()))},
 				signer.Entry{Type: signer.TypeSelfSigned, Signer: selfsigned.New(secrets)},
 				signer.Entry{Type: signer.TypeVault, Signer: vault.New(secrets, mgr.GetClient(), clock.RealClock{})},
 				signer.Entry{Type: signer.TypeVenafi, Signer: venafiSigner},

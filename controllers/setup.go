@@ -32,7 +32,8 @@ import (
 // through the same Setup so that tests run exactly the wiring that ships.
 type Options struct {
 	// Signers builds the signer for each issuer type. Signers read Secrets through
-	// mgr.GetAPIReader(), which goes straight to the API server, so key material is never cached;
+	// mgr.GetAPIReader(), which goes straight to the API server (a CA's keypair through a
+	// signer.SecretCache, which keeps only what it read while the watch sees it unchanged);
 	// a signer that serves something (an ACME HTTP-01 listener) adds itself to mgr. A policy for
 	// an issuer type without a signer is not Ready.
 	Signers func(mgr ctrl.Manager) (*signer.Registry, error)

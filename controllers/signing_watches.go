@@ -10,19 +10,21 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 )
 
 // SetupWithManager watches CSRs, the issuers they name, the Secrets those issuers (and
 // SelfSigned CSRs) read, and the SignerPolicies that govern them, so that a CSR waiting for any of
-// them is retried as soon as it changes. Secrets are watched as metadata only: the operator never
-// caches key material.
+// them is retried as soon as it changes. Secrets are watched as metadata only: no Secret's data is
+// cached but what a signer.SecretCache read for signing.
 func (r *SigningReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("csr-signing").
-		For(&certificatesv1.CertificateSigningRequest{}).
+		For(&certificatesv1.CertificateSigningRequest{}, builder.WithPredicates(unissued)).
 		Watches(&cmapi.Issuer{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
 			return r.csrsOfSigner(ctx, policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindIssuer, Namespace: obj.GetNamespace(), Name: obj.GetName()}.SignerName())
 		})).
@@ -34,6 +36,13 @@ func (r *SigningReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) 
 		WithOptions(queueOptions(concurrency)).
 		Complete(r)
 }
+
+// unissued lets through only CSRs without a certificate. An issued CSR leaves this controller
+// nothing to do (the records controller writes its record), so its own status write, which issues
+// the CSR, does not send it round again, nor does every issued CSR at a start.
+var unissued = predicate.NewPredicateFuncs(func(obj client.Object) bool {
+	return !csr.IsIssued(obj.(*certificatesv1.CertificateSigningRequest))
+})
 
 func (r *SigningReconciler) csrsOfSigner(ctx context.Context, signerName string) []reconcile.Request {
 	var list certificatesv1.CertificateSigningRequestList
