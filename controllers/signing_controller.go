@@ -33,6 +33,9 @@ const (
 	ReasonSigningRetry          = "SigningRetry"
 )
 
+// approvalGrace is how long a new CSR may wait for its approval before the WaitingApproval event.
+const approvalGrace = 10 * time.Second
+
 // pendingRetry is how soon a pending signer is asked again when it names no interval. Watches
 // on issuers and Secrets usually wake the CSR sooner.
 const pendingRetry = 30 * time.Second
@@ -126,6 +129,14 @@ func (r *SigningReconciler) carryOut(ctx context.Context, in *signingInputs, v v
 	switch v.kind {
 	case verdictWait:
 		r.Metrics.waiting(in.csr.Name, v.reason)
+		if v.reason == ReasonWaitingApproval {
+			// An approval usually follows within moments (a policy's, or its creator's own), and an
+			// event now would only say what the approval says next: the event comes once the CSR
+			// has waited, and only then costs an API write.
+			if wait := approvalGrace - r.Clock.Since(in.csr.CreationTimestamp.Time); wait > 0 {
+				return ctrl.Result{RequeueAfter: wait}, nil
+			}
+		}
 		eventType := corev1.EventTypeNormal
 		if v.warning {
 			eventType = corev1.EventTypeWarning
