@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	toolswatch "k8s.io/client-go/tools/watch"
 
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 )
@@ -92,12 +94,25 @@ func collect(ctx context.Context, w watch.Interface, n int, mu *sync.Mutex, crea
 	return out, nil
 }
 
+// watchRun watches the run's CSRs, resuming from the last event seen when the API server closes
+// the watch (it does, under load, to a watcher it finds too slow).
 func watchRun(ctx context.Context, env *harness.Env, run string) (watch.Interface, error) {
 	cs, err := unthrottled(env.Config)
 	if err != nil {
 		return nil, err
 	}
-	return cs.CertificatesV1().CertificateSigningRequests().Watch(ctx, metav1.ListOptions{LabelSelector: runLabel + "=" + run})
+	csrs := cs.CertificatesV1().CertificateSigningRequests()
+	selector := runLabel + "=" + run
+	list, err := csrs.List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, err
+	}
+	return toolswatch.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			opts.LabelSelector = selector
+			return csrs.Watch(ctx, opts)
+		},
+	})
 }
 
 func unthrottled(cfg *rest.Config) (*kubernetes.Clientset, error) {
