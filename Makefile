@@ -187,8 +187,12 @@ build-installer: manifests generate ## Write DIST/install.yaml: the CRD and the 
 ##@ Build and run
 
 .PHONY: build
-build: ## Build the operator binary into bin/manager.
+build: plugin ## Build the operator binary into bin/manager, and the kubectl plugin.
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/manager .
+
+.PHONY: plugin
+plugin: ## Build the kubectl plugin into bin/kubectl-signerpolicy (copy it onto PATH to install it).
+	$(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/kubectl-signerpolicy ./cmd/kubectl-signerpolicy
 
 # Outside a pod the operator cannot tell its own namespace, so `make run` names where
 # ClusterIssuers' Secrets live: cert-manager's namespace, as cert-manager itself defaults to.
