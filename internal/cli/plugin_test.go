@@ -107,7 +107,7 @@ func TestWhyExplainsADenial(t *testing.T) {
 		"CSR "+name, "signer:     "+tm.signer, `requester:  "`+dev+`" (groups `+tm.devGroup,
 		"DNS names login.bank.example.org",
 		"Denied (SignerPolicyDenied): denied: no SignerPolicy allows this request",
-		"Warning SignerPolicyDenied",
+		"Warning SignerPolicyDenied: (the message of the Denied condition)",
 		"denied: no SignerPolicy allows this request\n",
 		tm.automatic+" (Automatic, Ready)",
 		`spec.allowed.dnsNames: Invalid value: "login.bank.example.org": matches none of the allowed patterns`,

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -20,10 +22,10 @@ const (
 	allows verdictKind = iota
 	// refuses: the policy lists the requester and refuses the request; errors say why.
 	refuses
-	// notARequester: the policy does not list the requester, and says nothing else.
-	notARequester
 	// notReady: the policy is not in force; the operator neither denies nor signs under it.
 	notReady
+	// notARequester: the policy does not list the requester, and says nothing else.
+	notARequester
 )
 
 // verdict is one governing policy's answer, as the evaluator gives it for that policy alone.
@@ -74,6 +76,9 @@ func evaluate(ev *policy.Evaluator, policies []policyv1alpha1.SignerPolicy, req 
 		}
 		e.verdicts = append(e.verdicts, v)
 	}
+	// The policies that list the requester come first, as in the operator's messages: theirs are
+	// the verdicts to act on. The kinds are declared in that order.
+	slices.SortStableFunc(e.verdicts, func(a, b verdict) int { return cmp.Compare(a.kind, b.kind) })
 	return e
 }
 

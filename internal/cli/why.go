@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -50,7 +51,7 @@ func why(ctx context.Context, c client.Client, name string, w io.Writer) error {
 		}
 		out(w, "  %-11s %s\n", label, line)
 	}
-	printEvents(ctx, c, w, name)
+	printEvents(ctx, c, w, &obj)
 
 	policies, err := listPolicies(ctx, c)
 	if err != nil {
@@ -72,9 +73,11 @@ func why(ctx context.Context, c client.Client, name string, w io.Writer) error {
 	return nil
 }
 
-func printEvents(ctx context.Context, c client.Reader, w io.Writer, name string) {
+// printEvents writes the events about the CSR; one that repeats a condition's message says so
+// rather than repeat it.
+func printEvents(ctx context.Context, c client.Reader, w io.Writer, obj *certificatesv1.CertificateSigningRequest) {
 	out(w, "\nEvents:\n")
-	events, err := csrEvents(ctx, c, name)
+	events, err := csrEvents(ctx, c, obj.Name)
 	switch {
 	case err != nil:
 		out(w, "  could not be read: %v\n", err)
@@ -86,7 +89,14 @@ func printEvents(ctx context.Context, c client.Reader, w io.Writer, name string)
 		if e.Count > 1 {
 			count = fmt.Sprintf(" (x%d)", e.Count)
 		}
-		out(w, "  %s %s%s: %s\n", e.Type, e.Reason, count, e.Message)
+		msg := e.Message
+		for _, cond := range obj.Status.Conditions {
+			if cond.Message != "" && (msg == cond.Message || strings.HasSuffix(msg, "...") && strings.HasPrefix(cond.Message, strings.TrimSuffix(msg, "..."))) {
+				msg = fmt.Sprintf("(the message of the %s condition)", cond.Type)
+				break
+			}
+		}
+		out(w, "  %s %s%s: %s\n", e.Type, e.Reason, count, msg)
 	}
 }
 
