@@ -204,7 +204,7 @@ run: ## Run the operator against the cluster of the current kubeconfig (ARGS add
 
 .PHONY: demo
 demo: controlplane build ## Run the operator end to end on a local control plane (KEEP=1 leaves it running).
-	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) run ./test/demo --manager $(BIN)/manager --plugin $(BIN)/kubectl-signerpolicy $(if $(KEEP),--keep)
+	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) run ./test/demo --manager $(BIN)/manager --plugin $(BIN)/kubectl-signerpolicy --readme README.md $(if $(KEEP),--keep)
 
 .PHONY: bench
 bench: controlplane build ## Measure issuance on a local control plane (BENCH_FLAGS="-n 1000 -policies 1000 -key rsa -scale 10000").

@@ -30,8 +30,17 @@ func main() {
 	manager := flag.String("manager", "bin/manager", "Path of the operator binary to run.")
 	plugin := flag.String("plugin", "bin/kubectl-signerpolicy", "Path of the kubectl plugin to run.")
 	keep := flag.Bool("keep", false, "Keep the control plane and operator running until interrupted.")
+	readme := flag.String("readme", "", "Check that the transcript in this README is what the demo printed.")
 	flag.Parse()
-	if err := run(*manager, *plugin, *keep); err != nil {
+	stop, err := teeStdout()
+	if err == nil {
+		err = run(*manager, *plugin, *keep)
+		output := stop()
+		if err == nil && *readme != "" {
+			err = checkREADME(*readme, output)
+		}
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
