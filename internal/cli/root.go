@@ -45,11 +45,11 @@ func Main(ctx context.Context, args []string, streams genericiooptions.IOStreams
 	var exit *ExitError
 	if errors.As(err, &exit) {
 		if exit.Message != "" {
-			fmt.Fprintln(streams.ErrOut, exit.Message)
+			out(streams.ErrOut, "%s\n", exit.Message)
 		}
 		return exit.Code
 	}
-	fmt.Fprintln(streams.ErrOut, "error:", err)
+	out(streams.ErrOut, "error: %v\n", err)
 	return 1
 }
 
