@@ -61,7 +61,9 @@ func readNamespaceLabels(ctx context.Context, c client.Reader, req *policy.Reque
 func csrEvents(ctx context.Context, c client.Reader, name string) ([]corev1.Event, error) {
 	var list corev1.EventList
 	if err := c.List(ctx, &list, client.InNamespace(eventNamespace),
-		client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("involvedObject.name", name)}); err != nil {
+		client.MatchingFieldsSelector{Selector: fields.AndSelectors(
+			fields.OneTermEqualSelector("involvedObject.kind", "CertificateSigningRequest"),
+			fields.OneTermEqualSelector("involvedObject.name", name))}); err != nil {
 		return nil, err
 	}
 	events := list.Items

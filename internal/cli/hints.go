@@ -75,11 +75,11 @@ func hints(st csrState, e *evaluation, req *policy.Request) []string {
 // allowedHint is the way forward when policy p allows the request.
 func allowedHint(st csrState, s stage, p *policyv1alpha1.SignerPolicy) string {
 	switch {
+	case st.denied || st.failed:
+		return fmt.Sprintf("SignerPolicy %q allows this request now: submit it again.", p.Name)
 	case s == atSigning:
 		return fmt.Sprintf("SignerPolicy %q allows the request as it would be issued: if no certificate comes, the events above say "+
 			"what signing waits for (docs/troubleshooting.md explains each reason).", p.Name)
-	case st.denied || st.failed:
-		return fmt.Sprintf("SignerPolicy %q allows this request now: submit it again.", p.Name)
 	case policy.IsManual(p) && st.submitted:
 		return fmt.Sprintf("SignerPolicy %q allows it and its approval is manual: ask one of its approvers (%s) to run "+
 			"`kubectl certificate approve %s`.", p.Name, describeSubjects(p.Spec.Approval.Approvers), st.name)

@@ -25,6 +25,7 @@ import (
 func TestRequestWritesTheCertificateAndKey(t *testing.T) {
 	tm := newTeam(t)
 	kc := user(t, "dev-"+tm.ns, csrsOnly, tm.devGroup)
+	reader := user(t, "reader-"+tm.ns, everything)
 	for _, keyType := range []string{"ecdsa", "rsa"} {
 		t.Run(keyType, func(t *testing.T) {
 			dir := t.TempDir()
@@ -69,6 +70,13 @@ func TestRequestWritesTheCertificateAndKey(t *testing.T) {
 			if len(leaf.DNSNames) != 1 || leaf.DNSNames[0] != "api."+tm.zone {
 				t.Errorf("DNS names %v, want api.%s", leaf.DNSNames, tm.zone)
 			}
+
+			// why on the issued CSR evaluates it as signing does, and has nothing to change.
+			name, _, _ := strings.Cut(strings.TrimPrefix(r.stdout, "CSR "), " ")
+			r = plugin(t, reader, "why", name)
+			wantContains(t, r.stdout, "Issued: the certificate is in status.certificate",
+				`at signing, approval modes set aside`, `signed under SignerPolicy "`+tm.automatic+`", for 24h0m0s`,
+				"allows this request as it would be issued", "Nothing: the certificate is in status.certificate")
 		})
 	}
 }
