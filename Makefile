@@ -187,8 +187,12 @@ build-installer: manifests generate ## Write DIST/install.yaml: the CRD and the 
 ##@ Build and run
 
 .PHONY: build
-build: ## Build the operator binary into bin/manager.
+build: plugin ## Build the operator binary into bin/manager, and the kubectl plugin.
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/manager .
+
+.PHONY: plugin
+plugin: ## Build the kubectl plugin into bin/kubectl-signerpolicy (copy it onto PATH to install it).
+	$(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/kubectl-signerpolicy ./cmd/kubectl-signerpolicy
 
 # Outside a pod the operator cannot tell its own namespace, so `make run` names where
 # ClusterIssuers' Secrets live: cert-manager's namespace, as cert-manager itself defaults to.
@@ -200,7 +204,7 @@ run: ## Run the operator against the cluster of the current kubeconfig (ARGS add
 
 .PHONY: demo
 demo: controlplane build ## Run the operator end to end on a local control plane (KEEP=1 leaves it running).
-	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) run ./test/demo --manager bin/manager $(if $(KEEP),--keep)
+	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) run ./test/demo --manager $(BIN)/manager --plugin $(BIN)/kubectl-signerpolicy --readme README.md $(if $(KEEP),--keep)
 
 .PHONY: bench
 bench: controlplane build ## Measure issuance on a local control plane (BENCH_FLAGS="-n 1000 -policies 1000 -key rsa -scale 10000").

@@ -9,8 +9,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
-	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 )
 
@@ -26,10 +24,11 @@ type namespaceFacts struct {
 func readNamespaceFacts(ctx context.Context, reader client.Reader, c *certificatesv1.CertificateSigningRequest) (namespaceFacts, error) {
 	var facts namespaceFacts
 	var err error
-	if facts.serviceAccount, err = serviceAccountNamespaceLabels(ctx, reader, c.Spec.Username); err != nil {
+	serviceAccount, issuer := policy.LabelledNamespaces(c.Spec.Username, c.Spec.SignerName)
+	if facts.serviceAccount, err = namespaceLabels(ctx, reader, serviceAccount); err != nil {
 		return facts, err
 	}
-	facts.issuer, err = issuerNamespaceLabels(ctx, reader, c.Spec.SignerName)
+	facts.issuer, err = namespaceLabels(ctx, reader, issuer)
 	return facts, err
 }
 
@@ -38,31 +37,12 @@ func (f namespaceFacts) into(req *policy.Request) {
 	req.ServiceAccountNamespaceLabels, req.IssuerNamespaceLabels = f.serviceAccount, f.issuer
 }
 
-// serviceAccountNamespaceLabels reads the labels of the namespace of the service account named by
-// username, for the evaluator's service account selectors: nil when username names no service
-// account or its namespace is gone, so that no selector selects it.
-func serviceAccountNamespaceLabels(ctx context.Context, reader client.Reader, username string) (map[string]string, error) {
-	name, ok := policy.ServiceAccountNamespace(username)
-	if !ok {
-		return nil, nil
-	}
-	return namespaceLabels(ctx, reader, name)
-}
-
-// issuerNamespaceLabels reads the labels of the namespace of the Issuer a signer name names, for
-// the evaluator's issuers.namespaceSelector: nil for a ClusterIssuer, a signer name that names no
-// issuer, or a namespace that is gone.
-func issuerNamespaceLabels(ctx context.Context, reader client.Reader, signerName string) (map[string]string, error) {
-	ref, err := csr.ParseSignerName(signerName)
-	if err != nil || ref.Kind != policyv1alpha1.IssuerKindIssuer {
-		return nil, nil
-	}
-	return namespaceLabels(ctx, reader, ref.Namespace)
-}
-
-// namespaceLabels reads a namespace's labels from the cache: nil when it is gone, never nil when
-// it exists, so that "no labels" and "no namespace" stay apart.
+// namespaceLabels reads a namespace's labels from the cache as policy.NamespaceLabels gives them
+// to the evaluator: nil for "" or a namespace that is gone, never nil for one that exists.
 func namespaceLabels(ctx context.Context, reader client.Reader, name string) (map[string]string, error) {
+	if name == "" {
+		return nil, nil
+	}
 	var ns corev1.Namespace
 	if err := reader.Get(ctx, client.ObjectKey{Name: name}, &ns); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -70,8 +50,5 @@ func namespaceLabels(ctx context.Context, reader client.Reader, name string) (ma
 		}
 		return nil, fmt.Errorf("reading the labels of namespace %s: %w", name, err)
 	}
-	if ns.Labels == nil {
-		return map[string]string{}, nil
-	}
-	return ns.Labels, nil
+	return policy.NamespaceLabels(&ns), nil
 }

@@ -28,15 +28,25 @@ const clusterResourceNamespace = "signer-policy-system"
 
 func main() {
 	manager := flag.String("manager", "bin/manager", "Path of the operator binary to run.")
+	plugin := flag.String("plugin", "bin/kubectl-signerpolicy", "Path of the kubectl plugin to run.")
 	keep := flag.Bool("keep", false, "Keep the control plane and operator running until interrupted.")
+	readme := flag.String("readme", "", "Check that the transcript in this README is what the demo printed.")
 	flag.Parse()
-	if err := run(*manager, *keep); err != nil {
+	stop, err := teeStdout()
+	if err == nil {
+		err = run(*manager, *plugin, *keep)
+		output := stop()
+		if err == nil && *readme != "" {
+			err = checkREADME(*readme, output)
+		}
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(managerPath string, keep bool) error {
+func run(managerPath, pluginPath string, keep bool) error {
 	root, err := harness.ModuleRoot()
 	if err != nil {
 		return err
@@ -61,14 +71,14 @@ func run(managerPath string, keep bool) error {
 	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
 		return err
 	}
-	k := kubectl{path: filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), kubeconfig: kubeconfig, root: root}
+	k := kubectl{path: filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), plugin: inRoot(root, pluginPath), kubeconfig: kubeconfig, root: root}
 
 	// ClusterIssuers' Secrets live in the operator's namespace, as with cert-manager.
 	if err := env.Admin.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterResourceNamespace}}); err != nil {
 		return err
 	}
 	step("Starting the operator as its own process (logs: " + filepath.Join(dir, "operator.log") + ")")
-	stopOperator, err := startOperator(filepath.Join(root, managerPath), kubeconfig, filepath.Join(dir, "operator.log"))
+	stopOperator, err := startOperator(inRoot(root, managerPath), kubeconfig, filepath.Join(dir, "operator.log"))
 	if err != nil {
 		return err
 	}
@@ -159,7 +169,16 @@ func startOperator(path, kubeconfig, logPath string) (func(), error) {
 	}, nil
 }
 
-type kubectl struct{ path, kubeconfig, root string }
+// inRoot resolves a path given relative to the module root, as the Makefile gives them.
+func inRoot(root, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(root, path)
+}
+
+// kubectl runs kubectl, and the kubectl plugin at plugin, as a reader would type them.
+type kubectl struct{ path, plugin, kubeconfig, root string }
 
 // as runs kubectl with the user's own credentials.
 func (k kubectl) as(u user) kubectl {
@@ -175,6 +194,19 @@ func (k kubectl) show(args ...string) error {
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+// signerpolicy prints `kubectl signerpolicy args...` and runs the plugin's binary, as kubectl
+// itself would once the binary is on PATH.
+func (k kubectl) signerpolicy(args ...string) error {
+	fmt.Printf("\n$ kubectl signerpolicy %s\n", strings.Join(quote(args), " "))
+	cmd := exec.Command(k.plugin, append([]string{"--kubeconfig", k.kubeconfig}, args...)...)
+	cmd.Dir = k.root
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("kubectl signerpolicy %s (run `make plugin` first): %w", strings.Join(args, " "), err)
 	}
 	return nil
 }

@@ -94,10 +94,30 @@ func showCSRRoundTrip(ctx context.Context, env *harness.Env, k kubectl, dir stri
 	if err := k.show("get", "csr", denied, "-o", `jsonpath={.status.conditions[0].message}{"\n"}`); err != nil {
 		return err
 	}
+	if err := showWhy(k, dana, denied); err != nil {
+		return err
+	}
 	if err := showManualApproval(ctx, env, k, dir); err != nil {
 		return err
 	}
 	return showRecord(filepath.Join(dir, "operator.log"), name)
+}
+
+// showWhy lets team-a's developers read the policies and the events about CSRs, which a requester
+// is not granted otherwise, and has dana ask the kubectl plugin why her CSR was denied.
+func showWhy(k kubectl, dana user, denied string) error {
+	step("The platform team lets team-a's developers read SignerPolicies and CSR events, for the kubectl plugin")
+	for _, args := range [][]string{
+		{"apply", "--server-side", "-f", "config/plugin/reader.yaml"},
+		{"create", "clusterrolebinding", "team-a:signerpolicy-reader", "--clusterrole", "signerpolicy-reader", "--group", "team-a:developers"},
+		{"create", "rolebinding", "-n", "default", "team-a:csr-event-reader", "--role", "csr-event-reader", "--group", "team-a:developers"},
+	} {
+		if err := k.show(args...); err != nil {
+			return err
+		}
+	}
+	step("dana asks the kubectl plugin why, with her own credentials")
+	return k.as(dana).signerpolicy("why", denied)
 }
 
 // showManualApproval: a platform engineer asks the SelfSigned ClusterIssuer for an internal CA;
