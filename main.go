@@ -69,7 +69,9 @@ type flags struct {
 // webhookFlags configure the observing admission webhook on the approval subresource, which the
 // process running the approval controller serves.
 type webhookFlags struct {
-	address       string
+	address string
+	// port is the one address names, once parsed.
+	port          int32
 	certDir       string
 	caSecret      string
 	service       string
@@ -170,9 +172,9 @@ func run() error {
 			return err
 		}
 	}
-	if pod, ns := os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE"); webhookServer != nil && pod != "" && ns != "" {
-		labeler := &approvers.LeaderLabeler{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Namespace: ns, Pod: pod}
-		if err := mgr.Add(labeler); err != nil {
+	if pod, ip, ns := os.Getenv("POD_NAME"), os.Getenv("POD_IP"), os.Getenv("POD_NAMESPACE"); webhookServer != nil && pod != "" && ip != "" && ns != "" {
+		endpoint := &approvers.LeaderEndpoint{Writer: mgr.GetClient(), Namespace: ns, PodName: pod, PodIP: ip, Port: f.webhook.port}
+		if err := mgr.Add(endpoint); err != nil {
 			return err
 		}
 	}
@@ -253,7 +255,7 @@ func (f flags) acmeOptions(selected []string) (acme.Options, error) {
 // webhookServer is the server of the approval-observing webhook, nil when this process serves none
 // (it runs no approval controller, or --webhook-bind-address=0), with the operator's own CA unless
 // --webhook-cert-dir names mounted certificates.
-func (f flags) webhookServer(cfg *rest.Config, selected []string) (webhook.Server, *approvers.Serving, error) {
+func (f *flags) webhookServer(cfg *rest.Config, selected []string) (webhook.Server, *approvers.Serving, error) {
 	if f.webhook.address == "0" || !slices.Contains(selected, controllers.ControllerApproval) {
 		return nil, nil, nil
 	}
@@ -261,11 +263,12 @@ func (f flags) webhookServer(cfg *rest.Config, selected []string) (webhook.Serve
 	if err != nil {
 		return nil, nil, fmt.Errorf("--webhook-bind-address %q: %w", f.webhook.address, err)
 	}
-	port, err := strconv.Atoi(portText)
+	port, err := strconv.ParseInt(portText, 10, 32)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--webhook-bind-address %q: %w", f.webhook.address, err)
 	}
-	opts := webhook.Options{Host: host, Port: port}
+	f.webhook.port = int32(port)
+	opts := webhook.Options{Host: host, Port: int(port)}
 	if f.webhook.certDir != "" {
 		opts.CertDir = f.webhook.certDir
 		return webhook.NewServer(opts), nil, nil

@@ -141,14 +141,11 @@ func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.Certi
 		eventType = corev1.EventTypeWarning
 	}
 	r.Events.Eventf(c, eventType, reason, "%s", truncate(msg))
-	approver := &audit.Approver{Source: audit.ApproverOperator, Identity: r.Self}
-	if typ == certificatesv1.CertificateApproved {
-		r.Ledger.approvedBy(c.Name, c.UID, approver)
-	}
 	if claim.held {
 		rec := decisionRecord(event, c, req, d, reason, msg, policies)
-		rec.Approver = approver
+		rec.Approver = &audit.Approver{Source: audit.ApproverOperator, Identity: r.Self}
 		r.Audit.Write(rec)
+		claim.written(rec.Approver)
 	}
 	return nil
 }

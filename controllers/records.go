@@ -3,14 +3,19 @@ package controllers
 import (
 	"context"
 	"slices"
+	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/approvers"
@@ -41,26 +46,39 @@ type RecordsReconciler struct {
 func (r *RecordsReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var c certificatesv1.CertificateSigningRequest
 	if err := r.Client.Get(ctx, req.NamespacedName, &c); err != nil {
-		if apierrors.IsNotFound(err) {
-			if uid, ok := r.Ledger.forget(req.Name); ok {
-				r.Approvers.Forget(uid)
-			}
-		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	var result ctrl.Result
 	for _, event := range owedEvents(&c) {
-		if !slices.Contains(r.Events, event) || !r.Ledger.claim(c.Name, c.UID, event) {
+		if !slices.Contains(r.Events, event) {
+			continue
+		}
+		switch r.Ledger.state(c.UID, event) {
+		case recordWritten:
+			continue
+		case recordInFlight:
+			// Its writer writes it, or gives the claim up if its write did not land after all;
+			// look again, so that a given-up record is written here.
+			result.RequeueAfter = inFlightRecheck
+			continue
+		}
+		if !r.Ledger.claim(c.UID, event) {
+			result.RequeueAfter = inFlightRecheck
 			continue
 		}
 		rec, err := r.reconstruct(ctx, &c, event)
 		if err != nil {
-			r.Ledger.release(c.Name, c.UID, event)
+			r.Ledger.release(c.UID, event)
 			return ctrl.Result{}, err
 		}
 		r.Audit.Write(rec)
+		r.Ledger.written(c.UID, event, rec.Approver)
 	}
-	return ctrl.Result{}, nil
+	return result, nil
 }
+
+// inFlightRecheck is how soon a record another writer of this process claimed is looked at again.
+const inFlightRecheck = 2 * time.Second
 
 // owedEvents are the records a CSR's state calls for.
 func owedEvents(c *certificatesv1.CertificateSigningRequest) []string {
@@ -112,8 +130,8 @@ func (r *RecordsReconciler) reconstruct(ctx context.Context, c *certificatesv1.C
 	d := r.Evaluator.Evaluate(policies, req)
 	if event == audit.EventFailed {
 		d = r.Evaluator.EvaluateForSigning(policies, req)
-	} else {
-		rec.Approver = r.Approvers.Approver(c, typ)
+	} else if rec.Approver, err = credibleApprover(ctx, r.Client, c.Spec.SignerName, r.Approvers.Approver(c, typ)); err != nil {
+		return audit.Record{}, err
 	}
 	if p := policyNamed(policies, concernedPolicy(d)); p != nil {
 		rec.Policy, rec.RBAC = p.Name, p.Status.RBAC
@@ -146,7 +164,11 @@ func (r *RecordsReconciler) issuedRecord(ctx context.Context, c *certificatesv1.
 	}
 	g.policy = policyNamed(policies, concernedPolicy(r.Evaluator.EvaluateForSigning(policies, req)))
 	rec := issuanceRecord(c, issuer, &g, leaf)
-	rec.Approver = r.Approvers.Approver(c, certificatesv1.CertificateApproved)
+	if rec.Approver = r.Ledger.approver(c.UID); rec.Approver == nil {
+		if rec.Approver, err = credibleApprover(ctx, r.Client, c.Spec.SignerName, r.Approvers.Approver(c, certificatesv1.CertificateApproved)); err != nil {
+			return audit.Record{}, err
+		}
+	}
 	return rec, nil
 }
 
@@ -165,8 +187,7 @@ func concernedPolicy(d policy.Decision) string {
 	return ""
 }
 
-// SetupWithManager watches CSRs that carry a decision, a failure or a certificate (a deleted one
-// passes too, since its last state carried one, and the ledger forgets it).
+// SetupWithManager watches CSRs that carry a decision, a failure or a certificate.
 func (r *RecordsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	decided := predicate.NewPredicateFuncs(func(obj client.Object) bool {
 		c := obj.(*certificatesv1.CertificateSigningRequest)
@@ -175,9 +196,16 @@ func (r *RecordsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return len(owedEvents(c)) > 0
 	})
+	// A deleted CSR is forgotten by UID, which a request by name could not tell from a new CSR of
+	// the same name.
+	forget := handler.Funcs{DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[client.Object], _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		r.Ledger.forget(e.Object.GetUID())
+		r.Approvers.Forget(e.Object.GetUID())
+	}}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("csr-records").
 		For(&certificatesv1.CertificateSigningRequest{}, builder.WithPredicates(decided)).
+		Watches(&certificatesv1.CertificateSigningRequest{}, forget).
 		WithOptions(queueOptions(1)).
 		Complete(r)
 }

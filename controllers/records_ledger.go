@@ -1,9 +1,9 @@
 package controllers
 
 import (
-	certificatesv1 "k8s.io/api/certificates/v1"
 	"sync"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
@@ -17,85 +17,106 @@ import (
 // API write per CSR to mark a record as written.
 type recordLedger struct {
 	mu sync.Mutex
-	// byName holds, per CSR name, the UID it was seen with (names are reused) and the events
-	// claimed for it.
-	byName map[string]ledgerEntry
+	// byUID holds, per CSR (by UID: names are reused), the state of each event's record.
+	byUID map[types.UID]*ledgerEntry
 }
 
+type recordState int
+
+const (
+	// recordInFlight: a writer claimed the record before the API write it reports.
+	recordInFlight recordState = iota + 1
+	// recordWritten: the record is in the log.
+	recordWritten
+)
+
 type ledgerEntry struct {
-	uid    types.UID
-	events map[string]bool
-	// approver is who this process knows approved the CSR (its own approval controller), for the
-	// record of the certificate that follows.
+	events map[string]recordState
+	// approver is the approver the first Approved record of this process named, which the record
+	// of the certificate that follows names too: what a later observation says cannot change
+	// what was recorded.
 	approver *audit.Approver
 }
 
 func newRecordLedger() *recordLedger {
-	return &recordLedger{byName: map[string]ledgerEntry{}}
+	return &recordLedger{byUID: map[types.UID]*ledgerEntry{}}
+}
+
+func (l *recordLedger) entryLocked(uid types.UID) *ledgerEntry {
+	e := l.byUID[uid]
+	if e == nil {
+		e = &ledgerEntry{events: map[string]recordState{}}
+		l.byUID[uid] = e
+	}
+	return e
 }
 
 // claim reserves the record of event for the CSR, and reports false when it was already
 // reserved: then someone in this process has written it or is about to. A writer claims before
 // the API write the record reports, so the records controller, which sees the write land, never
 // writes a second copy beside the writer's.
-func (l *recordLedger) claim(name string, uid types.UID, event string) bool {
+func (l *recordLedger) claim(uid types.UID, event string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.byName[name]
-	if !ok || e.uid != uid {
-		e = ledgerEntry{uid: uid, events: map[string]bool{}}
-		l.byName[name] = e
-	}
-	if e.events[event] {
+	e := l.entryLocked(uid)
+	if e.events[event] != 0 {
 		return false
 	}
-	e.events[event] = true
+	e.events[event] = recordInFlight
 	return true
 }
 
-// release gives up a claim whose write did not land, so that the record is owed again if the
-// write landed after all (a lost response the re-read could not settle).
-func (l *recordLedger) release(name string, uid types.UID, event string) {
+// state is where the record of event for the CSR stands (0: owed).
+func (l *recordLedger) state(uid types.UID, event string) recordState {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e, ok := l.byName[name]; ok && e.uid == uid {
+	if e := l.byUID[uid]; e != nil {
+		return e.events[event]
+	}
+	return 0
+}
+
+// written marks a claimed record as in the log; for an Approved record, approver is remembered for
+// the Issued record.
+func (l *recordLedger) written(uid types.UID, event string, approver *audit.Approver) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.entryLocked(uid)
+	e.events[event] = recordWritten
+	if event == audit.EventApproved && e.approver == nil {
+		e.approver = approver
+	}
+}
+
+// release gives up a claim whose write did not land, so that the record is owed again if the
+// write landed after all (a lost response the re-read could not settle): the records controller,
+// which waits on records in flight, then writes it.
+func (l *recordLedger) release(uid types.UID, event string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.byUID[uid]; e != nil && e.events[event] == recordInFlight {
 		delete(e.events, event)
 	}
 }
 
-// approvedBy notes that this process approved the CSR, as approver.
-func (l *recordLedger) approvedBy(name string, uid types.UID, approver *audit.Approver) {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e, ok := l.byName[name]; ok && e.uid == uid {
-		e.approver = approver
-		l.byName[name] = e
-	}
-}
-
-// approver is who this process knows approved the CSR, or nil.
-func (l *recordLedger) approver(name string, uid types.UID) *audit.Approver {
+// approver is the approver this process recorded for the CSR's approval, or nil.
+func (l *recordLedger) approver(uid types.UID) *audit.Approver {
 	if l == nil {
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e, ok := l.byName[name]; ok && e.uid == uid {
+	if e := l.byUID[uid]; e != nil {
 		return e.approver
 	}
 	return nil
 }
 
-// forget drops a deleted CSR, returning the UID it had.
-func (l *recordLedger) forget(name string) (types.UID, bool) {
+// forget drops a deleted CSR.
+func (l *recordLedger) forget(uid types.UID) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e, ok := l.byName[name]
-	delete(l.byName, name)
-	return e.uid, ok
+	delete(l.byUID, uid)
 }
 
 // Events each controller owes records for: the approval side records decisions, the signing side
@@ -108,7 +129,6 @@ var (
 // recordClaim is a writer's claim on a record: held when this writer is the one to write it.
 type recordClaim struct {
 	ledger *recordLedger
-	name   string
 	uid    types.UID
 	event  string
 	held   bool
@@ -122,12 +142,19 @@ func (l *recordLedger) claimFor(c *certificatesv1.CertificateSigningRequest, eve
 	if l == nil {
 		return recordClaim{held: true}
 	}
-	return recordClaim{ledger: l, name: c.Name, uid: c.UID, event: event, held: l.claim(c.Name, c.UID, event)}
+	return recordClaim{ledger: l, uid: c.UID, event: event, held: l.claim(c.UID, event)}
 }
 
-// release gives the claim up when the write it was for failed.
+// release gives the claim up when the write it was for failed, or landed without its record.
 func (c recordClaim) release() {
 	if c.held && c.ledger != nil {
-		c.ledger.release(c.name, c.uid, c.event)
+		c.ledger.release(c.uid, c.event)
+	}
+}
+
+// written marks the claimed record as in the log.
+func (c recordClaim) written(approver *audit.Approver) {
+	if c.held && c.ledger != nil {
+		c.ledger.written(c.uid, c.event, approver)
 	}
 }

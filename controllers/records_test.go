@@ -7,17 +7,22 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"testing"
 	"time"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -255,4 +260,75 @@ func servedUnder(ctx context.Context, ca []byte) error {
 		return fmt.Errorf("the webhook at %s does not serve under the new CA yet: %w", u.Host, err)
 	}
 	return conn.Close()
+}
+
+// Anyone who reaches the webhook's port can post it a review; the API server's calls cannot be
+// told from others'. A review forged to say that someone without the right to approve wrote the
+// very condition a real approver then writes names nobody on the record; the real approver is
+// named, as the API server authenticated them.
+func TestAForgedReviewCannotNameSomeoneWhoMayNotApprove(t *testing.T) {
+	ctx := context.Background()
+	group := "security-" + policyName(t)
+	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, false, func(p *policyv1alpha1.SignerPolicy) {
+		p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{Groups: []string{group}}
+	})
+	sam := env.User(t, "sam-"+policyName(t), group)
+	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: dnsCSR(t, "web.example.com")})
+	recordOf(t, c, audit.EventManualReview)
+
+	now := metav1.NewTime(time.Now().Truncate(time.Second))
+	condition := certificatesv1.CertificateSigningRequestCondition{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue,
+		Reason: "KubectlApprove", Message: "approved by a person", LastUpdateTime: now, LastTransitionTime: now}
+	var got certificatesv1.CertificateSigningRequest
+	if err := env.Admin.Get(ctx, client.ObjectKeyFromObject(c), &got); err != nil {
+		t.Fatal(err)
+	}
+	forged := got.DeepCopy()
+	forged.Status.Conditions = append(forged.Status.Conditions, condition)
+	postReview(t, &got, forged, authenticationv1.UserInfo{Username: "mallory-" + policyName(t), Groups: []string{"system:authenticated"}})
+
+	got.Status.Conditions = append(got.Status.Conditions, condition)
+	if err := sam.SubResource("approval").Update(ctx, &got); err != nil {
+		t.Fatal(err)
+	}
+	approverIs(t, recordOf(t, c, audit.EventApproved), audit.ApproverWebhook, "sam-"+policyName(t), group)
+}
+
+// postReview sends the webhook an AdmissionReview as anyone on the network could, over TLS with
+// the webhook's CA.
+func postReview(t *testing.T, old, now *certificatesv1.CertificateSigningRequest, user authenticationv1.UserInfo) {
+	t.Helper()
+	ctx := context.Background()
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := env.Admin.Get(ctx, client.ObjectKey{Name: "signer-policy-approval-observer"}, &vwc); err != nil {
+		t.Fatal(err)
+	}
+	raw := func(c *certificatesv1.CertificateSigningRequest) runtime.RawExtension {
+		data, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return runtime.RawExtension{Raw: data}
+	}
+	body, err := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{UID: "forged", Operation: admissionv1.Update, SubResource: "approval",
+			Kind:     metav1.GroupVersionKind{Group: "certificates.k8s.io", Version: "v1", Kind: "CertificateSigningRequest"},
+			Resource: metav1.GroupVersionResource{Group: "certificates.k8s.io", Version: "v1", Resource: "certificatesigningrequests"},
+			Name:     now.Name, Object: raw(now), OldObject: raw(old), UserInfo: user},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(vwc.Webhooks[0].ClientConfig.CABundle)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}, Timeout: 10 * time.Second}
+	resp, err := hc.Post(ptr.Deref(vwc.Webhooks[0].ClientConfig.URL, ""), "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the webhook answered the forged review with %d", resp.StatusCode)
+	}
 }

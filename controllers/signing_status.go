@@ -52,6 +52,7 @@ func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.Certific
 		rec.Policy, rec.RBAC = g.policy.Name, g.policy.Status.RBAC
 	}
 	r.Audit.Write(rec)
+	claim.written(nil)
 	return nil
 }
 
@@ -77,7 +78,8 @@ func (r *SigningReconciler) issue(ctx context.Context, c *certificatesv1.Certifi
 	}
 	leaf, err := leafOf(chain)
 	if err != nil {
-		return err // sign checked the chain before writing it
+		claim.release() // sign checked the chain before writing it; the records controller says what it can
+		return err
 	}
 	r.Metrics.waiting(c.Name, "")
 	r.Metrics.signed(string(g.typ), "issued")
@@ -88,10 +90,14 @@ func (r *SigningReconciler) issue(ctx context.Context, c *certificatesv1.Certifi
 		return nil
 	}
 	rec := issuanceRecord(c, issuer, g, leaf)
-	if rec.Approver = r.Ledger.approver(c.Name, c.UID); rec.Approver == nil {
-		rec.Approver = r.Approvers.Approver(c, certificatesv1.CertificateApproved)
+	if rec.Approver = r.Ledger.approver(c.UID); rec.Approver == nil {
+		// The certificate is out whatever the answer: a failed check names nobody.
+		if rec.Approver, err = credibleApprover(ctx, r.Client, c.Spec.SignerName, r.Approvers.Approver(c, certificatesv1.CertificateApproved)); err != nil {
+			rec.Approver = &audit.Approver{Source: audit.ApproverUnknown}
+		}
 	}
 	r.Audit.Write(rec)
+	claim.written(nil)
 	return nil
 }
 

@@ -7,6 +7,7 @@ package approvers
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -31,9 +32,22 @@ const Path = "/observe-csr-approval"
 // observation is gone anyway.
 const keep = 2 * time.Hour
 
-// maxObservations bounds memory if approvals arrive faster than they age out (about 300 bytes
-// each, so 30 MiB); the oldest are dropped first, and their records say the approver is unknown.
-const maxObservations = 100_000
+// Bounds on what anyone who can reach the webhook can make the operator hold: the webhook has no
+// way to tell the API server's calls from others' (see docs/governance-records.md), so each
+// observation is small (a hash of the condition, the username, UID and at most maxGroups groups),
+// each CSR holds at most maxPerCSR, and all CSRs together at most maxObservations (about 100 MiB at
+// the worst, far less in practice), the oldest going first.
+const (
+	maxObservations = 100_000
+	maxPerCSR       = 8
+	maxGroups       = 32
+	maxNameLength   = 253
+)
+
+// skew bounds how far a condition's lastUpdateTime may be from when the webhook sees it: an
+// approver's client sets it to its own now (or the API server does), so an observation of a
+// condition stamped far from now was not made by the request that wrote it.
+const skew = time.Minute
 
 // Observations remembers who asked to write each Approved and Denied condition. It is safe for
 // concurrent use by the webhook and the controllers.
@@ -42,35 +56,71 @@ type Observations struct {
 
 	mu sync.Mutex
 	// byCSR holds each CSR's observations in the order they came.
-	byCSR map[types.UID][]observation
+	byCSR map[types.UID]*csrObservations
 	count int
+	adds  int
+}
+
+type csrObservations struct {
+	list []observation
+	// flooded is set when more than maxPerCSR came for one CSR: then nobody is named.
+	flooded bool
 }
 
 type observation struct {
 	typ       certificatesv1.RequestConditionType
-	condition string // what identifies the condition written: reason, message and update time
+	condition [sha256.Size]byte // what identifies the condition written: reason, message and update time
 	who       audit.Identity
 	at        time.Time
 }
 
 // NewObservations returns an empty store.
 func NewObservations(c clock.PassiveClock) *Observations {
-	return &Observations{clock: c, byCSR: map[types.UID][]observation{}}
+	return &Observations{clock: c, byCSR: map[types.UID]*csrObservations{}}
 }
 
-func conditionKey(c *certificatesv1.CertificateSigningRequestCondition) string {
-	return c.Reason + "\x00" + c.Message + "\x00" + c.LastUpdateTime.UTC().Format(time.RFC3339)
+func conditionKey(c *certificatesv1.CertificateSigningRequestCondition) [sha256.Size]byte {
+	return sha256.Sum256([]byte(string(c.Type) + "\x00" + c.Reason + "\x00" + c.Message + "\x00" + c.LastUpdateTime.UTC().Format(time.RFC3339)))
 }
 
+// add remembers who wrote the condition, unless its time says the request did not write it.
 func (o *Observations) add(uid types.UID, c *certificatesv1.CertificateSigningRequestCondition, who audit.Identity) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	now := o.clock.Now()
-	if o.count >= maxObservations {
+	if at := c.LastUpdateTime.Time; at.Before(now.Add(-skew)) || at.After(now.Add(skew)) {
+		return
+	}
+	o.adds++
+	if o.count >= maxObservations || o.adds%1024 == 0 {
 		o.pruneLocked(now)
 	}
-	o.byCSR[uid] = append(o.byCSR[uid], observation{typ: c.Type, condition: conditionKey(c), who: who, at: now})
+	obs := o.byCSR[uid]
+	if obs == nil {
+		obs = &csrObservations{}
+		o.byCSR[uid] = obs
+	}
+	if len(obs.list) >= maxPerCSR {
+		obs.flooded = true
+		return
+	}
+	obs.list = append(obs.list, observation{typ: c.Type, condition: conditionKey(c), who: bounded(who), at: now})
 	o.count++
+}
+
+// bounded keeps what a record needs of an identity, within bounds.
+func bounded(who audit.Identity) audit.Identity {
+	cut := func(s string) string {
+		if len(s) > maxNameLength {
+			return s[:maxNameLength]
+		}
+		return s
+	}
+	out := audit.Identity{Username: cut(who.Username), UID: cut(who.UID)}
+	for _, g := range who.Groups[:min(len(who.Groups), maxGroups)] {
+		out.Groups = append(out.Groups, cut(g))
+	}
+	return out
 }
 
 // pruneLocked drops what has aged out and, if that is not enough, the oldest tenth.
@@ -79,7 +129,7 @@ func (o *Observations) pruneLocked(now time.Time) {
 	if o.count >= maxObservations {
 		var ats []time.Time
 		for _, obs := range o.byCSR {
-			for _, ob := range obs {
+			for _, ob := range obs.list {
 				ats = append(ats, ob.at)
 			}
 		}
@@ -87,12 +137,10 @@ func (o *Observations) pruneLocked(now time.Time) {
 		cutoff = ats[len(ats)/10]
 	}
 	for uid, obs := range o.byCSR {
-		kept := slices.DeleteFunc(obs, func(ob observation) bool { return !ob.at.After(cutoff) })
-		o.count -= len(obs) - len(kept)
-		if len(kept) == 0 {
+		kept := slices.DeleteFunc(obs.list, func(ob observation) bool { return !ob.at.After(cutoff) })
+		o.count -= len(obs.list) - len(kept)
+		if obs.list = kept; len(kept) == 0 {
 			delete(o.byCSR, uid)
-		} else {
-			o.byCSR[uid] = kept
 		}
 	}
 }
@@ -108,9 +156,18 @@ func (o *Observations) Approver(c *certificatesv1.CertificateSigningRequest, typ
 	}
 	key := conditionKey(cond)
 	o.mu.Lock()
-	defer o.mu.Unlock()
+	obs := o.byCSR[c.UID]
+	var list []observation
+	flooded := false
+	if obs != nil {
+		list, flooded = slices.Clone(obs.list), obs.flooded
+	}
+	o.mu.Unlock()
+	if flooded {
+		return &audit.Approver{Source: audit.ApproverUnknown}
+	}
 	var seen []audit.Identity
-	for _, ob := range o.byCSR[c.UID] {
+	for _, ob := range list {
 		if ob.typ == typ && ob.condition == key && !slices.ContainsFunc(seen, func(id audit.Identity) bool { return sameIdentity(id, ob.who) }) {
 			seen = append(seen, ob.who)
 		}
@@ -132,7 +189,9 @@ func (o *Observations) Forget(uid types.UID) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.count -= len(o.byCSR[uid])
+	if obs := o.byCSR[uid]; obs != nil {
+		o.count -= len(obs.list)
+	}
 	delete(o.byCSR, uid)
 }
 
@@ -140,7 +199,8 @@ func sameIdentity(a, b audit.Identity) bool {
 	return a.Username == b.Username && a.UID == b.UID && slices.Equal(a.Groups, b.Groups)
 }
 
-// IdentityOf converts the API server's user info.
+// IdentityOf converts the API server's user info (extra included: for the operator's own
+// identity; observations keep only username, UID and groups).
 func IdentityOf(u authenticationv1.UserInfo) audit.Identity {
 	id := audit.Identity{Username: u.Username, UID: u.UID, Groups: slices.Clone(u.Groups)}
 	if len(u.Extra) > 0 {

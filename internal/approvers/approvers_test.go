@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,21 +112,57 @@ func TestObservationsAreBounded(t *testing.T) {
 	obs := NewObservations(clock)
 	c := decided(certificatesv1.CertificateApproved, "KubectlApprove")
 	for i := range maxObservations + 10 {
-		clock.SetTime(at.Add(time.Duration(i) * time.Millisecond))
+		now := at.Add(time.Duration(i) * time.Millisecond)
+		clock.SetTime(now)
 		c.UID = typesUID(i)
+		c.Status.Conditions[0].LastUpdateTime = metav1.NewTime(now)
 		obs.add(c.UID, &c.Status.Conditions[0], audit.Identity{Username: "sam"})
 	}
 	if obs.count > maxObservations || obs.count != len(obs.byCSR) {
 		t.Errorf("%d observations kept (%d CSRs), bound %d", obs.count, len(obs.byCSR), maxObservations)
 	}
 	c.UID = typesUID(maxObservations + 9)
+	c.Status.Conditions[0].LastUpdateTime = metav1.NewTime(at.Add(time.Duration(maxObservations+9) * time.Millisecond))
 	if got := obs.Approver(c, certificatesv1.CertificateApproved); got.Source != audit.ApproverWebhook {
 		t.Errorf("the newest observation was dropped: %+v", got)
 	}
 	c.UID = typesUID(0)
+	c.Status.Conditions[0].LastUpdateTime = at
 	if got := obs.Approver(c, certificatesv1.CertificateApproved); got.Source != audit.ApproverUnknown {
 		t.Errorf("the oldest observation was kept: %+v", got)
 	}
 }
 
 func typesUID(i int) types.UID { return types.UID(fmt.Sprintf("uid-%d", i)) }
+
+// What anyone who reaches the webhook can do to the record is bounded: a review of a condition
+// stamped far from now (planted ahead for a decision to come) is not remembered, a flood of reviews
+// for one CSR names nobody rather than the flood's choice, and an identity is kept small.
+func TestForgedReviewsCannotPlantAheadFloodOrBloat(t *testing.T) {
+	clock := clocktesting.NewFakePassiveClock(at.Time)
+	obs := NewObservations(clock)
+	w := &Webhook{Observations: obs}
+	ahead := decided(certificatesv1.CertificateApproved, "KubectlApprove")
+	ahead.Status.Conditions[0].LastUpdateTime = metav1.NewTime(at.Add(time.Hour))
+	w.Handle(context.Background(), review(t, pending(), ahead, "alice", false))
+	clock.SetTime(at.Add(time.Hour))
+	if got := obs.Approver(ahead, certificatesv1.CertificateApproved); got.Source != audit.ApproverUnknown {
+		t.Errorf("an observation planted an hour ahead names %+v", got)
+	}
+
+	landed := decided(certificatesv1.CertificateApproved, "KubectlApprove")
+	clock.SetTime(at.Time)
+	for i := range maxPerCSR + 1 {
+		w.Handle(context.Background(), review(t, pending(), landed, fmt.Sprintf("forger-%d", i), false))
+	}
+	if got := obs.Approver(landed, certificatesv1.CertificateApproved); got.Source != audit.ApproverUnknown || got.Identity != nil || len(got.Candidates) > 0 {
+		t.Errorf("a flooded CSR names %+v, want nobody", got)
+	}
+
+	big := authenticationv1.UserInfo{Username: strings.Repeat("u", 10_000), Groups: make([]string, 10_000),
+		Extra: map[string]authenticationv1.ExtraValue{"x": {strings.Repeat("e", 1<<20)}}}
+	id := bounded(IdentityOf(big))
+	if len(id.Username) > maxNameLength || len(id.Groups) > maxGroups || id.Extra != nil {
+		t.Errorf("an identity is kept at %d bytes of username, %d groups, extra %v", len(id.Username), len(id.Groups), id.Extra != nil)
+	}
+}

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -25,68 +26,63 @@ func TestMain(m *testing.M) {
 	os.Exit(harness.ControlPlaneMain(m, &env))
 }
 
-// The elected replica labels its own pod for the webhook Service and takes the label off the pod
-// of the replica that led before it, with no more than config/webhook's Role grants.
-func TestTheLeaderLabelsItsPodAndUnlabelsTheOldLeader(t *testing.T) {
+// The elected replica points the webhook Service's EndpointSlice, as config/webhook ships it, at
+// its own pod, with no more than config/webhook's Role grants.
+func TestTheLeaderPointsTheWebhookServiceAtItself(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
 	root, err := harness.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	roles, err := harness.ReadObjects(filepath.Join(root, "config", "webhook", "ca_role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range roles {
-		u.SetNamespace(ns)
-		if u.GetKind() == "RoleBinding" {
-			_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"kind": "User", "name": "operator"}}, "subjects")
-		}
-	}
-	if err := harness.Apply(ctx, env.Admin, roles); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Admin.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "default"}}); err != nil {
-		t.Fatal(err)
-	}
-	pod := func(name string, labels map[string]string) *corev1.Pod {
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "manager", Image: "controller:latest"}}}}
-		if err := env.Admin.Create(ctx, p); err != nil {
+	var objs []*unstructured.Unstructured
+	for _, file := range []string{"ca_role.yaml", "service.yaml"} {
+		read, err := harness.ReadObjects(filepath.Join(root, "config", "webhook", file))
+		if err != nil {
 			t.Fatal(err)
 		}
-		return p
+		objs = append(objs, read...)
 	}
-	old := pod("old-leader", map[string]string{approvers.LeaderLabel: "true", "control-plane": "controller-manager"})
-	elected := pod("elected", map[string]string{"control-plane": "controller-manager"})
-	other := pod("unrelated", map[string]string{"app": "x"})
-
+	for _, u := range objs {
+		u.SetNamespace(ns)
+		switch u.GetKind() {
+		case "RoleBinding":
+			_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"kind": "User", "name": "operator"}}, "subjects")
+			_ = unstructured.SetNestedField(u.Object, "signer-policy-webhook-ca", "roleRef", "name")
+			u.SetName("signer-policy-webhook-ca")
+		case "Role":
+			u.SetName("signer-policy-webhook-ca")
+		default:
+			u.SetName(approvers.EndpointName) // as config/default's prefix names them
+		}
+	}
+	if err := harness.Apply(ctx, env.Admin, objs); err != nil {
+		t.Fatal(err)
+	}
 	operator := env.User(t, "operator")
-	l := &approvers.LeaderLabeler{Reader: operator, Writer: operator, Namespace: ns, Pod: elected.Name}
+	l := &approvers.LeaderEndpoint{Writer: operator, Namespace: ns, PodName: "elected", PodIP: "10.1.2.3", Port: 9443}
 	lctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- l.Start(lctx) }()
 	harness.Eventually(t, wait, func() error {
-		return labelsAre(ctx, map[*corev1.Pod]string{old: "", elected: "true", other: ""})
+		var slice discoveryv1.EndpointSlice
+		if err := env.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: approvers.EndpointName}, &slice); err != nil {
+			return err
+		}
+		if len(slice.Endpoints) != 1 || !slices.Equal(slice.Endpoints[0].Addresses, []string{"10.1.2.3"}) ||
+			len(slice.Ports) != 1 || *slice.Ports[0].Port != 9443 || slice.Labels["kubernetes.io/service-name"] != approvers.EndpointName {
+			return fmt.Errorf("EndpointSlice %+v %+v, want the leader's address on port 9443", slice.Endpoints, slice.Ports)
+		}
+		return nil
 	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// The Role lets the operator change that one EndpointSlice, nothing about pods.
+	if err := operator.List(ctx, &corev1.PodList{}, client.InNamespace(ns)); err == nil {
+		t.Error("the webhook Role lets the operator list pods")
+	}
 }
 
 const wait = 30 * time.Second
-
-func labelsAre(ctx context.Context, want map[*corev1.Pod]string) error {
-	for p, value := range want {
-		var got corev1.Pod
-		if err := env.Admin.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
-			return err
-		}
-		if got.Labels[approvers.LeaderLabel] != value {
-			return fmt.Errorf("pod %s has leader label %q, want %q", p.Name, got.Labels[approvers.LeaderLabel], value)
-		}
-	}
-	return nil
-}

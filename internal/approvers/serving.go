@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/cert-manager/cert-manager/pkg/server/tls/authority"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
@@ -135,34 +137,37 @@ func (i *caInjector) inject(ctx context.Context) error {
 	return i.writer.Update(ctx, &vwc)
 }
 
-// LeaderLabel marks the pod of the replica that leads, which alone records decisions, so that the
-// webhook Service (selecting it) sends every observation to the replica that needs it. Other
-// replicas serve the webhook too, for the moments between one leader and the next.
-const LeaderLabel = "policy.signerpolicy.dev/webhook-leader"
+// EndpointName is the name of the webhook Service's EndpointSlice, which the leading replica
+// keeps pointing at itself (config/webhook ships it empty).
+const EndpointName = "signer-policy-webhook"
 
-// LeaderLabeler puts LeaderLabel on the leading replica's pod and takes it off every other pod of
-// the namespace, when the replica is elected.
-type LeaderLabeler struct {
-	Reader    client.Reader
+// LeaderEndpoint points the webhook Service at the leading replica, which alone records decisions,
+// so that every observation reaches the replica that needs it. The Service has no selector; its
+// one EndpointSlice is the only object this writes, so the power it needs is to update that one
+// object, nothing about pods.
+type LeaderEndpoint struct {
 	Writer    client.Writer
 	Namespace string
-	Pod       string
+	// PodName and PodIP are the leading replica's own (from the downward API).
+	PodName, PodIP string
+	// Port is where the webhook server listens.
+	Port int32
 }
 
-// NeedLeaderElection is true: only the leader labels.
-func (*LeaderLabeler) NeedLeaderElection() bool { return true }
+// NeedLeaderElection is true: only the leader points the Service at itself.
+func (*LeaderEndpoint) NeedLeaderElection() bool { return true }
 
-// Start labels once on election; a leader that loses its lease exits, and its successor takes the
-// label off it.
-func (l *LeaderLabeler) Start(ctx context.Context) error {
-	log := ctrl.LoggerFrom(ctx).WithName("webhook-leader-label")
+// Start points the Service at this replica once elected; a leader that loses its lease exits, and
+// its successor points the Service at itself.
+func (l *LeaderEndpoint) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("webhook-endpoint")
 	for {
-		err := l.label(ctx)
+		err := l.point(ctx)
 		if err == nil {
 			<-ctx.Done()
 			return nil
 		}
-		log.Error(err, "cannot label the leader's pod for the webhook Service; approvers of decisions the operator did not make may be recorded as unknown")
+		log.Error(err, "cannot point the webhook Service at the leader; approvers of decisions the operator did not make may be recorded as unknown")
 		select {
 		case <-ctx.Done():
 			return nil
@@ -171,23 +176,19 @@ func (l *LeaderLabeler) Start(ctx context.Context) error {
 	}
 }
 
-func (l *LeaderLabeler) label(ctx context.Context) error {
-	own := &corev1.Pod{}
-	own.Namespace, own.Name = l.Namespace, l.Pod
-	if err := l.Writer.Patch(ctx, own, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"`+LeaderLabel+`":"true"}}}`))); err != nil {
+func (l *LeaderEndpoint) point(ctx context.Context) error {
+	patch, err := json.Marshal(map[string]any{
+		"endpoints": []any{map[string]any{
+			"addresses":  []string{l.PodIP},
+			"conditions": map[string]any{"ready": true},
+			"targetRef":  map[string]any{"kind": "Pod", "namespace": l.Namespace, "name": l.PodName},
+		}},
+		"ports": []any{map[string]any{"name": "webhook", "port": l.Port, "protocol": "TCP"}},
+	})
+	if err != nil {
 		return err
 	}
-	var pods corev1.PodList
-	if err := l.Reader.List(ctx, &pods, client.InNamespace(l.Namespace), client.HasLabels{LeaderLabel}); err != nil {
-		return err
-	}
-	for i := range pods.Items {
-		if p := &pods.Items[i]; p.Name != l.Pod {
-			patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"`+LeaderLabel+`":null}}}`))
-			if err := l.Writer.Patch(ctx, p, patch); client.IgnoreNotFound(err) != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	slice := &discoveryv1.EndpointSlice{}
+	slice.Namespace, slice.Name = l.Namespace, EndpointName
+	return l.Writer.Patch(ctx, slice, client.RawPatch(types.MergePatchType, patch))
 }

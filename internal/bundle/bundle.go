@@ -167,6 +167,9 @@ func (g *generator) add(o *unstructured.Unstructured) error {
 		g.webhooks = append(g.webhooks, vwc.Webhooks...)
 	case "Namespace", "ServiceAccount":
 		// OLM creates the install namespace, and service accounts from the permissions.
+	case "EndpointSlice":
+		// The webhook Service's, pointed at the leader by the operator; under OLM, OLM's own
+		// Service routes the webhook definitions.
 	default:
 		// Samples: the owned kinds become alm-examples; others (cert-manager issuers) are only
 		// there to make the examples meaningful and are not part of the bundle.

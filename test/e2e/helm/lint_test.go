@@ -31,7 +31,7 @@ tolerations: [{key: dedicated, operator: Equal, value: platform, effect: NoSched
 affinity: {podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 100, podAffinityTerm: {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {control-plane: controller-manager}}}}]}}
 topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {control-plane: controller-manager}}}]
 priorityClassName: system-cluster-critical
-metrics: {enabled: true, port: 9443, serviceMonitor: {enabled: true, interval: 30s, scrapeTimeout: 10s, labels: {release: prometheus}}}
+metrics: {enabled: true, port: 9444, serviceMonitor: {enabled: true, interval: 30s, scrapeTimeout: 10s, labels: {release: prometheus}}}
 podDisruptionBudget: {enabled: true, maxUnavailable: 1}
 networkPolicy:
   enabled: true

@@ -57,7 +57,7 @@ func TestEveryOptionReachesTheDeployments(t *testing.T) {
 			"the pull secret":                len(pod.ImagePullSecrets) == 1 && pod.ImagePullSecrets[0].Name == "registry",
 			"its own ServiceAccount":         pod.ServiceAccountName == "sp-"+component,
 			"no leader election":             !slices.Contains(c.Args, "--leader-elect"),
-			"the metrics port":               slices.Contains(c.Args, "--metrics-bind-address=:9443") && slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == "https-metrics" && p.ContainerPort == 9443 }),
+			"the metrics port":               slices.Contains(c.Args, "--metrics-bind-address=:9444") && slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == "https-metrics" && p.ContainerPort == 9444 }),
 			"the log level":                  slices.Contains(c.Args, "--zap-log-level=debug"),
 			"the cluster resource namespace": slices.Contains(c.Args, "--cluster-resource-namespace=cert-manager"),
 			"the extra args last":            c.Args[len(c.Args)-1] == "--concurrency=8",
@@ -149,7 +149,7 @@ func TestOptionalObjectsSelectTheOperator(t *testing.T) {
 			continue
 		}
 		scraped = append(scraped, svc.Name)
-		if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != port || svc.Spec.Ports[0].Port != 9443 {
+		if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != port || svc.Spec.Ports[0].Port != 9444 {
 			t.Errorf("the ServiceMonitor scrapes port %q of Service %s, which has %+v", port, svc.Name, svc.Spec.Ports)
 		}
 	}

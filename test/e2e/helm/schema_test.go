@@ -18,6 +18,7 @@ func TestSchemaRefusesWrongValues(t *testing.T) {
 		{"image: {digest: latest}", "image/digest"},
 		{"metrics: {port: 70000}", "metrics/port"},
 		{"metrics: {port: 8089}", "metrics/port"},
+		{"metrics: {port: 9443}", "metrics/port"},
 		{"metrics: {serviceMonitor: {interval: 1 minute}}", "metrics/serviceMonitor/interval"},
 		{"podDisruptionBudget: {minAvailable: half}", "podDisruptionBudget/minAvailable"},
 		{"crds: {keep: 1}", "crds/keep"},

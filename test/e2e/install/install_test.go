@@ -165,14 +165,19 @@ func TestSplitInstallRunsEachControllerUnderItsOwnRole(t *testing.T) {
 		t.Fatalf("config/split renders %v, want three Deployments each with its own service account and metrics Service, one ACME Service, "+
 			"and the approval-observing webhook with its Service", k)
 	}
-	// The webhook's observations must reach the leader of the Deployment that records decisions.
+	// The webhook's observations must reach the leader of the Deployment that records decisions:
+	// the Service selects no pod, and the leader points its one EndpointSlice at itself.
 	for _, o := range objs {
-		if o.GetKind() == "Service" && o.GetName() == "signer-policy-webhook" {
-			sel, _, _ := unstructured.NestedStringMap(o.Object, "spec", "selector")
-			if sel["app.kubernetes.io/component"] != controllers.ControllerApproval || sel[approvers.LeaderLabel] != "true" {
-				t.Errorf("config/split's webhook Service selects %v, want the approval Deployment's leader", sel)
+		if o.GetKind() == "Service" && o.GetName() == approvers.EndpointName {
+			if sel, found, _ := unstructured.NestedMap(o.Object, "spec", "selector"); found {
+				t.Errorf("config/split's webhook Service selects %v, want no selector", sel)
 			}
 		}
+	}
+	if !slices.ContainsFunc(objs, func(o *unstructured.Unstructured) bool {
+		return o.GetKind() == "EndpointSlice" && o.GetName() == approvers.EndpointName && o.GetLabels()["kubernetes.io/service-name"] == approvers.EndpointName
+	}) {
+		t.Error("config/split renders no EndpointSlice for the webhook Service")
 	}
 	for _, c := range []string{controllers.ControllerPolicy, controllers.ControllerApproval, controllers.ControllerSigning} {
 		if !slices.ContainsFunc(objs, func(o *unstructured.Unstructured) bool {
