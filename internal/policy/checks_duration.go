@@ -22,6 +22,12 @@ func (ev *evaluation) checkDuration(spec *v1alpha1.SignerPolicySpec) field.Error
 	if bounds == nil {
 		bounds = &v1alpha1.DurationBounds{}
 	}
+	if ev.req.Duration == 0 && len(spec.SignerNames) > 0 {
+		// The operator does not sign for these signers: a CSR that requests no lifetime gets the
+		// signer's own (kube-controller-manager's --cluster-signing-duration), which no approval
+		// can shorten, so the bounds hold for requested lifetimes only.
+		return nil
+	}
 	lifetime, source := ev.req.Duration, "requested"
 	if lifetime == 0 {
 		source = "default"

@@ -37,6 +37,10 @@ type Request struct {
 	// policy's issuers.namespaceSelector matches; nil for a ClusterIssuer, or when the namespace
 	// could not be found, and then no namespaceSelector selects it.
 	IssuerNamespaceLabels map[string]string
+	// Node is the Node object of the node that requested a kubelet serving certificate, as the
+	// caller read it; nil when the requester is no node or its Node is gone, and then no SAN is
+	// the node's, so spec.kubeletServing refuses every one.
+	Node *Node
 	// Problems are faults of the request itself, such as an unparsable spec.request or a garbage
 	// duration annotation. Every policy refuses a request with problems, but the refusal still goes
 	// through the approval modes and readiness rules: a Manual policy leaves it to people, and a
@@ -70,4 +74,17 @@ func identityOf(r Requester) identity {
 	}
 	id.saNamespace, id.saName, id.isServiceAccount = ns, name, true
 	return id
+}
+
+// Node is what the kubelet serving rules read of a Node object.
+type Node struct {
+	Name      string
+	Addresses []NodeAddress
+}
+
+// NodeAddress is one entry of a Node's status.addresses: Type is Hostname, InternalDNS,
+// ExternalDNS, InternalIP or ExternalIP, and Address its value as the Node states it.
+type NodeAddress struct {
+	Type    string
+	Address string
 }
