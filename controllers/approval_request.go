@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -20,6 +21,9 @@ func requestFor(c *certificatesv1.CertificateSigningRequest) policy.Request {
 		req.Problems = append(req.Problems, asFieldError(err, field.NewPath("spec", "request")))
 	}
 	req.CSR = parsed
+	if !policy.IsCertManagerSigner(c.Spec.SignerName) {
+		return withOtherSignerLifetime(req, c)
+	}
 	if d, requested, err := csr.RequestedDuration(c); err != nil {
 		req.Problems = append(req.Problems, asFieldError(err, field.NewPath("metadata", "annotations").Key(csr.DurationAnnotation)))
 	} else if requested {
@@ -46,4 +50,19 @@ func asFieldError(err error, path *field.Path) *field.Error {
 		return fe
 	}
 	return field.Invalid(path, "", err.Error())
+}
+
+// withOtherSignerLifetime gives a CSR for a signer that is not cert-manager's the lifetime its
+// signer will read: spec.expirationSeconds alone. Such signers honour neither cert-manager
+// annotation, so a request-duration annotation must not pass a short lifetime by the policy while
+// the signer issues its own, and request-is-ca asks them for nothing.
+func withOtherSignerLifetime(req policy.Request, c *certificatesv1.CertificateSigningRequest) policy.Request {
+	if secs := c.Spec.ExpirationSeconds; secs != nil {
+		if *secs <= 0 {
+			req.Problems = append(req.Problems, field.Invalid(field.NewPath("spec", "expirationSeconds"), *secs, "must be positive"))
+		} else {
+			req.Duration = time.Duration(*secs) * time.Second
+		}
+	}
+	return req
 }
