@@ -113,6 +113,10 @@ func TestKubeletServingRefusesWhatIsNotTheNodesOwn(t *testing.T) {
 		{name: "a DNS name outside the policy's patterns", edit: func(*x509.CertificateRequest, *Request) {},
 			policy: func(p *v1alpha1.SignerPolicy) { p.Spec.KubeletServing.DNSNames = []string{"*.nodes.example.com"} },
 			want:   []string{kubeletPath + ".dnsNames FieldValueInvalid"}, text: `"n1"`},
+		{name: "no lifetime under a policy with duration.max", edit: func(*x509.CertificateRequest, *Request) {},
+			policy: func(p *v1alpha1.SignerPolicy) {
+				p.Spec.Duration = &v1alpha1.DurationBounds{Max: &metav1.Duration{Duration: 24 * time.Hour}}
+			}, want: []string{"spec.duration.max FieldValueRequired"}, text: "spec.expirationSeconds"},
 		{name: "a lifetime above duration.max", edit: func(_ *x509.CertificateRequest, r *Request) { r.Duration = 48 * time.Hour },
 			policy: func(p *v1alpha1.SignerPolicy) {
 				p.Spec.Duration = &v1alpha1.DurationBounds{Max: &metav1.Duration{Duration: 24 * time.Hour}}

@@ -97,12 +97,17 @@ func TestPoliciesGovernSignerNamesNotCertManagerOnes(t *testing.T) {
 }
 
 // Signers the operator does not sign for give a CSR that requests no lifetime their own, which an
-// approval cannot shorten; the bounds hold for what is requested.
-func TestSignerNamesBoundRequestedLifetimesOnly(t *testing.T) {
+// approval cannot shorten: a policy with a max requires a requested lifetime, one without leaves
+// it to the signer.
+func TestSignerNamesBoundLifetimesTheSignerWillIssue(t *testing.T) {
 	p := signerNamesPolicy("custom", "example.com/*")
-	p.Spec.Duration = &v1alpha1.DurationBounds{Min: &metav1.Duration{Duration: 24 * time.Hour}, Max: &metav1.Duration{Duration: 48 * time.Hour}}
 	req := baseRequest(t, baseTemplate())
 	req.SignerName = "example.com/mesh"
+	assertFields(t, violations(&p, req))
+
+	p.Spec.Duration = &v1alpha1.DurationBounds{Min: &metav1.Duration{Duration: 24 * time.Hour}, Max: &metav1.Duration{Duration: 48 * time.Hour}}
+	assertFields(t, violations(&p, req), "spec.duration.max FieldValueRequired")
+	req.Duration = 36 * time.Hour
 	assertFields(t, violations(&p, req))
 	req.Duration = 72 * time.Hour
 	assertFields(t, violations(&p, req), "spec.duration.max FieldValueInvalid")
