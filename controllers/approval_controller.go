@@ -76,7 +76,7 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	namespaces.into(&request)
-	if err := readNodeFacts(ctx, r.APIReader, &c, policies, &request); err != nil {
+	if err := readNodeFacts(ctx, r.Client, r.APIReader, &c, policies, &request); err != nil {
 		return ctrl.Result{}, err
 	}
 	decision := r.Evaluator.Evaluate(policies, request)

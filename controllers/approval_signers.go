@@ -21,7 +21,7 @@ import (
 // it approves and denies their CSRs against the policies whose spec.signerNames cover them, and
 // never signs them; kube-controller-manager or the signer's own controller does.
 
-// +kubebuilder:rbac:groups="",resources=nodes,verbs=get
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
 
 // approvalSkips reports whether the approval controller leaves a CSR entirely alone, without an
 // event or a record: a malformed cert-manager signer name (the signing controller reports it), or
@@ -67,10 +67,10 @@ func signerIndexKeys(signerName string) []string {
 }
 
 // readNodeFacts gives the evaluator the Node of a node that asks a kubelet-serving policy for a
-// serving certificate. It reads past the cache: a Node the cache has not seen yet would get its
-// kubelet a denial, which is final. A Node that is gone or going leaves the request without one,
-// and every SAN is then refused.
-func readNodeFacts(ctx context.Context, reader client.Reader, c *certificatesv1.CertificateSigningRequest,
+// serving certificate, and the addresses every other Node states. The node's own Node is read past
+// the cache: one the cache has not seen yet would get its kubelet a denial, which is final. A Node
+// that is gone or going leaves the request without one, and every SAN is then refused.
+func readNodeFacts(ctx context.Context, cache, reader client.Reader, c *certificatesv1.CertificateSigningRequest,
 	policies []policyv1alpha1.SignerPolicy, req *policy.Request) error {
 	if !slices.ContainsFunc(policies, func(p policyv1alpha1.SignerPolicy) bool { return p.Spec.KubeletServing != nil }) {
 		return nil
@@ -94,5 +94,28 @@ func readNodeFacts(ctx context.Context, reader client.Reader, c *certificatesv1.
 		node.Addresses = append(node.Addresses, policy.NodeAddress{Type: string(a.Type), Address: a.Address})
 	}
 	req.Node = node
-	return nil
+	others, err := otherNodeAddresses(ctx, cache, n.Name)
+	req.OtherNodeAddresses = others
+	return err
+}
+
+// otherNodeAddresses maps the addresses the other Nodes state to their names, from the cache: a
+// kubelet writes its own Node's status, so an address two Nodes state is neither's alone.
+func otherNodeAddresses(ctx context.Context, cache client.Reader, self string) (map[string]string, error) {
+	var nodes corev1.NodeList
+	if err := cache.List(ctx, &nodes, readOnly); err != nil {
+		return nil, fmt.Errorf("listing Nodes: %w", err)
+	}
+	others := map[string]string{}
+	for i := range nodes.Items {
+		if nodes.Items[i].Name == self {
+			continue
+		}
+		for _, a := range nodes.Items[i].Status.Addresses {
+			if key, ok := policy.NodeAddressKey(policy.NodeAddress{Type: string(a.Type), Address: a.Address}); ok {
+				others[key] = nodes.Items[i].Name
+			}
+		}
+	}
+	return others, nil
 }

@@ -143,11 +143,13 @@ func TestKubeletServingApprovesANodeForItsOwnAddressesAndNeverSigns(t *testing.T
 func TestKubeletServingDeniesWhatIsNotTheNodesOwn(t *testing.T) {
 	ns := env.Namespace(t)
 	n1, n2 := "n1-"+ns, "n2-"+ns
-	createNode(t, n1, internalIP("10.1.0.1"), hostname(n1), corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: "203.0.113.10"})
-	createNode(t, n2, internalIP("10.1.0.2"), hostname(n2))
+	createNode(t, n1, internalIP("10.1.1.1"), hostname(n1), corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: "203.0.113.10"})
+	createNode(t, n2, internalIP("10.1.1.2"), hostname(n2))
+	liar := "liar-" + ns
+	createNode(t, liar, internalIP("10.1.1.2"), hostname(liar))
 	kubeletServingPolicy(t)
 	cn1 := "system:node:" + n1
-	own := servingCSR{cn: cn1, o: "system:nodes", dns: []string{n1}, ips: []string{"10.1.0.1"}}
+	own := servingCSR{cn: cn1, o: "system:nodes", dns: []string{n1}, ips: []string{"10.1.1.1"}}
 	with := func(edit func(*servingCSR)) []byte {
 		s := own
 		edit(&s)
@@ -161,7 +163,7 @@ func TestKubeletServingDeniesWhatIsNotTheNodesOwn(t *testing.T) {
 		csr   harness.CSR
 		field string
 	}{
-		{"another node's IP", nodeClient(t, n1), harness.CSR{Request: with(func(s *servingCSR) { s.ips = []string{"10.1.0.2"} })}, "is not an IP address of Node"},
+		{"another node's IP", nodeClient(t, n1), harness.CSR{Request: with(func(s *servingCSR) { s.ips = []string{"10.1.1.2"} })}, "is not an IP address of Node"},
 		{"another node's host name", nodeClient(t, n1), harness.CSR{Request: with(func(s *servingCSR) { s.dns = []string{n2} })}, "is not a host name of Node"},
 		{"a foreign IP", nodeClient(t, n1), harness.CSR{Request: with(func(s *servingCSR) { s.ips = []string{"192.0.2.9"} })}, "spec.kubeletServing"},
 		{"the node's own IP outside the policy's CIDRs", nodeClient(t, n1), harness.CSR{Request: with(func(s *servingCSR) { s.ips = []string{"203.0.113.10"} })},
@@ -174,6 +176,9 @@ func TestKubeletServingDeniesWhatIsNotTheNodesOwn(t *testing.T) {
 		{"client auth besides server auth", nodeClient(t, n1), harness.CSR{Request: own.pem(t),
 			Usages: []certificatesv1.KeyUsage{"digital signature", "server auth", "client auth"}}, "exactly those kubelets request"},
 		{"an email SAN", nodeClient(t, n1), harness.CSR{Request: with(func(s *servingCSR) { s.email = []string{"root@example.com"} })}, "email address"},
+		// A kubelet writes its own Node's status: stating n2's address as its own gets it nothing.
+		{"an address another Node states too", nodeClient(t, liar), harness.CSR{Request: servingCSR{cn: "system:node:" + liar, o: "system:nodes",
+			ips: []string{"10.1.1.2"}}.pem(t)}, "is an address of Node"},
 		{"a lifetime above the bound", nodeClient(t, n1), harness.CSR{Request: own.pem(t), ExpirationSeconds: ptr.To[int32](9000 * 3600)}, "spec.duration.max"},
 	}
 	for _, tt := range tests {
@@ -194,10 +199,10 @@ func TestKubeletServingDeniesWhatIsNotTheNodesOwn(t *testing.T) {
 func TestKubeletServingDeniesWhenTheNodeIsGone(t *testing.T) {
 	ns := env.Namespace(t)
 	n3 := "n3-" + ns
-	node := createNode(t, n3, internalIP("10.1.0.3"), hostname(n3))
+	node := createNode(t, n3, internalIP("10.1.2.3"), hostname(n3))
 	env.GrantCSRCreate(t, "system:node:"+n3)
 	c := env.SubmitCSR(t, nodeClient(t, n3), harness.CSR{SignerName: kubeletServing, Usages: kubeletUsages,
-		Request: servingCSR{cn: "system:node:" + n3, o: "system:nodes", ips: []string{"10.1.0.3"}}.pem(t)})
+		Request: servingCSR{cn: "system:node:" + n3, o: "system:nodes", ips: []string{"10.1.2.3"}}.pem(t)})
 	if err := env.Admin.Delete(context.Background(), node); err != nil {
 		t.Fatal(err)
 	}

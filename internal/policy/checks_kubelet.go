@@ -124,6 +124,9 @@ func (ev *evaluation) checkKubeletSANs(ks *v1alpha1.KubeletServing, path *field.
 		case !ip.ok || !nodeHasIP(node, ip.addr):
 			errs = append(errs, field.Invalid(path, ip.text, fmt.Sprintf(
 				"is not an IP address of Node %q (status.addresses of type InternalIP or ExternalIP)", node.Name)))
+		case ev.claimedElsewhere(ip.addr.String()) != "":
+			errs = append(errs, field.Invalid(path, ip.text, fmt.Sprintf(
+				"is an address of Node %q too, so it is not Node %q's alone", ev.claimedElsewhere(ip.addr.String()), node.Name)))
 		case len(ks.IPAddresses) > 0 && !withinAny(ks.IPAddresses, ip.addr):
 			errs = append(errs, field.Invalid(path.Child("ipAddresses"), ip.text, "lies within none of the allowed CIDRs"))
 		}
@@ -140,6 +143,9 @@ func (ev *evaluation) checkKubeletDNSName(ks *v1alpha1.KubeletServing, path *fie
 	case !nodeHasHostName(node, v.text):
 		return field.ErrorList{field.Invalid(path, v.text, fmt.Sprintf(
 			"is not a host name of Node %q (status.addresses of type Hostname, InternalDNS or ExternalDNS)", node.Name))}
+	case ev.claimedElsewhere(strings.ToLower(v.text)) != "":
+		return field.ErrorList{field.Invalid(path, v.text, fmt.Sprintf(
+			"is a host name of Node %q too, so it is not Node %q's alone", ev.claimedElsewhere(strings.ToLower(v.text)), node.Name))}
 	case len(ks.DNSNames) > 0 && !ev.m.matchAny(ks.DNSNames, v.text, matchDNS):
 		return field.ErrorList{field.Invalid(path.Child("dnsNames"), v.text, "matches none of the allowed patterns")}
 	}
@@ -159,4 +165,11 @@ func nodeHasIP(node *Node, ip netip.Addr) bool {
 		addr, err := netip.ParseAddr(a.Address)
 		return err == nil && slices.Contains(nodeIPTypes, a.Type) && addr.Unmap() == ip
 	})
+}
+
+// claimedElsewhere names another Node that states the address (a key as NodeAddressKey makes
+// them), or is empty. A kubelet writes its own Node's status, so a compromised node can state any
+// address; one that another Node states as well is refused, whichever of them lies.
+func (ev *evaluation) claimedElsewhere(key string) string {
+	return ev.req.OtherNodeAddresses[key]
 }

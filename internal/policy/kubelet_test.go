@@ -178,3 +178,37 @@ func TestKubeletServingIsNotLooserForAnotherSigner(t *testing.T) {
 		t.Errorf("Evaluate = %v, want NotGoverned: a kubelet-serving policy governs only its signer", d.Result)
 	}
 }
+
+// A kubelet writes its own Node's status, so a node could state another node's address as its
+// own; an address another Node states too is refused.
+func TestKubeletServingRefusesAnAddressAnotherNodeStatesToo(t *testing.T) {
+	p := kubeletPolicy()
+	req := kubeletRequest(t, kubeletTemplate())
+	req.OtherNodeAddresses = map[string]string{"10.0.0.1": "n2", "n1.nodes.example.com": "n3"}
+	errs := violations(&p, req)
+	assertFields(t, errs, "spec.kubeletServing FieldValueInvalid", "spec.kubeletServing FieldValueInvalid")
+	for _, want := range []string{`is a host name of Node "n3" too`, `is an address of Node "n2" too`} {
+		if !strings.Contains(errs.ToAggregate().Error(), want) {
+			t.Errorf("errors %v do not say %q", errs, want)
+		}
+	}
+}
+
+func TestNodeAddressKey(t *testing.T) {
+	for _, tt := range []struct {
+		a    NodeAddress
+		want string
+	}{
+		{NodeAddress{Type: "InternalIP", Address: "::ffff:10.0.0.1"}, "10.0.0.1"},
+		{NodeAddress{Type: "ExternalIP", Address: "2001:DB8::1"}, "2001:db8::1"},
+		{NodeAddress{Type: "Hostname", Address: "N1.Example.com"}, "n1.example.com"},
+		{NodeAddress{Type: "InternalIP", Address: "garbage"}, ""},
+		{NodeAddress{Type: "Hostname", Address: ""}, ""},
+		{NodeAddress{Type: "Other", Address: "x"}, ""},
+	} {
+		got, ok := NodeAddressKey(tt.a)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("NodeAddressKey(%+v) = %q, %v; want %q", tt.a, got, ok, tt.want)
+		}
+	}
+}

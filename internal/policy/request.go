@@ -2,6 +2,8 @@ package policy
 
 import (
 	"crypto/x509"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +43,10 @@ type Request struct {
 	// caller read it; nil when the requester is no node or its Node is gone, and then no SAN is
 	// the node's, so spec.kubeletServing refuses every one.
 	Node *Node
+	// OtherNodeAddresses maps each address another Node states to that Node's name: host names
+	// lower-cased, IP addresses as netip writes them. A kubelet may write its own Node's status,
+	// so an address another Node states too is refused rather than believed.
+	OtherNodeAddresses map[string]string
 	// Problems are faults of the request itself, such as an unparsable spec.request or a garbage
 	// duration annotation. Every policy refuses a request with problems, but the refusal still goes
 	// through the approval modes and readiness rules: a Manual policy leaves it to people, and a
@@ -87,4 +93,21 @@ type Node struct {
 type NodeAddress struct {
 	Type    string
 	Address string
+}
+
+// NodeAddressKey is how OtherNodeAddresses keys an address of the given type: IP addresses in
+// netip's form (IPv4-mapped IPv6 unmapped), host names lower-cased; false for an address that is
+// neither a host name nor a readable IP address.
+func NodeAddressKey(a NodeAddress) (string, bool) {
+	switch {
+	case slices.Contains(nodeIPTypes, a.Type):
+		ip, err := netip.ParseAddr(a.Address)
+		if err != nil {
+			return "", false
+		}
+		return ip.Unmap().String(), true
+	case slices.Contains(nodeHostNameTypes, a.Type) && a.Address != "":
+		return strings.ToLower(a.Address), true
+	}
+	return "", false
 }
