@@ -4,10 +4,13 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-logr/logr"
@@ -16,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"gopkg.in/natefinch/lumberjack.v2"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -23,8 +27,10 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/signerpolicy/signer-policy-operator/controllers"
+	"github.com/signerpolicy/signer-policy-operator/internal/approvers"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/acme"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
@@ -57,6 +63,17 @@ type flags struct {
 	acmeHTTP01Service        string
 	version                  bool
 	auditLog                 auditLogFlags
+	webhook                  webhookFlags
+}
+
+// webhookFlags configure the observing admission webhook on the approval subresource, which the
+// process running the approval controller serves.
+type webhookFlags struct {
+	address       string
+	certDir       string
+	caSecret      string
+	service       string
+	configuration string
 }
 
 func parseFlags(zapOpts *zap.Options) flags {
@@ -82,6 +99,16 @@ func parseFlags(zapOpts *zap.Options) flags {
 	flag.IntVar(&f.auditLog.maxSize, "audit-log-maxsize", 100, "Megabytes the audit log file grows to before it is rotated.")
 	flag.IntVar(&f.auditLog.maxAge, "audit-log-maxage", 0, "Days rotated audit log files are kept (0: by --audit-log-maxbackup alone).")
 	flag.IntVar(&f.auditLog.maxBackups, "audit-log-maxbackup", 10, "Rotated audit log files kept (0: all, within --audit-log-maxage).")
+	flag.StringVar(&f.webhook.address, "webhook-bind-address", "0",
+		`Address the approval-observing webhook binds to, such as :9443, in the process running the approval controller; "0" disables it, and approvers of decisions the operator did not make are then recorded as unknown.`)
+	flag.StringVar(&f.webhook.certDir, "webhook-cert-dir", "",
+		"Directory holding the webhook's tls.crt and tls.key when something else provisions them (OLM does); empty: the operator is its own CA (--webhook-ca-secret).")
+	flag.StringVar(&f.webhook.caSecret, "webhook-ca-secret", "signer-policy-webhook-ca",
+		"Secret, in the operator's namespace, holding the CA the operator creates and rotates for its webhook.")
+	flag.StringVar(&f.webhook.service, "webhook-service", "signer-policy-webhook",
+		"Service, in the operator's namespace, in front of the webhook: its DNS name is the serving certificate's.")
+	flag.StringVar(&f.webhook.configuration, "webhook-configuration", "signer-policy-approval-observer",
+		"ValidatingWebhookConfiguration whose caBundle the operator keeps equal to its webhook CA.")
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	return f
@@ -112,7 +139,12 @@ func run() error {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	ctx := ctrl.SetupSignalHandler()
+	webhookServer, serving, err := f.webhookServer(cfg, selected)
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		WebhookServer:          webhookServer,
 		Scheme:                 scheme,
 		Cache:                  controllers.CacheOptions(),
 		NewCache:               controllers.NewCacheStoppedBy(ctx.Done()),
@@ -129,6 +161,17 @@ func run() error {
 	}
 	if f.clusterResourceNamespace == "" {
 		if f.clusterResourceNamespace, err = ownNamespace(); err != nil {
+			return err
+		}
+	}
+	if serving != nil {
+		if err := serving.AddTo(mgr); err != nil {
+			return err
+		}
+	}
+	if pod, ns := os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE"); webhookServer != nil && pod != "" && ns != "" {
+		labeler := &approvers.LeaderLabeler{Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(), Namespace: ns, Pod: pod}
+		if err := mgr.Add(labeler); err != nil {
 			return err
 		}
 	}
@@ -162,6 +205,9 @@ func run() error {
 		Controllers:              selected,
 		Metrics:                  ctrlmetrics.Registry,
 		AuditLog:                 &auditLog,
+	}
+	if webhookServer != nil {
+		opts.Approvers = approvers.NewObservations(clock.RealClock{})
 	}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		return err
@@ -199,6 +245,42 @@ func (f flags) acmeOptions(selected []string) (acme.Options, error) {
 		// The challenge server reads ClusterIssuers' account keys from there.
 		ClusterResourceNamespace: f.clusterResourceNamespace,
 	}, nil
+}
+
+// webhookServer is the server of the approval-observing webhook, nil when this process serves none
+// (it runs no approval controller, or --webhook-bind-address=0), with the operator's own CA unless
+// --webhook-cert-dir names mounted certificates.
+func (f flags) webhookServer(cfg *rest.Config, selected []string) (webhook.Server, *approvers.Serving, error) {
+	if f.webhook.address == "0" || !slices.Contains(selected, controllers.ControllerApproval) {
+		return nil, nil, nil
+	}
+	host, portText, err := net.SplitHostPort(f.webhook.address)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--webhook-bind-address %q: %w", f.webhook.address, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--webhook-bind-address %q: %w", f.webhook.address, err)
+	}
+	opts := webhook.Options{Host: host, Port: port}
+	if f.webhook.certDir != "" {
+		opts.CertDir = f.webhook.certDir
+		return webhook.NewServer(opts), nil, nil
+	}
+	ns, err := ownNamespace()
+	if err != nil {
+		return nil, nil, err
+	}
+	serving, err := approvers.NewServing(cfg, approvers.ServingOptions{
+		CASecret:             types.NamespacedName{Namespace: ns, Name: f.webhook.caSecret},
+		DNSNames:             []string{f.webhook.service + "." + ns + ".svc", f.webhook.service + "." + ns + ".svc.cluster.local"},
+		WebhookConfiguration: f.webhook.configuration,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.TLSOpts = []func(*tls.Config){serving.TLSOption}
+	return webhook.NewServer(opts), serving, nil
 }
 
 // auditLogFlags say where the governance records go, named as kube-apiserver's --audit-log-*.

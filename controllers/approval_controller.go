@@ -46,6 +46,11 @@ type ApprovalReconciler struct {
 	Evaluator *policy.Evaluator
 	// Metrics may be nil.
 	Metrics *Metrics
+	// Ledger is shared with the records controller, so that each record is written once per
+	// process; nil writes every record.
+	Ledger *recordLedger
+	// Self is who the operator runs as, the approver of its own decisions; nil when unknown.
+	Self *audit.Identity
 }
 
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=get;list;watch
@@ -114,6 +119,11 @@ func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.Certi
 	c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
 		Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastUpdateTime: now, LastTransitionTime: now,
 	})
+	event := audit.EventApproved
+	if typ == certificatesv1.CertificateDenied {
+		event = audit.EventDenied
+	}
+	claim := r.Ledger.claimFor(c, event)
 	c, err := writeCSR(ctx, r.APIReader, c, csrWrite{
 		what: fmt.Sprintf("writing %s condition", typ),
 		send: func(ctx context.Context) error { return r.Client.SubResource("approval").Update(ctx, c) },
@@ -123,32 +133,40 @@ func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.Certi
 		},
 	})
 	if err != nil {
+		claim.release()
 		return err
 	}
 	// Counted only once the condition is written, so a write retried after a conflict is not
 	// counted as a second decision.
 	r.Metrics.decided(orNone(d.Policy), strings.ToLower(string(d.Result)))
-	eventType, event := corev1.EventTypeNormal, audit.EventApproved
+	eventType := corev1.EventTypeNormal
 	if typ == certificatesv1.CertificateDenied {
-		eventType, event = corev1.EventTypeWarning, audit.EventDenied
+		eventType = corev1.EventTypeWarning
 	}
 	r.Events.Eventf(c, eventType, reason, "%s", truncate(msg))
-	r.Audit.Write(decisionRecord(event, c, req, d, reason, msg, policies))
+	approver := &audit.Approver{Source: audit.ApproverOperator, Identity: r.Self}
+	if typ == certificatesv1.CertificateApproved {
+		r.Ledger.approvedBy(c.Name, c.UID, approver)
+	}
+	if claim.held {
+		rec := decisionRecord(event, c, req, d, reason, msg, policies)
+		rec.Approver = approver
+		r.Audit.Write(rec)
+	}
 	return nil
 }
 
-// decisionRecord is the governance record of a decision, with the RBAC of the deciding policy.
+// decisionRecord is the governance record of a decision, with the RBAC of the policy it concerns:
+// the deciding one, or for a denial the first that names the requester.
 func decisionRecord(event string, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision,
 	reason, msg string, policies []policyv1alpha1.SignerPolicy) audit.Record {
 	rec := audit.ForCSR(event, c)
-	rec.Policy, rec.Reason, rec.Message, rec.IsCA = d.Policy, reason, msg, req.IsCA
+	rec.Reason, rec.Message, rec.IsCA = reason, msg, req.IsCA
 	if req.Duration > 0 {
 		rec.RequestedLifetime = req.Duration.String()
 	}
-	for _, p := range policies {
-		if p.Name == d.Policy {
-			rec.RBAC = p.Status.RBAC
-		}
+	if p := policyNamed(policies, concernedPolicy(d)); p != nil {
+		rec.Policy, rec.RBAC = p.Name, p.Status.RBAC
 	}
 	return rec
 }

@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/signerpolicy/signer-policy-operator/controllers"
+	"github.com/signerpolicy/signer-policy-operator/internal/approvers"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/acme"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer/ca"
@@ -30,7 +31,13 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(harness.Main(m, &env, controllers.Options{
+	os.Exit(harness.Main(m, &env, managerOptions()))
+}
+
+// managerOptions is the wiring main.go ships, with the approval-observing webhook served; each
+// call is a fresh process's, which remembers no approver.
+func managerOptions() controllers.Options {
+	return controllers.Options{
 		// The issuer types main.go registers, so that every sample policy can become Ready; the
 		// Vault, Venafi and ACME signers are exercised against their peers in test/e2e.
 		Signers: func(mgr ctrl.Manager) (*signer.Registry, error) {
@@ -54,5 +61,6 @@ func TestMain(m *testing.M) {
 		ClusterResourceNamespace: clusterResourceNamespace,
 		Concurrency:              4, // main.go's default
 		AuditLog:                 records.Logger(),
-	}))
+		Approvers:                approvers.NewObservations(clock.RealClock{}),
+	}
 }

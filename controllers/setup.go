@@ -8,6 +8,7 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/approvers"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
 	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 	"github.com/signerpolicy/signer-policy-operator/internal/rbac"
@@ -46,6 +48,10 @@ type Options struct {
 	Controllers []string
 	// Metrics receives the operator's Prometheus metrics; none are kept when nil.
 	Metrics prometheus.Registerer
+	// Approvers, when set, serves the observing admission webhook on the manager's webhook server
+	// (with the approval controller) and keeps what it saw, for the approver in governance
+	// records; without it, approvers of conditions the operator did not write are unknown.
+	Approvers *approvers.Observations
 }
 
 // The controllers Options.Controllers can select.
@@ -114,11 +120,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			return fmt.Errorf("setting up the SignerPolicy controller: %w", err)
 		}
 	}
+	ledger := newRecordLedger()
+	if opts.runs(ControllerApproval) && opts.Approvers != nil {
+		mgr.GetWebhookServer().Register(approvers.Path, (&approvers.Webhook{Observations: opts.Approvers}).Handler())
+	}
 	if opts.runs(ControllerApproval) {
 		approval := &ApprovalReconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: records, Clock: clock.RealClock{}, Metrics: metrics,
-			Evaluator: evaluator,
-			Events:    mgr.GetEventRecorderFor("signer-policy-approver"), //nolint:staticcheck // see ApprovalReconciler.Events
+			Evaluator: evaluator, Ledger: ledger, Self: self(ctx, mgr),
+			Events: mgr.GetEventRecorderFor("signer-policy-approver"), //nolint:staticcheck // see ApprovalReconciler.Events
 		}
 		if err := approval.SetupWithManager(mgr, concurrency); err != nil {
 			return fmt.Errorf("setting up the CSR approval controller: %w", err)
@@ -129,12 +139,38 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: records, Clock: clock.RealClock{}, Metrics: metrics,
 			Events:  mgr.GetEventRecorderFor("signer-policy-signer"), //nolint:staticcheck // see SigningReconciler.Events
 			Signers: signers, Evaluator: evaluator, ClusterResourceNamespace: opts.ClusterResourceNamespace,
+			Ledger: ledger, Approvers: opts.Approvers,
 		}
 		if err := signing.SetupWithManager(mgr, concurrency); err != nil {
 			return fmt.Errorf("setting up the CSR signing controller: %w", err)
 		}
 	}
+	recorder := &RecordsReconciler{Client: mgr.GetClient(), Audit: records, Ledger: ledger, Evaluator: evaluator, Approvers: opts.Approvers}
+	if opts.runs(ControllerApproval) {
+		recorder.Events = append(recorder.Events, approvalEvents...)
+	}
+	if opts.runs(ControllerSigning) {
+		recorder.Events = append(recorder.Events, signingEvents...)
+	}
+	if len(recorder.Events) > 0 {
+		if err := recorder.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the governance records controller: %w", err)
+		}
+	}
 	return nil
+}
+
+// self asks the API server who the operator is, so that its own decisions name their approver.
+// Every authenticated user may ask (the default system:basic-user ClusterRole), so the operator's
+// own role need not grant it; a server that cannot say leaves the identity out of the records.
+func self(ctx context.Context, mgr ctrl.Manager) *audit.Identity {
+	review := &authenticationv1.SelfSubjectReview{}
+	if err := mgr.GetClient().Create(ctx, review); err != nil {
+		mgr.GetLogger().Info("cannot tell the operator's own identity for governance records", "error", err.Error())
+		return nil
+	}
+	id := approvers.IdentityOf(review.Status.UserInfo)
+	return &id
 }
 
 // NewScheme knows the built-in kinds, cert-manager's issuers and our SignerPolicy.

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/approvers"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/policy"
@@ -56,6 +57,11 @@ type SigningReconciler struct {
 	ClusterResourceNamespace string
 	// Metrics may be nil.
 	Metrics *Metrics
+	// Ledger is shared with the records controller, so that each record is written once per
+	// process; nil writes every record.
+	Ledger *recordLedger
+	// Approvers is what the observing webhook saw, for the approver on Issued records; may be nil.
+	Approvers *approvers.Observations
 }
 
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=get;list;watch;update;patch
@@ -75,7 +81,8 @@ func (r *SigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if csr.IsIssued(&c) {
-		return ctrl.Result{}, r.recordLateIssuance(ctx, &c)
+		r.Metrics.waiting(c.Name, "")
+		return ctrl.Result{}, nil // its record, if still owed, is the records controller's
 	}
 	in, err := r.read(ctx, &c)
 	if err != nil {

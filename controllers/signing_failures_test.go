@@ -4,8 +4,11 @@ package controllers_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"strings"
 	"testing"
@@ -214,17 +217,16 @@ func TestUnapprovedCSRWaitsAndIsSignedAfterApproval(t *testing.T) {
 	got := env.WaitForCSR(t, c.Name, wait, harness.Issued)
 	verifyCertificate(t, iut, webCSR, got, key)
 	waitForEvent(t, got, "CertificateIssued")
-	recs := records.For(c.Name)
-	var issuedRec bool
-	for _, r := range recs {
-		if r.Event == "Issued" && r.Certificate != nil && r.Certificate.Serial == got.Annotations["policy.signerpolicy.dev/certificate-serial"] &&
-			r.Certificate.SHA256Fingerprint == got.Annotations["policy.signerpolicy.dev/certificate-sha256-fingerprint"] && r.Issuer != nil && r.Issuer.Type == "CA" &&
-			r.GrantedLifetime == "2160h0m0s" {
-			issuedRec = true
-		}
+	block, _ := pem.Decode(got.Status.Certificate)
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !issuedRec {
-		t.Errorf("no governance record of the issuance matching the certificate: %+v", recs)
+	fingerprint := sha256.Sum256(leaf.Raw)
+	r := recordOf(t, got, "Issued")
+	if r.Certificate == nil || r.Certificate.Serial != leaf.SerialNumber.Text(16) || r.Certificate.SHA256Fingerprint != hex.EncodeToString(fingerprint[:]) ||
+		r.Issuer == nil || r.Issuer.Type != "CA" || r.GrantedLifetime != "2160h0m0s" {
+		t.Errorf("the governance record of the issuance does not match the certificate: %+v", r)
 	}
 }
 

@@ -59,9 +59,12 @@ type Record struct {
 	GrantedLifetime string `json:"grantedLifetime,omitempty"`
 	IsCA            bool   `json:"isCA"`
 	// Policy is the SignerPolicy that made the decision, if one did.
-	Policy      string                           `json:"policy,omitempty"`
-	Reason      string                           `json:"reason,omitempty"`
-	Message     string                           `json:"message,omitempty"`
+	Policy  string `json:"policy,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Approver is who wrote the Approved or Denied condition: on decision records, and on Issued
+	// records for the approval the certificate followed.
+	Approver    *Approver                        `json:"approver,omitempty"`
 	Issuer      *Issuer                          `json:"issuer,omitempty"`
 	Certificate *Certificate                     `json:"certificate,omitempty"`
 	RBAC        []policyv1alpha1.GeneratedObject `json:"rbac,omitempty"`
@@ -69,6 +72,36 @@ type Record struct {
 
 // Requester is who asked, as the API server authenticated them.
 type Requester struct {
+	Username string              `json:"username"`
+	UID      string              `json:"uid,omitempty"`
+	Groups   []string            `json:"groups,omitempty"`
+	Extra    map[string][]string `json:"extra,omitempty"`
+}
+
+// How a record knows its approver.
+const (
+	// ApproverOperator: the operator itself decided, under the identity it runs as.
+	ApproverOperator = "operator"
+	// ApproverWebhook: the operator's observing admission webhook saw the request that wrote the
+	// condition, and the API server authenticated the approver as given.
+	ApproverWebhook = "webhook"
+	// ApproverAmbiguous: the webhook saw more than one identity write this same condition (a race
+	// of which one landed); Candidates lists them all rather than guess.
+	ApproverAmbiguous = "ambiguous"
+	// ApproverUnknown: the webhook was not consulted (it was down or unreachable, or the operator
+	// restarted since), so the record does not guess.
+	ApproverUnknown = "unknown"
+)
+
+// Approver is who approved or denied a CSR.
+type Approver struct {
+	Source     string     `json:"source"`
+	Identity   *Identity  `json:"identity,omitempty"`
+	Candidates []Identity `json:"candidates,omitempty"`
+}
+
+// Identity is a user as the API server authenticated them.
+type Identity struct {
 	Username string              `json:"username"`
 	UID      string              `json:"uid,omitempty"`
 	Groups   []string            `json:"groups,omitempty"`

@@ -47,14 +47,19 @@ func TestRecordsMatchTheCommittedSchema(t *testing.T) {
 	rbac := []policyv1alpha1.GeneratedObject{{Kind: "Role", Name: "signerpolicy:p:reference", Namespace: "ns"}}
 	approved := ForCSR(EventApproved, csr("alice"))
 	approved.Policy, approved.Reason, approved.RBAC = "p", "SignerPolicyApproved", rbac
+	approved.Approver = &Approver{Source: ApproverOperator, Identity: &Identity{Username: "system:serviceaccount:signer-policy-system:op"}}
 	denied := ForCSR(EventDenied, csr("system:serviceaccount:shop:web"))
-	denied.Reason, denied.Message = "SignerPolicyDenied", "denied"
+	denied.Reason, denied.Message = "KubectlDeny", "denied"
+	denied.Approver = &Approver{Source: ApproverWebhook, Identity: &Identity{Username: "sam", UID: "s-1", Groups: []string{"security"},
+		Extra: map[string][]string{"scopes": {"x"}}}}
 	manual := ForCSR(EventManualReview, csr("system:node:n1"))
 	manual.Policy = "p"
 	failed := ForCSR(EventFailed, csr("system:serviceaccount:kube-system:x"))
 	failed.Reason, failed.RequestedLifetime = "PolicyViolation", "72h0m0s"
 	issued := ForCSR(EventIssued, csr("system:serviceaccount:signer-policy-system:y"))
 	issued.GrantedLifetime, issued.Policy, issued.RBAC = "24h0m0s", "p", rbac
+	issued.Approver = &Approver{Source: ApproverAmbiguous, Candidates: []Identity{{Username: "sam"}, {Username: "ann"}}}
+	failed.Approver = &Approver{Source: ApproverUnknown}
 	issued.Issuer = &Issuer{Kind: "Issuer", Namespace: "ns", Name: "ca", Type: "CA"}
 	issued.Certificate = &Certificate{Serial: "1a", SHA256Fingerprint: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		NotBefore: "2026-12-02T10:00:00Z", NotAfter: "2026-12-03T10:00:00Z"}

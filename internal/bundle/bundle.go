@@ -16,11 +16,14 @@ import (
 
 	"github.com/blang/semver/v4"
 	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -101,6 +104,11 @@ type generator struct {
 	examples    []map[string]any
 	// crds are the owned CRDs by kind, whose schemas describe the fields descriptors name.
 	crds map[string]*unstructured.Unstructured
+	// webhooks become the CSV's webhookdefinitions: OLM installs them, provisions their serving
+	// certificate and creates the Service in front of them.
+	webhooks []admissionregistrationv1.ValidatingWebhook
+	// services become manifests, except those in front of webhooks, which OLM makes itself.
+	services []*unstructured.Unstructured
 }
 
 // binding is a role granted to a service account.
@@ -150,7 +158,13 @@ func (g *generator) add(o *unstructured.Unstructured) error {
 		g.crds[nestedString(o, "spec", "names", "kind")] = o
 		return g.manifest(o)
 	case "Service":
-		return g.manifest(o)
+		g.services = append(g.services, o)
+	case "ValidatingWebhookConfiguration":
+		var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+		if err := fromUnstructured(o, &vwc); err != nil {
+			return err
+		}
+		g.webhooks = append(g.webhooks, vwc.Webhooks...)
 	case "Namespace", "ServiceAccount":
 		// OLM creates the install namespace, and service accounts from the permissions.
 	default:
@@ -202,6 +216,9 @@ func (g *generator) finishCSV() error {
 		return err
 	}
 	csv.Annotations["alm-examples"] = examples
+	if err := g.webhookDefinitions(&d); err != nil {
+		return err
+	}
 	strategy := operatorsv1alpha1.StrategyDetailsDeployment{
 		DeploymentSpecs: []operatorsv1alpha1.StrategyDeploymentSpec{{Name: d.Name, Label: d.Labels, Spec: d.Spec}},
 	}
@@ -224,6 +241,42 @@ func (g *generator) finishCSV() error {
 		return err
 	}
 	g.files[filepath.Join("manifests", Package+".clusterserviceversion.yaml")] = data
+	return nil
+}
+
+// webhookCertDir is where OLM mounts the serving certificate it provisions for a webhook
+// definition's Deployment.
+const webhookCertDir = "/tmp/k8s-webhook-server/serving-certs"
+
+// webhookDefinitions turns config/webhook's configuration into webhookdefinitions served by d,
+// makes d serve the certificate OLM mounts instead of being its own CA, and writes the Services
+// that are not in front of a webhook as manifests.
+func (g *generator) webhookDefinitions(d *appsv1.Deployment) error {
+	fronting := map[string]bool{}
+	for _, w := range g.webhooks {
+		svc := w.ClientConfig.Service
+		if svc == nil {
+			return fmt.Errorf("webhook %s is not reached through a Service, which OLM needs", w.Name)
+		}
+		fronting[svc.Name] = true
+		g.csv.Spec.WebhookDefinitions = append(g.csv.Spec.WebhookDefinitions, operatorsv1alpha1.WebhookDescription{
+			GenerateName: w.Name, Type: operatorsv1alpha1.ValidatingAdmissionWebhook, DeploymentName: d.Name,
+			ContainerPort: 443, TargetPort: ptr.To(intstr.FromString("webhook")), WebhookPath: svc.Path,
+			Rules: w.Rules, FailurePolicy: w.FailurePolicy, MatchPolicy: w.MatchPolicy, SideEffects: w.SideEffects,
+			TimeoutSeconds: w.TimeoutSeconds, AdmissionReviewVersions: w.AdmissionReviewVersions,
+		})
+	}
+	if len(g.webhooks) > 0 {
+		c := &d.Spec.Template.Spec.Containers[0]
+		c.Args = append(c.Args, "--webhook-cert-dir="+webhookCertDir)
+	}
+	for _, s := range g.services {
+		if !fronting[s.GetName()] {
+			if err := g.manifest(s); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

@@ -50,9 +50,15 @@ type PolicyViolation struct {
 	Errors field.ErrorList
 }
 
-// notARequester is 1 when the policy refused the CSR only because it does not name the requester.
+// NotARequester reports whether the policy refused the CSR only because it does not name the
+// requester, so that its bounds had nothing to do with the refusal.
+func (v PolicyViolation) NotARequester() bool {
+	return len(v.Errors) == 1 && v.Errors[0].Field == "spec.requesters"
+}
+
+// notARequester is NotARequester as a sort key: 1 sorts after 0.
 func (v PolicyViolation) notARequester() int {
-	if len(v.Errors) == 1 && v.Errors[0].Field == "spec.requesters" {
+	if v.NotARequester() {
 		return 1
 	}
 	return 0

@@ -86,15 +86,11 @@ func HasCondition(typ certificatesv1.RequestConditionType) func(*certificatesv1.
 	}
 }
 
-// Issued is a WaitForCSR check for a certificate and the serial annotation the operator writes
-// just after it, the last write of an issuance: a test that goes on to read the annotations or the
-// governance records sees them complete.
+// Issued is a WaitForCSR check for a certificate, the last write of an issuance. Its governance
+// record follows the write, so a test reading records waits for them.
 func Issued(c *certificatesv1.CertificateSigningRequest) error {
 	if len(c.Status.Certificate) == 0 {
 		return fmt.Errorf("CSR %s has no certificate yet; conditions %+v", c.Name, c.Status.Conditions)
-	}
-	if c.Annotations["policy.signerpolicy.dev/certificate-serial"] == "" {
-		return fmt.Errorf("CSR %s has its certificate but is not yet annotated", c.Name)
 	}
 	return nil
 }
@@ -154,6 +150,18 @@ func Approve(as client.Client, name string) error {
 	}
 	c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
 		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "KubectlApprove", Message: "approved by a person",
+	})
+	return as.SubResource("approval").Update(context.Background(), &c)
+}
+
+// Deny denies the CSR as the given client, the way `kubectl certificate deny` does.
+func Deny(as client.Client, name string) error {
+	var c certificatesv1.CertificateSigningRequest
+	if err := as.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
+		return err
+	}
+	c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+		Type: certificatesv1.CertificateDenied, Status: corev1.ConditionTrue, Reason: "KubectlDeny", Message: "denied by a person",
 	})
 	return as.SubResource("approval").Update(context.Background(), &c)
 }

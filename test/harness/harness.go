@@ -31,8 +31,10 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/signerpolicy/signer-policy-operator/controllers"
+	"github.com/signerpolicy/signer-policy-operator/internal/approvers"
 )
 
 // Env is a running control plane, optionally with the operator's manager running against it.
@@ -191,8 +193,16 @@ func (e *Env) OperatorConfig() (*rest.Config, error) {
 // example a config impersonating the operator's service account) and metrics server, and
 // returns a function that stops it.
 func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics metricsserver.Options) (stop func() error, err error) {
+	var webhookServer webhook.Server
+	var serving *approvers.Serving
+	if opts.Approvers != nil {
+		if webhookServer, serving, err = e.approvalWebhook(cfg); err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		WebhookServer:          webhookServer,
 		Scheme:                 e.Scheme,
 		Cache:                  controllers.CacheOptions(),
 		NewCache:               controllers.NewCacheStoppedBy(ctx.Done()),
@@ -206,6 +216,12 @@ func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics met
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if serving != nil {
+		if err := serving.AddTo(mgr); err != nil {
+			cancel()
+			return nil, err
+		}
 	}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		cancel()

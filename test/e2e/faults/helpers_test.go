@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
-	"github.com/signerpolicy/signer-policy-operator/controllers"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
@@ -104,10 +103,9 @@ func deleteRun(t *testing.T, e *harness.Env, run string) {
 	})
 }
 
-// done reports whether the operator has finished with a CSR: issued and annotated with the
-// certificate's serial (the annotation is written just after the certificate), or refused.
+// done reports whether the operator has finished with a CSR: issued, or refused.
 func done(c *certificatesv1.CertificateSigningRequest) bool {
-	return refusal(c) != nil || (len(c.Status.Certificate) > 0 && c.Annotations[controllers.SerialAnnotation] != "")
+	return refusal(c) != nil || len(c.Status.Certificate) > 0
 }
 
 // refusal returns a Failed or Denied condition of the CSR, which none of these tests may see.
@@ -171,11 +169,25 @@ func waitDoneGuarded(t *testing.T, e *harness.Env, run string, want int, timeout
 
 // verifyIssuedOnce checks what "exactly once" means for a CSR, using the governance records as
 // the witness because the API server keeps no history: the CSR was approved once and never
-// Failed or Denied; its certificate chains to the tenant's CA; and the records hold exactly one
-// Approved and one Issued entry for this CSR (by UID), the Issued one naming the serial that is
-// both in status.certificate and in the serial annotation. A record lost or written twice is as
-// much a fault as a certificate lost or issued twice: the record is the durable trail.
+// Failed or Denied; its certificate chains to the tenant's CA; and the process's records hold
+// exactly one Approved and one Issued entry for this CSR (by UID), the Issued one naming the
+// serial in status.certificate. A record lost or written twice by one process is as much a fault
+// as a certificate lost or issued twice: the record is the durable trail. The records follow the
+// writes they report, so they are waited for.
 func verifyIssuedOnce(t *testing.T, c *certificatesv1.CertificateSigningRequest, sink *harness.AuditSink, root *testpki.CA) {
+	t.Helper()
+	verifyIssued(t, c, sink, root, true)
+}
+
+// verifyIssuedAtLeastOnce is verifyIssuedOnce for the records of several processes in turn: a
+// process that starts writes again the records of the CSRs that exist, so each record may come
+// more than once, every copy with the same recordID and the same content.
+func verifyIssuedAtLeastOnce(t *testing.T, c *certificatesv1.CertificateSigningRequest, sink *harness.AuditSink, root *testpki.CA) {
+	t.Helper()
+	verifyIssued(t, c, sink, root, false)
+}
+
+func verifyIssued(t *testing.T, c *certificatesv1.CertificateSigningRequest, sink *harness.AuditSink, root *testpki.CA, once bool) {
 	t.Helper()
 	if cond := refusal(c); cond != nil {
 		t.Errorf("CSR %s is %s (%s): %s", c.Name, cond.Type, cond.Reason, cond.Message)
@@ -193,22 +205,31 @@ func verifyIssuedOnce(t *testing.T, c *certificatesv1.CertificateSigningRequest,
 		t.Errorf("CSR %s: certificate not signed by the tenant's CA: %v", c.Name, err)
 	}
 	serial := leaf.SerialNumber.Text(16)
-	if got := c.Annotations[controllers.SerialAnnotation]; got != serial {
-		t.Errorf("CSR %s: serial annotation %q, certificate serial %q", c.Name, got, serial)
-	}
-	count := map[string]int{}
 	var issued []audit.Record
+	harness.Eventually(t, 10*time.Second, func() error {
+		count := map[string]int{}
+		issued = nil
+		for _, r := range sink.For(c.Name) {
+			if r.CSRUID != string(c.UID) {
+				continue
+			}
+			count[r.Event]++
+			if r.Event == audit.EventIssued {
+				issued = append(issued, r)
+			}
+		}
+		if count[audit.EventApproved] == 0 || count[audit.EventIssued] == 0 || count[audit.EventFailed] != 0 || count[audit.EventDenied] != 0 {
+			return fmt.Errorf("CSR %s: governance records %v, want an Approved and an Issued one, no Failed or Denied", c.Name, count)
+		}
+		if once && (count[audit.EventApproved] != 1 || count[audit.EventIssued] != 1) {
+			return fmt.Errorf("CSR %s: governance records %v, want exactly one Approved and one Issued", c.Name, count)
+		}
+		return nil
+	})
 	for _, r := range sink.For(c.Name) {
-		if r.CSRUID != string(c.UID) {
-			continue
+		if r.CSRUID == string(c.UID) && r.RecordID != audit.RecordID(r.CSRUID, r.Event) {
+			t.Errorf("CSR %s: %s record with recordID %s, want %s", c.Name, r.Event, r.RecordID, audit.RecordID(r.CSRUID, r.Event))
 		}
-		count[r.Event]++
-		if r.Event == audit.EventIssued {
-			issued = append(issued, r)
-		}
-	}
-	if count[audit.EventApproved] != 1 || count[audit.EventIssued] != 1 || count[audit.EventFailed] != 0 || count[audit.EventDenied] != 0 {
-		t.Errorf("CSR %s: governance records %v, want exactly one Approved and one Issued, no Failed or Denied", c.Name, count)
 	}
 	for _, r := range issued {
 		if r.Certificate == nil || r.Certificate.Serial != serial {

@@ -21,6 +21,9 @@ var coveredElsewhere = map[string]string{
 		"(TestEveryAuthMethodSignsForIssuersAndClusterIssuers) fails without it, its manager holding config/rbac/role.yaml",
 	"networking.k8s.io/ingresses:create,delete,get": "ACME http01.ingress solvers; test/e2e/acme fails without it, " +
 		"its manager holding config/rbac/role.yaml",
+	"admissionregistration.k8s.io/validatingwebhookconfigurations:get,update[signer-policy-approval-observer]": "the approval-observing " +
+		"webhook's CA bundle; controllers (TestAPersonsApprovalAndDenialAreRecordedWithTheirIdentity) fails without it, its manager " +
+		"holding config/rbac/role.yaml and serving the webhook",
 }
 
 // Least privilege, checked from the other side: for each rule of the operator's ClusterRole, an
