@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/audit"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 )
@@ -118,4 +119,19 @@ func otherNodeAddresses(ctx context.Context, cache client.Reader, self string) (
 		}
 	}
 	return others, nil
+}
+
+// governedEvents are the records owed for a CSR: all of them for a cert-manager signer; for
+// another signer only the approval or denial, and only while a policy governs it, since its
+// signer, not the operator, issues or fails it, and a signer no policy governs is not the
+// operator's to record.
+func governedEvents(ctx context.Context, c client.Reader, r *certificatesv1.CertificateSigningRequest, owed []string) ([]string, error) {
+	if policy.IsCertManagerSigner(r.Spec.SignerName) {
+		return owed, nil
+	}
+	policies, err := policiesForOtherSigner(ctx, c, r.Spec.SignerName)
+	if err != nil || approvalSkips(r.Spec.SignerName, policies) {
+		return nil, err
+	}
+	return slices.DeleteFunc(slices.Clone(owed), func(e string) bool { return e != audit.EventApproved && e != audit.EventDenied }), nil
 }

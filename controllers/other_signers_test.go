@@ -297,6 +297,8 @@ func TestCustomSignerPatternIsDecidedManuallyAndNeverSigned(t *testing.T) {
 	}
 	harness.ApproveEventually(t, 10*time.Second, env.User(t, "bob-"+ns, approvers), c.Name)
 	env.WaitForCSR(t, c.Name, wait, harness.HasCondition(certificatesv1.CertificateApproved))
+	// A person's approval is on record too, with the policy it concerns.
+	recorded(t, c, "Approved", name)
 	neverSigned(t, c.Name)
 
 	// A name the policy does not allow is not approved for the approver's lack of attention:
