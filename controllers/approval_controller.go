@@ -66,14 +66,14 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if !csr.IsPending(&c) {
 		return ctrl.Result{}, nil
 	}
-	// A signerName that is not a well-formed cert-manager one can match no policy; the signing
-	// controller reports malformed ones, and others belong to someone else.
-	if _, err := csr.ParseSignerName(c.Spec.SignerName); err != nil {
-		return ctrl.Result{}, nil
-	}
 	policies, err := policiesForSigner(ctx, r.Client, c.Spec.SignerName)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	// The signing controller reports malformed cert-manager signer names, and other signers no
+	// policy governs belong to someone else.
+	if approvalSkips(c.Spec.SignerName, policies) {
+		return ctrl.Result{}, nil
 	}
 	request := requestFor(&c)
 	namespaces, err := readNamespaceFacts(ctx, r.Client, &c)
@@ -81,6 +81,9 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	namespaces.into(&request)
+	if err := readNodeFacts(ctx, r.Client, r.APIReader, &c, policies, &request); err != nil {
+		return ctrl.Result{}, err
+	}
 	decision := r.Evaluator.Evaluate(policies, request)
 	return ctrl.Result{}, r.act(ctx, &c, request, decision, policies)
 }

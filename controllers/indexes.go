@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -53,6 +54,9 @@ func indexPolicyBySignerName(obj client.Object) []string {
 // policy controller keeps in status. They find a policy's neighbours and the CSRs a policy change
 // wakes; a CSR's own policies are found with policiesForSigner, which does not depend on status.
 func governedSignerNames(p *policyv1alpha1.SignerPolicy) []string {
+	if len(p.Spec.SignerNames) > 0 {
+		return p.Spec.SignerNames
+	}
 	if p.Spec.IssuerRef != nil {
 		return []string{p.Spec.IssuerRef.SignerName()}
 	}
@@ -75,11 +79,14 @@ func indexPolicyBySelectedKind(obj client.Object) []string {
 // govern it, so a status that has not caught up with a new issuer neither hides a selection
 // policy from its CSRs (and lets another policy deny them for good) nor widens one.
 func policiesForSigner(ctx context.Context, c client.Reader, signerName string) ([]policyv1alpha1.SignerPolicy, error) {
+	ref, err := csr.ParseSignerName(signerName)
+	if errors.Is(err, csr.ErrNotCertManager) {
+		return policiesForOtherSigner(ctx, c, signerName)
+	}
 	var byName, byKind policyv1alpha1.SignerPolicyList
 	if err := c.List(ctx, &byName, client.MatchingFields{policyBySignerNameIndex: signerName}, readOnly); err != nil {
 		return nil, err
 	}
-	ref, err := csr.ParseSignerName(signerName)
 	if err != nil {
 		return byName.Items, nil
 	}
@@ -95,12 +102,13 @@ func policiesForSigner(ctx context.Context, c client.Reader, signerName string) 
 	return policies, nil
 }
 
-// csrBySignerNameIndex indexes CSRs by signerName, so a policy change requeues only the CSRs
-// of its signer.
+// csrBySignerNameIndex indexes CSRs by signerName, and those of other signers than cert-manager's
+// by their domain's wildcard too, so a policy change requeues only the CSRs of its signers, those
+// of an example.com/* policy included.
 const csrBySignerNameIndex = "spec.signerName"
 
 func indexCSRBySignerName(obj client.Object) []string {
-	return []string{obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName}
+	return signerIndexKeys(obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName)
 }
 
 // issuerBySecretIndex indexes issuers by "<namespace>/<secret>" of every Secret they refer to

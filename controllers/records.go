@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -48,8 +49,12 @@ func (r *RecordsReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.Client.Get(ctx, req.NamespacedName, &c); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	events, err := governedEvents(ctx, r.Client, &c, owedEvents(&c))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	var result ctrl.Result
-	for _, event := range owedEvents(&c) {
+	for _, event := range events {
 		if !slices.Contains(r.Events, event) {
 			continue
 		}
@@ -112,6 +117,9 @@ func (r *RecordsReconciler) reconstruct(ctx context.Context, c *certificatesv1.C
 	}
 	req := requestFor(c)
 	namespaces.into(&req)
+	if err := readNodeFacts(ctx, r.Client, r.Client, c, policies, &req); err != nil {
+		return audit.Record{}, err
+	}
 	if event == audit.EventIssued {
 		return r.issuedRecord(ctx, c, policies, req)
 	}
@@ -191,8 +199,8 @@ func concernedPolicy(d policy.Decision) string {
 func (r *RecordsReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	decided := predicate.NewPredicateFuncs(func(obj client.Object) bool {
 		c := obj.(*certificatesv1.CertificateSigningRequest)
-		if _, err := csr.ParseSignerName(c.Spec.SignerName); err != nil {
-			return false // another signer's CSR: not the operator's to record
+		if _, err := csr.ParseSignerName(c.Spec.SignerName); err != nil && !errors.Is(err, csr.ErrNotCertManager) {
+			return false // a malformed cert-manager signer name: nothing was decided
 		}
 		return len(owedEvents(c)) > 0
 	})

@@ -75,7 +75,7 @@ func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if ref := policy.Spec.IssuerRef; ref != nil {
 		desired.Status.SignerName = ref.SignerName()
 	}
-	desired.Status.SignerNames = signerNamesOf(governed)
+	desired.Status.SignerNames = append(signerNamesOf(governed), sortedSignerNames(&policy.Spec)...)
 	desired.Status.ObservedGeneration = policy.Generation
 	if rbacErr == nil {
 		desired.Status.RBAC = generated
@@ -120,7 +120,11 @@ func (r *SignerPolicyReconciler) observeNeighbours(ctx context.Context, p *polic
 func (r *SignerPolicyReconciler) policiesOfSigners(ctx context.Context, signerNames []string) ([]policyv1alpha1.SignerPolicy, error) {
 	var policies []policyv1alpha1.SignerPolicy
 	seen := map[string]bool{}
+	var keys []string
 	for _, name := range signerNames {
+		keys = append(keys, signerIndexKeys(name)...)
+	}
+	for _, name := range keys {
 		var onSigner policyv1alpha1.SignerPolicyList
 		if err := r.Client.List(ctx, &onSigner, client.MatchingFields{policyBySignerNameIndex: name}, readOnly); err != nil {
 			return nil, fmt.Errorf("listing the SignerPolicies of signer %s: %w", name, err)

@@ -20,6 +20,9 @@ func signersOf(p *policyv1alpha1.SignerPolicy) string {
 	if ref := p.Spec.IssuerRef; ref != nil {
 		return "signer " + ref.SignerName()
 	}
+	if len(p.Spec.SignerNames) > 0 {
+		return "signers " + strings.Join(p.Spec.SignerNames, ", ")
+	}
 	return "the signers of spec.issuers"
 }
 

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,13 +36,16 @@ func readyCondition(p *policyv1alpha1.SignerPolicy, obs policyObservation, rbacE
 	}
 	ref := p.Spec.IssuerRef
 	switch {
-	case ref == nil && p.Spec.Issuers == nil:
+	case ref == nil && p.Spec.Issuers == nil && len(p.Spec.SignerNames) == 0:
 		// The schema forbids it; a policy stored past it governs nothing and says so.
-		c.Reason, c.Message = policyv1alpha1.ReasonInvalidPolicy, "spec: names neither issuerRef nor issuers, so it governs nothing"
+		c.Reason, c.Message = policyv1alpha1.ReasonInvalidPolicy, "spec: names none of issuerRef, issuers and signerNames, so it governs nothing"
 	case len(obs.invalid) > 0:
 		// Compiler messages quote the rule, so many broken rules could exceed what a condition
 		// message may hold, and the status write would then fail for good.
 		c.Reason, c.Message = policyv1alpha1.ReasonInvalidPolicy, truncate(obs.invalid.ToAggregate().Error())
+	case len(p.Spec.SignerNames) > 0:
+		// No issuer to wait for: the policy is in force once its RBAC is.
+		c = signerNamesReady(c, p, rbacErr)
 	case ref != nil && !obs.issuers[0].found:
 		c.Reason, c.Message = policyv1alpha1.ReasonIssuerNotFound, fmt.Sprintf("spec.issuerRef: %s not found", ref)
 	case ref != nil && len(signable) == 0:
@@ -96,4 +100,21 @@ func readyTurned(previous *metav1.Condition, next metav1.Condition) (eventType s
 		return corev1.EventTypeNormal, true
 	}
 	return corev1.EventTypeWarning, true
+}
+
+// signerNamesReady is Ready for a policy on signer names, which has no issuer to wait for.
+func signerNamesReady(c metav1.Condition, p *policyv1alpha1.SignerPolicy, rbacErr error) metav1.Condition {
+	if rbacErr != nil {
+		c.Reason, c.Message = policyv1alpha1.ReasonRBACFailed, "generating RBAC: "+rbacErr.Error()
+		return c
+	}
+	c.Status, c.Reason = metav1.ConditionTrue, policyv1alpha1.ReasonReady
+	c.Message = truncate(fmt.Sprintf("CSRs of %s are governed by this policy: the operator approves and denies them, and never signs them",
+		strings.Join(sortedSignerNames(&p.Spec), ", ")))
+	return c
+}
+
+// sortedSignerNames are spec.signerNames, sorted, as status.signerNames lists them.
+func sortedSignerNames(spec *policyv1alpha1.SignerPolicySpec) []string {
+	return slices.Sorted(slices.Values(spec.SignerNames))
 }

@@ -75,7 +75,7 @@ func TestReadyConditionOfASelection(t *testing.T) {
 	}{
 		{"none yet", nil, metav1.ConditionFalse, policyv1alpha1.ReasonIssuerNotFound, "spec.issuers: no existing ClusterIssuer matches"},
 		{"only types without a signer", []observedIssuer{ca("v", signer.TypeVault)}, metav1.ConditionFalse, policyv1alpha1.ReasonUnsupportedIssuerType, "none of the 1 issuers"},
-		{"neither issuerRef nor issuers", nil, metav1.ConditionFalse, policyv1alpha1.ReasonInvalidPolicy, "names neither issuerRef nor issuers"},
+		{"neither issuerRef nor issuers", nil, metav1.ConditionFalse, policyv1alpha1.ReasonInvalidPolicy, "names none of issuerRef, issuers and signerNames"},
 		{"too many", many, metav1.ConditionFalse, policyv1alpha1.ReasonTooManyIssuers, "narrow"},
 		{"some it signs for", []observedIssuer{ca("corp-a", signer.TypeCA), ca("corp-v", signer.TypeVault)}, metav1.ConditionTrue, policyv1alpha1.ReasonReady,
 			"CSRs of the 2 issuers spec.issuers selects are governed by this policy (status.signerNames); it signs for clusterissuers.cert-manager.io/corp-a"},

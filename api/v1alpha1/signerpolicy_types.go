@@ -35,7 +35,10 @@ type SignerPolicy struct {
 }
 
 // SignerPolicySpec is the desired state of a SignerPolicy.
-// +kubebuilder:validation:XValidation:rule="has(self.issuerRef) != has(self.issuers)",message="must name exactly one of issuerRef (one issuer) and issuers (issuers by pattern and namespace)"
+// +kubebuilder:validation:XValidation:rule="(has(self.issuerRef) ? 1 : 0) + (has(self.issuers) ? 1 : 0) + (has(self.signerNames) ? 1 : 0) == 1",message="must name exactly one of issuerRef (one issuer), issuers (issuers by pattern and namespace) and signerNames (signers that are not cert-manager issuers)"
+// +kubebuilder:validation:XValidation:rule="!has(self.kubeletServing) || (has(self.signerNames) && self.signerNames == ['kubernetes.io/kubelet-serving'])",message="kubeletServing holds the rules of kubelet serving certificates: it needs signerNames to be exactly [\"kubernetes.io/kubelet-serving\"]",fieldPath=".kubeletServing",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.kubeletServing) || (!has(self.usages) && !has(self.allowed)) || (!has(self.usages) && !has(self.allowed.commonName) && !has(self.allowed.dnsNames) && !has(self.allowed.ipAddresses) && !has(self.allowed.uris) && !has(self.allowed.emailAddresses) && !has(self.allowed.organizations) && !has(self.allowed.organizationalUnits) && !has(self.allowed.countries) && !has(self.allowed.provinces) && !has(self.allowed.localities) && !has(self.allowed.streetAddresses) && !has(self.allowed.postalCodes) && !has(self.allowed.serialNumbers) && !has(self.allowed.required))",message="kubeletServing supplies the subject, SANs and usages of kubelet serving certificates: leave out usages and allowed, and narrow addresses with kubeletServing.ipAddresses and kubeletServing.dnsNames",fieldPath=".kubeletServing",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.signerNames) || !self.signerNames.exists(n, n == 'kubernetes.io/kube-apiserver-client' || n == 'kubernetes.io/kube-apiserver-client-kubelet') || (has(self.allowed) && has(self.allowed.commonName) && size(self.allowed.commonName) > 0)",message="a kube-apiserver-client certificate authenticates as the user in its common name: list in allowed.commonName the users it may name, such as $(requester.username), and in allowed.organizations the groups",fieldPath=".allowed.commonName",reason=FieldValueRequired
 type SignerPolicySpec struct {
 	// issuerRef names the one cert-manager Issuer or ClusterIssuer this policy governs. CSRs reach
 	// it through the signerName in status.signerNames. Exactly one of issuerRef and issuers.
@@ -47,6 +50,30 @@ type SignerPolicySpec struct {
 	// whether or not the issuer exists yet; status.signerNames lists the existing ones.
 	// +optional
 	Issuers *IssuerSelector `json:"issuers,omitempty"`
+
+	// signerNames are the signer names this policy governs that are not cert-manager issuers':
+	// exact names such as kubernetes.io/kube-apiserver-client, or domain/* for every signer of a
+	// domain, as RBAC's approve on signers reads it (example.com/*). For these signers the
+	// operator approves and denies only; kube-controller-manager or the signer's own controller
+	// signs. Names of cert-manager issuers go through issuerRef or issuers.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=507
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/([a-z0-9]([-a-z0-9.]*[a-z0-9])?|\\*)$')`,message="must be a signer name, domain/path such as example.com/my-signer, or domain/* for every signer of a domain; * stands only for the whole path"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches('^([^/]*\\.)?cert-manager\\.io/')`,message="is a cert-manager signer name: govern cert-manager issuers with spec.issuerRef or spec.issuers, which sign as well as approve"
+	// +kubebuilder:validation:items:XValidation:rule=`self != 'kubernetes.io/*'`,message="names every kubernetes.io signer, kube-apiserver-client-kubelet included, which kube-controller-manager approves itself: name the kubernetes.io signers one by one"
+	SignerNames []string `json:"signerNames,omitempty"`
+
+	// kubeletServing holds the rules of kubelet serving certificates, for a policy whose
+	// signerNames are exactly ["kubernetes.io/kubelet-serving"]: the requester is a node
+	// (system:node:<name> in group system:nodes), the subject is exactly
+	// CN=system:node:<name>, O=system:nodes, the usages are those kubelets request, and every SAN
+	// is a DNS name or IP address of the node's own Node object (status.addresses), within the
+	// patterns and CIDRs here if given. The lifetime is bounded by duration.max, or one year.
+	// +optional
+	KubeletServing *KubeletServing `json:"kubeletServing,omitempty"`
 
 	// requesters are the users, groups and service accounts that may request certificates from
 	// the issuer. The operator grants them the right to create CSRs and to reference the issuer.
@@ -105,6 +132,29 @@ type SignerPolicySpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
 	Validations []Validation `json:"validations,omitempty"`
+}
+
+// KubeletServing narrows the addresses a node may put in its serving certificate, beyond its own
+// Node object's status.addresses, which every SAN must be one of anyway.
+type KubeletServing struct {
+	// ipAddresses are CIDRs each IP address SAN must also fall within, such as the node network.
+	// Omitted: any address of the node.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=43
+	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self)",message="must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32; a single address is written 10.0.0.1/32"
+	IPAddresses []string `json:"ipAddresses,omitempty"`
+
+	// dnsNames are patterns each DNS name SAN must also match, `*` matching one label, such as
+	// *.nodes.example.com. Omitted: any host name of the node.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[-a-zA-Z0-9.*]+$')`,message="may hold only letters, digits, hyphens, dots and *"
+	DNSNames []string `json:"dnsNames,omitempty"`
 }
 
 // Validation is one CEL rule, with the message a requester reads when a CSR breaks it.
@@ -544,9 +594,10 @@ type SignerPolicyStatus struct {
 	// +optional
 	SignerName string `json:"signerName,omitempty"`
 
-	// signerNames are the signer names of the issuers the policy governs now, sorted: for
-	// spec.issuerRef its one signer name, for spec.issuers those of the existing issuers it
-	// selects, updated as issuers and namespaces come, go and change labels.
+	// signerNames are the signer names the policy governs now, sorted: for spec.issuerRef its
+	// issuer's one signer name, for spec.issuers those of the existing issuers it selects, updated
+	// as issuers and namespaces come, go and change labels, and for spec.signerNames those names
+	// and patterns.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=1024

@@ -185,9 +185,9 @@ func TestInvalidPoliciesAreRefusedNamingTheField(t *testing.T) {
 			"spec.validations[0].rule", "should be at least 1 chars long"},
 		{"both issuerRef and issuers", func(p *policyv1alpha1.SignerPolicy) {
 			p.Spec.Issuers = &policyv1alpha1.IssuerSelector{Kind: "ClusterIssuer", Names: []string{"*"}}
-		}, "spec", "must name exactly one of issuerRef (one issuer) and issuers"},
+		}, "spec", "must name exactly one of issuerRef (one issuer), issuers"},
 		{"neither issuerRef nor issuers", func(p *policyv1alpha1.SignerPolicy) { p.Spec.IssuerRef = nil },
-			"spec", "must name exactly one of issuerRef (one issuer) and issuers"},
+			"spec", "must name exactly one of issuerRef (one issuer), issuers"},
 		{"Issuers selected without saying which namespaces", func(p *policyv1alpha1.SignerPolicy) {
 			p.Spec.IssuerRef, p.Spec.Issuers = nil, &policyv1alpha1.IssuerSelector{Kind: "Issuer", Names: []string{"ca"}}
 		}, "spec.issuers.namespaces", "must say which namespaces"},
@@ -301,5 +301,103 @@ func TestReadmePolicyIsAcceptedAndItsRulesCompile(t *testing.T) {
 	}
 	if errs := e.Validate(&p.Spec); len(errs) > 0 {
 		t.Errorf("README's policy does not compile: %v", errs)
+	}
+}
+
+// signerNamesPolicy is a valid policy governing signer names rather than an issuer.
+func signerNamesPolicy(names ...string) *policyv1alpha1.SignerPolicy {
+	return &policyv1alpha1.SignerPolicy{Spec: policyv1alpha1.SignerPolicySpec{
+		SignerNames: names,
+		Requesters:  policyv1alpha1.Subjects{Groups: []string{"dev"}},
+		Allowed:     policyv1alpha1.Allowed{CommonName: []string{"$(requester.username)"}, Organizations: []string{"dev"}},
+	}}
+}
+
+func kubeletServingPolicy() *policyv1alpha1.SignerPolicy {
+	return &policyv1alpha1.SignerPolicy{Spec: policyv1alpha1.SignerPolicySpec{
+		SignerNames:    []string{"kubernetes.io/kubelet-serving"},
+		KubeletServing: &policyv1alpha1.KubeletServing{IPAddresses: []string{"10.0.0.0/8"}, DNSNames: []string{"*.nodes.example.com"}},
+		Requesters:     policyv1alpha1.Subjects{Groups: []string{"system:nodes"}},
+	}}
+}
+
+func TestSignerNamesPoliciesAreAccepted(t *testing.T) {
+	for name, p := range map[string]*policyv1alpha1.SignerPolicy{
+		"kube-apiserver-client": signerNamesPolicy("kubernetes.io/kube-apiserver-client"),
+		"a custom signer":       signerNamesPolicy("example.com/mesh"),
+		"a domain pattern":      signerNamesPolicy("example.com/*", "mesh.example.org/workloads.v1"),
+		"kubelet-serving":       kubeletServingPolicy(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := create(t, p); err != nil {
+				t.Fatalf("valid policy refused: %v", err)
+			}
+		})
+	}
+}
+
+func TestInvalidSignerNamesPoliciesAreRefusedNamingTheField(t *testing.T) {
+	tests := []struct {
+		name      string
+		policy    *policyv1alpha1.SignerPolicy
+		wantField string
+		wantText  string
+	}{
+		{"issuerRef and signerNames", func() *policyv1alpha1.SignerPolicy {
+			p := signerNamesPolicy("example.com/mesh")
+			p.Spec.IssuerRef = &policyv1alpha1.IssuerReference{Kind: "ClusterIssuer", Name: "ca"}
+			return p
+		}(), "spec", "must name exactly one of issuerRef (one issuer), issuers (issuers by pattern and namespace) and signerNames"},
+		{"an Issuer's signer name", signerNamesPolicy("issuers.cert-manager.io/team-a.ca"), "spec.signerNames[0]", "govern cert-manager issuers with spec.issuerRef or spec.issuers"},
+		{"every ClusterIssuer by pattern", signerNamesPolicy("clusterissuers.cert-manager.io/*"), "spec.signerNames[0]", "is a cert-manager signer name"},
+		{"cert-manager's own domain", signerNamesPolicy("cert-manager.io/*"), "spec.signerNames[0]", "is a cert-manager signer name"},
+		{"a bare *", signerNamesPolicy("*"), "spec.signerNames[0]", "must be a signer name"},
+		{"a * in the domain", signerNamesPolicy("*.cert-manager.io/ns.ca"), "spec.signerNames[0]", "* stands only for the whole path"},
+		{"a * inside the path", signerNamesPolicy("example.com/mesh-*"), "spec.signerNames[0]", "* stands only for the whole path"},
+		{"a domain without a dot", signerNamesPolicy("example/mesh"), "spec.signerNames[0]", "must be a signer name"},
+		{"every kubernetes.io signer", signerNamesPolicy("kubernetes.io/*"), "spec.signerNames[0]", "name the kubernetes.io signers one by one"},
+		{"no signer names", signerNamesPolicy(), "spec", "must name exactly one of issuerRef"},
+		{"kube-apiserver-client without the users it may name", func() *policyv1alpha1.SignerPolicy {
+			p := signerNamesPolicy("kubernetes.io/kube-apiserver-client")
+			p.Spec.Allowed.CommonName = nil
+			return p
+		}(), "spec.allowed.commonName", "authenticates as the user in its common name"},
+		{"kubeletServing for another signer", func() *policyv1alpha1.SignerPolicy {
+			p := kubeletServingPolicy()
+			p.Spec.SignerNames = []string{"kubernetes.io/kubelet-serving", "example.com/mesh"}
+			return p
+		}(), "spec.kubeletServing", `needs signerNames to be exactly ["kubernetes.io/kubelet-serving"]`},
+		{"kubeletServing on an issuer", func() *policyv1alpha1.SignerPolicy {
+			p := validPolicy()
+			p.Spec.Allowed, p.Spec.Usages = policyv1alpha1.Allowed{}, nil
+			p.Spec.KubeletServing = &policyv1alpha1.KubeletServing{}
+			return p
+		}(), "spec.kubeletServing", "needs signerNames to be exactly"},
+		{"kubeletServing with its own usages", func() *policyv1alpha1.SignerPolicy {
+			p := kubeletServingPolicy()
+			p.Spec.Usages = []policyv1alpha1.KeyUsage{"client auth"}
+			return p
+		}(), "spec.kubeletServing", "leave out usages and allowed"},
+		{"kubeletServing with allowed names", func() *policyv1alpha1.SignerPolicy {
+			p := kubeletServingPolicy()
+			p.Spec.Allowed.DNSNames = []string{"*"}
+			return p
+		}(), "spec.kubeletServing", "leave out usages and allowed"},
+		{"kubeletServing with a bad CIDR", func() *policyv1alpha1.SignerPolicy {
+			p := kubeletServingPolicy()
+			p.Spec.KubeletServing.IPAddresses = []string{"10.0.0.1"}
+			return p
+		}(), "spec.kubeletServing.ipAddresses[0]", "must be a CIDR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := create(t, tt.policy)
+			if err == nil {
+				t.Fatalf("the API server accepted the policy; want it refused naming %s", tt.wantField)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.wantField) || !strings.Contains(msg, tt.wantText) {
+				t.Errorf("refusal %q does not name %s with %q", msg, tt.wantField, tt.wantText)
+			}
+		})
 	}
 }

@@ -41,6 +41,7 @@ type celRequest struct {
 	Duration            time.Duration `cel:"duration"` // the lifetime the certificate gets under this policy
 	IsCA                bool          `cel:"isCA"`
 	Key                 celKey        `cel:"key"`
+	SignerName          string        `cel:"signerName"` // the CSR's spec.signerName
 }
 
 // celKey is the requester's public key: its algorithm as spec.privateKey names it, and its size
@@ -284,8 +285,9 @@ func (ev *evaluation) celRequest(spec *v1alpha1.SignerPolicySpec) celRequest {
 			StreetAddresses: texts(s.byField["streetAddresses"]), PostalCodes: texts(s.byField["postalCodes"]),
 			SerialNumbers: texts(s.byField["serialNumbers"]),
 			IPAddresses:   make([]string, 0, len(f.ips)), Usages: make([]string, 0, len(ev.req.Usages)),
-			IsCA: ev.req.IsCA,
-			Key:  celKey{Algorithm: f.key.algorithm, Size: int64(f.key.bits)},
+			IsCA:       ev.req.IsCA,
+			Key:        celKey{Algorithm: f.key.algorithm, Size: int64(f.key.bits)},
+			SignerName: ev.req.SignerName,
 		}
 		for _, ip := range f.ips {
 			r.IPAddresses = append(r.IPAddresses, ip.text)

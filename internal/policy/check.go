@@ -40,8 +40,13 @@ func (ev *evaluation) check(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
 	}
 	errs = append(errs, ev.checkDuration(spec)...)
 	errs = append(errs, checkCA(spec, ev.req.IsCA, &ev.facts)...)
-	errs = append(errs, checkUsages(spec, ev.req.Usages, ev.req.IsCA, &ev.facts)...)
-	errs = append(errs, ev.checkAllowed(&spec.Allowed)...)
+	if spec.KubeletServing != nil {
+		errs = append(errs, ev.checkKubeletServing(spec)...)
+	} else {
+		errs = append(errs, checkUsages(spec, ev.req.Usages, ev.req.IsCA, &ev.facts)...)
+		errs = append(errs, ev.checkAllowed(&spec.Allowed)...)
+	}
+	errs = append(errs, ev.checkAPIServerClient()...)
 	errs = append(errs, checkExtensions(&ev.facts)...)
 	errs = append(errs, checkPrivateKey(spec.PrivateKey, &ev.facts)...)
 	return append(errs, ev.checkValidations(spec)...)

@@ -22,6 +22,9 @@ func (ev *evaluation) checkDuration(spec *v1alpha1.SignerPolicySpec) field.Error
 	if bounds == nil {
 		bounds = &v1alpha1.DurationBounds{}
 	}
+	if ev.req.Duration == 0 && len(spec.SignerNames) > 0 {
+		return checkUnrequestedLifetime(bounds)
+	}
 	lifetime, source := ev.req.Duration, "requested"
 	if lifetime == 0 {
 		source = "default"
@@ -73,4 +76,18 @@ func orDefault(d *metav1.Duration, fallback time.Duration) time.Duration {
 		return fallback
 	}
 	return d.Duration
+}
+
+// checkUnrequestedLifetime decides a CSR that requests no lifetime from a signer the operator does
+// not sign for. That signer gives it its own default (kube-controller-manager's
+// --cluster-signing-duration, a year unless set), which no approval can shorten: a policy with a
+// max therefore requires the CSR to request a lifetime, and one without a max leaves it to the
+// signer.
+func checkUnrequestedLifetime(bounds *v1alpha1.DurationBounds) field.ErrorList {
+	if bounds.Max == nil {
+		return nil
+	}
+	return field.ErrorList{field.Required(field.NewPath("spec", "duration", "max"), fmt.Sprintf(
+		"the CSR requests no lifetime, so its signer, which the operator does not sign for, would give it its own default; request at most %s with spec.expirationSeconds",
+		bounds.Max.Duration))}
 }

@@ -41,17 +41,22 @@ func checkUsages(spec *v1alpha1.SignerPolicySpec, requested []certificatesv1.Key
 		errs = append(errs, field.Forbidden(usagesPath(),
 			`the CSR requests no extended key usage (such as "server auth"), which would make the certificate valid for every purpose; request the extended usages it needs, or the policy must allow "any"`))
 	}
-	// The signer issues spec.usages, not what the PKCS#10 asks for, but a CSR asking for more
-	// in its own extensions than in spec.usages is either a mistake or an attempt to get a
-	// signer that copies extensions to grant it; either way it is refused.
+	return append(errs, checkUsageExtensions(f, usagesPath())...)
+}
+
+// checkUsageExtensions refuses a CSR whose own extensions ask for more than its spec.usages. The
+// signer issues spec.usages, not what the PKCS#10 asks for, but a CSR asking for more in its own
+// extensions is either a mistake or an attempt to get a signer that copies extensions to grant
+// it; either way it is refused, under path.
+func checkUsageExtensions(f *facts, path *field.Path) field.ErrorList {
 	switch ext := f.usageExt; {
 	case ext.err != nil:
-		errs = append(errs, field.Forbidden(usagesPath(), fmt.Sprintf("the CSR's key usage extensions cannot be read: %v", ext.err)))
+		return field.ErrorList{field.Forbidden(path, fmt.Sprintf("the CSR's key usage extensions cannot be read: %v", ext.err))}
 	case len(ext.extra) > 0:
-		errs = append(errs, field.Invalid(usagesPath(), strings.Join(ext.extra, ", "),
-			"the CSR's KeyUsage/ExtendedKeyUsage extension disagrees with its spec.usages: it asks for usages spec.usages does not request"))
+		return field.ErrorList{field.Invalid(path, strings.Join(ext.extra, ", "),
+			"the CSR's KeyUsage/ExtendedKeyUsage extension disagrees with its spec.usages: it asks for usages spec.usages does not request")}
 	}
-	return errs
+	return nil
 }
 
 func isExtendedUsage(u certificatesv1.KeyUsage) bool {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +24,9 @@ func RequestForCSR(c *certificatesv1.CertificateSigningRequest) Request {
 		req.Problems = append(req.Problems, asFieldError(err, field.NewPath("spec", "request")))
 	}
 	req.CSR = parsed
+	if !IsCertManagerSigner(c.Spec.SignerName) {
+		return withOtherSignerLifetime(req, c)
+	}
 	if d, requested, err := csr.RequestedDuration(c); err != nil {
 		req.Problems = append(req.Problems, asFieldError(err, field.NewPath("metadata", "annotations").Key(csr.DurationAnnotation)))
 	} else if requested {
@@ -33,6 +37,21 @@ func RequestForCSR(c *certificatesv1.CertificateSigningRequest) Request {
 		req.Problems = append(req.Problems, asFieldError(err, field.NewPath("metadata", "annotations").Key(csr.IsCAAnnotation)))
 	}
 	req.IsCA = isCA
+	return req
+}
+
+// withOtherSignerLifetime gives a CSR for a signer that is not cert-manager's the lifetime its
+// signer will read: spec.expirationSeconds alone. Such signers honour neither cert-manager
+// annotation, so a request-duration annotation must not pass a short lifetime by the policy while
+// the signer issues its own, and request-is-ca asks them for nothing.
+func withOtherSignerLifetime(req Request, c *certificatesv1.CertificateSigningRequest) Request {
+	if secs := c.Spec.ExpirationSeconds; secs != nil {
+		if *secs <= 0 {
+			req.Problems = append(req.Problems, field.Invalid(field.NewPath("spec", "expirationSeconds"), *secs, "must be positive"))
+		} else {
+			req.Duration = time.Duration(*secs) * time.Second
+		}
+	}
 	return req
 }
 

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"path"
 	"slices"
 
@@ -55,16 +56,19 @@ func selectorMatches(sel *metav1.LabelSelector, set map[string]string) bool {
 	return err == nil && !selector.Empty() && selector.Matches(labels.Set(set))
 }
 
-// governing returns the policies that govern signerName, sorted by name, without reordering the
-// caller's slice. A signer name that names no cert-manager issuer is governed by none.
+// governing returns the policies that govern signerName, in the caller's order: for a cert-manager
+// issuer's signer name those whose issuerRef or issuers name it, for any other signer name those
+// whose spec.signerNames cover it. A malformed cert-manager signer name is governed by none.
 func governing(policies []v1alpha1.SignerPolicy, signerName string, issuerNamespaceLabels map[string]string) []*v1alpha1.SignerPolicy {
 	ref, err := csr.ParseSignerName(signerName)
-	if err != nil {
+	certManager := err == nil
+	if err != nil && !errors.Is(err, csr.ErrNotCertManager) {
 		return nil
 	}
 	var out []*v1alpha1.SignerPolicy
 	for i := range policies {
-		if Governs(&policies[i].Spec, ref, issuerNamespaceLabels) {
+		spec := &policies[i].Spec
+		if certManager && Governs(spec, ref, issuerNamespaceLabels) || !certManager && governsSignerName(spec.SignerNames, signerName) {
 			out = append(out, &policies[i])
 		}
 	}

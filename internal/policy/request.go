@@ -2,6 +2,8 @@ package policy
 
 import (
 	"crypto/x509"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +39,14 @@ type Request struct {
 	// policy's issuers.namespaceSelector matches; nil for a ClusterIssuer, or when the namespace
 	// could not be found, and then no namespaceSelector selects it.
 	IssuerNamespaceLabels map[string]string
+	// Node is the Node object of the node that requested a kubelet serving certificate, as the
+	// caller read it; nil when the requester is no node or its Node is gone, and then no SAN is
+	// the node's, so spec.kubeletServing refuses every one.
+	Node *Node
+	// OtherNodeAddresses maps each address another Node states to that Node's name: host names
+	// lower-cased, IP addresses as netip writes them. A kubelet may write its own Node's status,
+	// so an address another Node states too is refused rather than believed.
+	OtherNodeAddresses map[string]string
 	// Problems are faults of the request itself, such as an unparsable spec.request or a garbage
 	// duration annotation. Every policy refuses a request with problems, but the refusal still goes
 	// through the approval modes and readiness rules: a Manual policy leaves it to people, and a
@@ -70,4 +80,34 @@ func identityOf(r Requester) identity {
 	}
 	id.saNamespace, id.saName, id.isServiceAccount = ns, name, true
 	return id
+}
+
+// Node is what the kubelet serving rules read of a Node object.
+type Node struct {
+	Name      string
+	Addresses []NodeAddress
+}
+
+// NodeAddress is one entry of a Node's status.addresses: Type is Hostname, InternalDNS,
+// ExternalDNS, InternalIP or ExternalIP, and Address its value as the Node states it.
+type NodeAddress struct {
+	Type    string
+	Address string
+}
+
+// NodeAddressKey is how OtherNodeAddresses keys an address of the given type: IP addresses in
+// netip's form (IPv4-mapped IPv6 unmapped), host names lower-cased; false for an address that is
+// neither a host name nor a readable IP address.
+func NodeAddressKey(a NodeAddress) (string, bool) {
+	switch {
+	case slices.Contains(nodeIPTypes, a.Type):
+		ip, err := netip.ParseAddr(a.Address)
+		if err != nil {
+			return "", false
+		}
+		return ip.Unmap().String(), true
+	case slices.Contains(nodeHostNameTypes, a.Type) && a.Address != "":
+		return strings.ToLower(a.Address), true
+	}
+	return "", false
 }

@@ -62,8 +62,9 @@ type Object struct {
 //     requesters `reference` on cert-manager.io `signers` named after those issuers: the
 //     SubjectAccessReview the signer performs;
 //   - a ClusterRole and ClusterRoleBinding letting the requesters create and read CSRs;
-//   - when the policy names approvers and governs any issuer, a ClusterRole and
-//     ClusterRoleBinding letting them approve or deny CSRs for those issuers' signer names only.
+//   - when the policy names approvers and governs any issuer or signer name, a ClusterRole and
+//     ClusterRoleBinding letting them approve or deny CSRs for those signer names only (for
+//     spec.signerNames, the names and domain/* patterns as written).
 //
 // Requesting and approving stay separate powers: requesters never get approval rights.
 //
@@ -86,7 +87,11 @@ func ForPolicy(p *policyv1alpha1.SignerPolicy, issuers []policyv1alpha1.IssuerRe
 		}
 		signerNames = append(signerNames, ref.SignerName())
 	}
+	// Signer names a policy governs directly have no issuer to reference; a pattern such as
+	// example.com/* is already the wildcard form the API server's approval check accepts.
+	signerNames = append(signerNames, p.Spec.SignerNames...)
 	slices.Sort(signerNames)
+	signerNames = slices.Compact(signerNames)
 	name := ReferenceRoleName(p)
 	for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
 		role := rbacv1ac.Role(name, ns).WithRules(rbacv1ac.PolicyRule().

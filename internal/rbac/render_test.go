@@ -246,3 +246,30 @@ func TestApproversOfAPolicyGoverningNoIssuerGetNothing(t *testing.T) {
 		t.Errorf("objects = %s, want only %s", got, want)
 	}
 }
+
+// A policy on signer names has no issuer to reference: requesters may create CSRs, and approvers
+// may approve for exactly the names and domain/* patterns it lists.
+func TestSignerNamesPolicyGrantsCreateAndApproveOnTheNamesOnly(t *testing.T) {
+	p := policy(issuerRef)
+	p.Spec.IssuerRef = nil
+	p.Spec.SignerNames = []string{"kubernetes.io/kube-apiserver-client", "example.com/*"}
+	p.Spec.Approval = policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{"security"}}}
+	objs := ForPolicy(p, nil, nil)
+	if got, want := kinds(objs), "ClusterRole /signerpolicy:web:requester, ClusterRoleBinding /signerpolicy:web:requester, "+
+		"ClusterRole /signerpolicy:web:approver, ClusterRoleBinding /signerpolicy:web:approver"; got != want {
+		t.Fatalf("objects = %s\nwant %s (no reference Role: there is no issuer)", got, want)
+	}
+	role := decode[rbacv1.ClusterRole](t, objs[2])
+	var approve []string
+	for _, r := range role.Rules {
+		if slices.Contains(r.Verbs, "approve") {
+			if !slices.Equal(r.Resources, []string{"signers"}) || !slices.Equal(r.APIGroups, []string{"certificates.k8s.io"}) {
+				t.Errorf("approve rule %+v is not on certificates.k8s.io signers", r)
+			}
+			approve = append(approve, r.ResourceNames...)
+		}
+	}
+	if want := []string{"example.com/*", "kubernetes.io/kube-apiserver-client"}; !slices.Equal(approve, want) {
+		t.Errorf("approve resourceNames = %q, want %q", approve, want)
+	}
+}

@@ -116,6 +116,14 @@ func TestRiskyPoliciesAreWarnedAboutAtApplyTime(t *testing.T) {
 				NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "true"}}}}
 			p.Spec.Validations = []policyv1alpha1.Validation{{Rule: "issuer.namespace == requester.serviceAccount.namespace"}}
 		}, ""},
+		{"API server client certificates in any user's name", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.IssuerRef, p.Spec.SignerNames = nil, []string{"kubernetes.io/kube-apiserver-client"}
+			p.Spec.Allowed = policyv1alpha1.Allowed{CommonName: []string{"*"}}
+		}, "spec.allowed.commonName holds * for kubernetes.io/kube-apiserver-client"},
+		{"API server client certificates in the requester's own name", func(p *policyv1alpha1.SignerPolicy) {
+			p.Spec.IssuerRef, p.Spec.SignerNames = nil, []string{"kubernetes.io/kube-apiserver-client"}
+			p.Spec.Allowed = policyv1alpha1.Allowed{CommonName: []string{"$(requester.username)"}}
+		}, ""},
 		{"CA certificates without a person", func(p *policyv1alpha1.SignerPolicy) { p.Spec.AllowCA = true }, "spec.allowCA under Automatic approval"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
