@@ -112,7 +112,15 @@ func run() error {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	ctx := ctrl.SetupSignalHandler()
+	// The core/v1 event broadcaster, counting the events it drops under load; the manager leaves
+	// shutting down a broadcaster it was given to us.
+	events, err := controllers.NewEventBroadcaster(ctrlmetrics.Registry, ctrl.Log.WithName("events"))
+	if err != nil {
+		return err
+	}
+	defer events.Shutdown()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		EventBroadcaster:       events, //nolint:staticcheck // the core/v1 recorder, as controllers.ApprovalReconciler.Events explains
 		Scheme:                 scheme,
 		Cache:                  controllers.CacheOptions(),
 		NewCache:               controllers.NewCacheStoppedBy(ctx.Done()),

@@ -192,7 +192,13 @@ func (e *Env) OperatorConfig() (*rest.Config, error) {
 // returns a function that stops it.
 func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics metricsserver.Options) (stop func() error, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
+	events, err := controllers.NewEventBroadcaster(opts.Metrics, ctrl.Log.WithName("events"))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		EventBroadcaster:       events, //nolint:staticcheck // as main.go builds it
 		Scheme:                 e.Scheme,
 		Cache:                  controllers.CacheOptions(),
 		NewCache:               controllers.NewCacheStoppedBy(ctx.Done()),
@@ -205,14 +211,20 @@ func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics met
 	})
 	if err != nil {
 		cancel()
+		events.Shutdown()
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		cancel()
+		events.Shutdown()
 		return nil, err
 	}
 	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
+	go func() {
+		err := mgr.Start(ctx)
+		events.Shutdown()
+		done <- err
+	}()
 	// An identity that may not list what the controllers watch never syncs; give up rather
 	// than hang, so tests of missing permissions can tell.
 	syncCtx, cancelSync := context.WithTimeout(ctx, 20*time.Second)
