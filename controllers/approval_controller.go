@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -92,7 +91,7 @@ func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.Certific
 		return r.decide(ctx, c, req, d, certificatesv1.CertificateDenied, ReasonDenied, policies)
 	}
 	// Manual and Wait leave the CSR pending, so each evaluation counts, as each is an event.
-	r.Metrics.decided(orNone(d.Policy), strings.ToLower(string(d.Result)))
+	r.Metrics.decided(c, d)
 	switch d.Result {
 	case policy.Manual:
 		note := d.Message() // it says that approval is manual and what an approver would decide
@@ -124,7 +123,7 @@ func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.Certi
 	}
 	// Counted only once the condition is written, so a write retried after a conflict is not
 	// counted as a second decision.
-	r.Metrics.decided(orNone(d.Policy), strings.ToLower(string(d.Result)))
+	r.Metrics.decided(c, d)
 	eventType, event := corev1.EventTypeNormal, audit.EventApproved
 	if typ == certificatesv1.CertificateDenied {
 		eventType, event = corev1.EventTypeWarning, audit.EventDenied

@@ -82,6 +82,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		if metrics, err = NewMetrics(opts.Metrics); err != nil {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
+		if err := registerCollectors(opts, mgr); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
 	}
 	auditLog := mgr.GetLogger()
 	if opts.AuditLog != nil {
@@ -133,6 +136,20 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		if err := signing.SetupWithManager(mgr, concurrency); err != nil {
 			return fmt.Errorf("setting up the CSR signing controller: %w", err)
 		}
+	}
+	return nil
+}
+
+// registerCollectors adds the gauges computed from the cache at each scrape, each in the process
+// whose controller watches what it counts, so a split install reports each once.
+func registerCollectors(opts Options, mgr ctrl.Manager) error {
+	if opts.runs(ControllerPolicy) {
+		if err := replace(opts.Metrics, newPolicyCollector(mgr.GetCache())); err != nil {
+			return err
+		}
+	}
+	if opts.runs(ControllerSigning) {
+		return replace(opts.Metrics, newUnsignedCollector(mgr.GetCache(), clock.RealClock{}))
 	}
 	return nil
 }

@@ -49,6 +49,7 @@ func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.Certific
 		return err
 	}
 	r.Metrics.waiting(c.Name, "")
+	r.Metrics.signed(c, g, "failed", reason)
 	r.Events.Eventf(c, corev1.EventTypeWarning, reason, "%s", truncate(message))
 	rec := audit.ForCSR(audit.EventFailed, c)
 	rec.Reason, rec.Message = reason, message
@@ -122,8 +123,8 @@ func (r *SigningReconciler) recordIssuance(ctx context.Context, c *certificatesv
 		return err
 	}
 	r.Metrics.waiting(c.Name, "")
-	r.Metrics.signed(string(g.typ), "issued")
-	r.Metrics.issued(string(g.typ), c.CreationTimestamp.Time, r.Clock.Now())
+	r.Metrics.signed(c, g, "issued", ReasonCertificateIssued)
+	r.Metrics.issued(c, g, r.Clock.Now())
 	r.Events.Eventf(updated, corev1.EventTypeNormal, ReasonCertificateIssued,
 		"certificate %s issued by %s, valid until %s", serial, signer.ReferenceTo(issuer), leaf.NotAfter.UTC().Format(time.RFC3339))
 	r.Audit.Write(issuanceRecord(updated, issuer, g, leaf, serial, fingerprint))
