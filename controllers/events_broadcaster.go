@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -36,6 +37,11 @@ type EventBroadcaster struct {
 	log     logr.Logger
 	stop    context.Context
 	cancel  context.CancelFunc
+	// writer makes the first StartRecordingToSink the only one: controller-runtime hands a
+	// broadcaster it is given to two recorder providers (the manager's, for leader election, and
+	// its cluster's, for the controllers), and each starts recording to the API server, which would
+	// write every event twice.
+	writer sync.Once
 }
 
 // NewEventBroadcaster registers the dropped-events counter with reg (none is kept when reg is
@@ -56,20 +62,33 @@ func NewEventBroadcaster(reg prometheus.Registerer, log logr.Logger) (*EventBroa
 	return b, nil
 }
 
-// StartRecordingToSink writes events to sink through the counted queue.
+// StartRecordingToSink writes events to sink through the counted queue; only the first call
+// starts a writer.
 func (b *EventBroadcaster) StartRecordingToSink(sink record.EventSink) watch.Interface {
-	queue := make(chan *corev1.Event, eventQueueLength)
-	w := b.StartEventWatcher(func(e *corev1.Event) {
-		select {
-		case queue <- e:
-		default:
-			if b.dropped != nil {
-				b.dropped.Inc()
+	w := watch.NewEmptyWatch()
+	b.writer.Do(func() {
+		queue := make(chan *corev1.Event, eventQueueLength)
+		w = b.StartEventWatcher(func(e *corev1.Event) {
+			select {
+			case queue <- e:
+			default:
+				if b.dropped != nil {
+					b.dropped.Inc()
+				}
 			}
-		}
+		})
+		go b.writeEvents(sink, queue)
 	})
-	go b.writeEvents(sink, queue)
 	return w
+}
+
+// StartEventWatcher starts nothing once the broadcaster is shut down: the manager's recorder
+// provider may start its watchers while stopping, after the caller has shut the broadcaster down.
+func (b *EventBroadcaster) StartEventWatcher(handler func(*corev1.Event)) watch.Interface {
+	if b.stop.Err() != nil {
+		return watch.NewEmptyWatch()
+	}
+	return b.EventBroadcaster.StartEventWatcher(handler)
 }
 
 // Shutdown stops the writer and client-go's broadcaster.

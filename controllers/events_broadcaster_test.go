@@ -81,3 +81,29 @@ func TestEveryDroppedEventIsCounted(t *testing.T) {
 		t.Errorf("the registry has %d signerpolicy_events_dropped_total series, want 1", got)
 	}
 }
+
+// controller-runtime starts recording to the API server once per recorder provider, and it has
+// two; each event is still written once.
+func TestEventsAreWrittenOnceThoughRecordingStartsTwice(t *testing.T) {
+	b, err := NewEventBroadcaster(prometheus.NewRegistry(), logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Shutdown()
+	first := &stuckSink{released: make(chan struct{}), created: map[string]bool{}}
+	second := &stuckSink{released: make(chan struct{}), created: map[string]bool{}}
+	close(first.released)
+	close(second.released)
+	b.StartRecordingToSink(first)
+	b.StartRecordingToSink(second)
+	c := &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: "csr", UID: "u"}}
+	b.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "test"}).Event(c, corev1.EventTypeNormal, ReasonWaitingApproval, "once")
+	deadline := time.Now().Add(5 * time.Second)
+	for first.delivered() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // time for a second writer, were there one
+	if first.delivered() != 1 || second.delivered() != 0 {
+		t.Errorf("the first sink got %d events and the second %d, want 1 and 0", first.delivered(), second.delivered())
+	}
+}
