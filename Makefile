@@ -66,6 +66,7 @@ manifests: ## Generate the CRD and the operator's ClusterRole from kubebuilder m
 	rm -f $(CHART)/files/crds/*.yaml && cp config/crd/bases/*.yaml $(CHART)/files/crds/
 	cp config/rbac/role.yaml $(CHART)/files/rbac/role.yaml
 	mkdir -p $(CHART)/files/prometheus && cp config/prometheus/prometheus_rule.yaml $(CHART)/files/prometheus/prometheus_rule.yaml
+	mkdir -p $(CHART)/files/grafana && cp config/grafana/signer-policy-operator.json $(CHART)/files/grafana/signer-policy-operator.json
 	$(GO) run ./internal/manifests/cmd/crd-schemas config/crd/bases config/crd/schemas
 
 .PHONY: generate
