@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -23,11 +24,12 @@ const scrapeTimeout = 5 * time.Second
 // the gauge is what the cluster holds now rather than a tally of changes that could drift.
 type policyCollector struct {
 	cache    client.Reader
+	log      logr.Logger
 	policies *prometheus.Desc
 }
 
-func newPolicyCollector(cache client.Reader) *policyCollector {
-	return &policyCollector{cache: cache, policies: prometheus.NewDesc("signerpolicy_policies",
+func newPolicyCollector(cache client.Reader, log logr.Logger) *policyCollector {
+	return &policyCollector{cache: cache, log: log, policies: prometheus.NewDesc("signerpolicy_policies",
 		"SignerPolicies, by Ready status (True: in force for its current spec; False; Unknown: not yet or not since its last edit evaluated) and approval mode (Automatic, Manual).",
 		[]string{"ready", "approval"}, nil)}
 }
@@ -39,8 +41,8 @@ func (pc *policyCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	var list policyv1alpha1.SignerPolicyList
 	if err := pc.cache.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
-		ch <- prometheus.NewInvalidMetric(pc.policies, err)
-		return
+		pc.log.Error(err, "listing SignerPolicies for signerpolicy_policies")
+		return // absent rather than wrong; an invalid metric would fail the whole scrape
 	}
 	type key struct{ ready, approval string }
 	counts := map[key]float64{}
@@ -84,11 +86,12 @@ func approvalMode(p *policyv1alpha1.SignerPolicy) string {
 type unsignedCollector struct {
 	cache         client.Reader
 	clock         clock.PassiveClock
+	log           logr.Logger
 	unsigned, age *prometheus.Desc
 }
 
-func newUnsignedCollector(cache client.Reader, clk clock.PassiveClock) *unsignedCollector {
-	return &unsignedCollector{cache: cache, clock: clk,
+func newUnsignedCollector(cache client.Reader, clk clock.PassiveClock, log logr.Logger) *unsignedCollector {
+	return &unsignedCollector{cache: cache, clock: clk, log: log,
 		unsigned: prometheus.NewDesc("signerpolicy_csr_approved_unsigned",
 			"Approved CSRs for cert-manager issuers that are not yet issued, failed or denied, by issuer kind.", []string{"issuer_kind"}, nil),
 		age: prometheus.NewDesc("signerpolicy_csr_approved_unsigned_oldest_seconds",
@@ -103,8 +106,8 @@ func (uc *unsignedCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	var list certificatesv1.CertificateSigningRequestList
 	if err := uc.cache.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
-		ch <- prometheus.NewInvalidMetric(uc.unsigned, err)
-		return
+		uc.log.Error(err, "listing CSRs for signerpolicy_csr_approved_unsigned")
+		return // absent rather than wrong; an invalid metric would fail the whole scrape
 	}
 	now := uc.clock.Now()
 	kinds := []string{string(policyv1alpha1.IssuerKindIssuer), string(policyv1alpha1.IssuerKindClusterIssuer)}

@@ -144,12 +144,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 // whose controller watches what it counts, so a split install reports each once.
 func registerCollectors(opts Options, mgr ctrl.Manager) error {
 	if opts.runs(ControllerPolicy) {
-		if err := replace(opts.Metrics, newPolicyCollector(mgr.GetCache())); err != nil {
+		if err := replace(opts.Metrics, newPolicyCollector(mgr.GetCache(), mgr.GetLogger().WithName("metrics"))); err != nil {
 			return err
 		}
 	}
 	if opts.runs(ControllerSigning) {
-		return replace(opts.Metrics, newUnsignedCollector(mgr.GetCache(), clock.RealClock{}))
+		return replace(opts.Metrics, newUnsignedCollector(mgr.GetCache(), clock.RealClock{}, mgr.GetLogger().WithName("metrics")))
 	}
 	return nil
 }
