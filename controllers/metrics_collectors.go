@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
@@ -19,6 +20,20 @@ import (
 // scrapeTimeout bounds how long a collector reads the cache during a scrape; the cache answers
 // from memory once synced, so only a manager still starting makes it wait.
 const scrapeTimeout = 5 * time.Second
+
+// registerCollectors adds the gauges computed from the cache at each scrape, each in the process
+// whose controller watches what it counts, so a split install reports each once.
+func registerCollectors(opts Options, mgr ctrl.Manager) error {
+	if opts.runs(ControllerPolicy) {
+		if err := replace(opts.Metrics, newPolicyCollector(mgr.GetCache(), mgr.GetLogger().WithName("metrics"))); err != nil {
+			return err
+		}
+	}
+	if opts.runs(ControllerSigning) {
+		return replace(opts.Metrics, newUnsignedCollector(mgr.GetCache(), clock.RealClock{}, mgr.GetLogger().WithName("metrics")))
+	}
+	return nil
+}
 
 // policyCollector reports the SignerPolicies in force, computed from the cache at each scrape, so
 // the gauge is what the cluster holds now rather than a tally of changes that could drift.

@@ -140,20 +140,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	return nil
 }
 
-// registerCollectors adds the gauges computed from the cache at each scrape, each in the process
-// whose controller watches what it counts, so a split install reports each once.
-func registerCollectors(opts Options, mgr ctrl.Manager) error {
-	if opts.runs(ControllerPolicy) {
-		if err := replace(opts.Metrics, newPolicyCollector(mgr.GetCache(), mgr.GetLogger().WithName("metrics"))); err != nil {
-			return err
-		}
-	}
-	if opts.runs(ControllerSigning) {
-		return replace(opts.Metrics, newUnsignedCollector(mgr.GetCache(), clock.RealClock{}, mgr.GetLogger().WithName("metrics")))
-	}
-	return nil
-}
-
 // NewScheme knows the built-in kinds, cert-manager's issuers and our SignerPolicy.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()

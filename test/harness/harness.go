@@ -198,11 +198,11 @@ func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics met
 		return nil, err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		EventBroadcaster:       events, //nolint:staticcheck // as main.go builds it
 		Scheme:                 e.Scheme,
 		Cache:                  controllers.CacheOptions(),
 		NewCache:               controllers.NewCacheStoppedBy(ctx.Done()),
 		Metrics:                metrics,
+		EventBroadcaster:       events, //nolint:staticcheck // as main.go builds it
 		HealthProbeBindAddress: "0",
 		// A test package may start more than one manager (restarts); names repeat by design.
 		// A controller whose informers never sync (an identity missing a list permission) gives
