@@ -65,6 +65,8 @@ manifests: ## Generate the CRD and the operator's ClusterRole from kubebuilder m
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	rm -f $(CHART)/files/crds/*.yaml && cp config/crd/bases/*.yaml $(CHART)/files/crds/
 	cp config/rbac/role.yaml $(CHART)/files/rbac/role.yaml
+	mkdir -p $(CHART)/files/prometheus && cp config/prometheus/prometheus_rule.yaml $(CHART)/files/prometheus/prometheus_rule.yaml
+	mkdir -p $(CHART)/files/grafana && cp config/grafana/signer-policy-operator.json $(CHART)/files/grafana/signer-policy-operator.json
 	$(GO) run ./internal/manifests/cmd/crd-schemas config/crd/bases config/crd/schemas
 
 .PHONY: generate
@@ -94,6 +96,7 @@ $(GOLANGCI_LINT): test/lint/go.mod test/lint/go.sum
 vet: ## Run go vet.
 	$(GO) vet ./...
 	cd test/controlplane && $(GO) vet ./...
+	cd test/promql && $(GO) vet ./...
 
 .PHONY: verify-generated
 verify-generated: ## Fail when committed generated files differ from what the generators write.
@@ -109,6 +112,7 @@ verify-generated: ## Fail when committed generated files differ from what the ge
 .PHONY: test
 test: controlplane verify-generated vet ## Run every test against the real control plane.
 	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) test -timeout 30m $(TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory test-promql
 
 # The packages and files whose tests need no control plane: the pure packages, the signers against
 # their fakes, the stand-in servers, and the controllers' table tests. Test files that need the
@@ -118,6 +122,13 @@ UNIT_PACKAGES = . ./internal/... ./controllers/... ./api/... ./test/vault/... ./
 .PHONY: test-unit
 test-unit: ## Run every test that needs no control plane (well under a minute; make test runs them too).
 	$(GO) test -tags unit $(TEST_FLAGS) $(UNIT_PACKAGES)
+	$(MAKE) --no-print-directory test-promql
+
+# The PromQL parser is pinned in its own module, test/promql, so that Prometheus' dependencies stay
+# out of the operator's go.mod.
+.PHONY: test-promql
+test-promql: ## Parse every alert, dashboard query and documented query with Prometheus' PromQL parser.
+	cd test/promql && $(GO) test $(TEST_FLAGS) ./...
 
 .PHONY: helm-lint
 helm-lint: ## Lint and render the Helm chart, and compare it with config/ (no control plane; make test runs these too).

@@ -141,6 +141,13 @@ func run() error {
 	if f.metricsSecure {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
+	// The core/v1 event broadcaster, counting the events it drops under load; the manager leaves
+	// shutting down a broadcaster it was given to us.
+	events, err := controllers.NewEventBroadcaster(ctrlmetrics.Registry, ctrl.Log.WithName("events"))
+	if err != nil {
+		return err
+	}
+	defer events.Shutdown()
 	ctx := ctrl.SetupSignalHandler()
 	webhookServer, serving, err := f.webhookServer(cfg, selected)
 	if err != nil {
@@ -152,6 +159,7 @@ func run() error {
 		Cache:                  controllers.CacheOptions(),
 		NewCache:               controllers.NewCacheStoppedBy(ctx.Done()),
 		Metrics:                metrics,
+		EventBroadcaster:       events, //nolint:staticcheck // the core/v1 recorder, as controllers.ApprovalReconciler.Events explains
 		HealthProbeBindAddress: f.probeAddr,
 		LeaderElection:         f.leaderElect,
 		// Empty means the pod's own namespace, which a process outside a cluster does not have.

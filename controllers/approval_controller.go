@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -100,7 +99,7 @@ func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.Certific
 		return r.decide(ctx, c, req, d, certificatesv1.CertificateDenied, ReasonDenied, policies)
 	}
 	// Manual and Wait leave the CSR pending, so each evaluation counts, as each is an event.
-	r.Metrics.decided(orNone(d.Policy), strings.ToLower(string(d.Result)))
+	r.Metrics.decided(c, d)
 	switch d.Result {
 	case policy.Manual:
 		note := d.Message() // it says that approval is manual and what an approver would decide
@@ -138,7 +137,7 @@ func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.Certi
 	}
 	// Counted only once the condition is written, so a write retried after a conflict is not
 	// counted as a second decision.
-	r.Metrics.decided(orNone(d.Policy), strings.ToLower(string(d.Result)))
+	r.Metrics.decided(c, d)
 	eventType := corev1.EventTypeNormal
 	if typ == certificatesv1.CertificateDenied {
 		eventType = corev1.EventTypeWarning
@@ -162,7 +161,7 @@ func decisionRecord(event string, c *certificatesv1.CertificateSigningRequest, r
 	if req.Duration > 0 {
 		rec.RequestedLifetime = req.Duration.String()
 	}
-	if p := policyNamed(policies, concernedPolicy(d)); p != nil {
+	if p := policyNamed(policies, d.Responsible()); p != nil {
 		rec.Policy, rec.RBAC = p.Name, p.Status.RBAC
 	}
 	return rec

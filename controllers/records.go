@@ -141,7 +141,7 @@ func (r *RecordsReconciler) reconstruct(ctx context.Context, c *certificatesv1.C
 	} else if rec.Approver, err = credibleApprover(ctx, r.Client, c.Spec.SignerName, r.Approvers.Approver(c, typ)); err != nil {
 		return audit.Record{}, err
 	}
-	if p := policyNamed(policies, concernedPolicy(d)); p != nil {
+	if p := policyNamed(policies, d.Responsible()); p != nil {
 		rec.Policy, rec.RBAC = p.Name, p.Status.RBAC
 	}
 	return rec, nil
@@ -170,7 +170,7 @@ func (r *RecordsReconciler) issuedRecord(ctx context.Context, c *certificatesv1.
 	if issuer != nil {
 		g.typ, _ = signer.TypeOf(issuer.GetSpec())
 	}
-	g.policy = policyNamed(policies, concernedPolicy(r.Evaluator.EvaluateForSigning(policies, req)))
+	g.policy = policyNamed(policies, r.Evaluator.EvaluateForSigning(policies, req).Responsible())
 	rec := issuanceRecord(c, issuer, &g, leaf)
 	if rec.Approver = r.Ledger.approver(c.UID); rec.Approver == nil {
 		if rec.Approver, err = credibleApprover(ctx, r.Client, c.Spec.SignerName, r.Approvers.Approver(c, certificatesv1.CertificateApproved)); err != nil {
@@ -178,21 +178,6 @@ func (r *RecordsReconciler) issuedRecord(ctx context.Context, c *certificatesv1.
 		}
 	}
 	return rec, nil
-}
-
-// concernedPolicy is the policy a record of this decision is about: the one that allows the
-// request (or would, under Manual approval), else the first that names the requester and refused
-// it, whose bounds were the limit.
-func concernedPolicy(d policy.Decision) string {
-	if d.Policy != "" {
-		return d.Policy
-	}
-	for _, v := range d.Violations {
-		if !v.NotARequester() {
-			return v.Policy
-		}
-	}
-	return ""
 }
 
 // SetupWithManager watches CSRs that carry a decision, a failure or a certificate.

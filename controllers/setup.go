@@ -89,6 +89,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		if metrics, err = NewMetrics(opts.Metrics); err != nil {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
+		if err := registerCollectors(opts, mgr); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
 	}
 	auditLog := mgr.GetLogger()
 	if opts.AuditLog != nil {

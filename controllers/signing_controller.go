@@ -170,7 +170,6 @@ func (r *SigningReconciler) sign(ctx context.Context, in *signingInputs, g *gran
 		return ctrl.Result{}, fmt.Errorf("signer for %s returned an unusable chain: %w", g.typ, err)
 	}
 	if mismatch := checkIssued(g, leaf, r.Clock.Now()); mismatch != "" {
-		r.Metrics.signed(string(g.typ), "failed")
 		return ctrl.Result{}, r.fail(ctx, in.csr, g, ReasonIssuedCertificateMismatch, mismatch)
 	}
 	return ctrl.Result{}, r.issue(ctx, in.csr, in.issuer, g, chain)
@@ -179,10 +178,9 @@ func (r *SigningReconciler) sign(ctx context.Context, in *signingInputs, g *gran
 // signerFailed follows the signer contract: pending is an event and a requeue, permanent is a
 // Failed condition, anything else is retried with backoff.
 func (r *SigningReconciler) signerFailed(ctx context.Context, c *certificatesv1.CertificateSigningRequest, g *grant, err error) (ctrl.Result, error) {
-	typ := string(g.typ)
 	if pending, ok := signer.AsPending(err); ok {
 		r.Metrics.waiting(c.Name, pending.Reason)
-		r.Metrics.signed(typ, "pending")
+		r.Metrics.signed(c, g, "pending", pending.Reason)
 		r.Events.Eventf(c, corev1.EventTypeNormal, pending.Reason, "%s", truncate(pending.Message))
 		after := pending.RequeueAfter
 		if after <= 0 {
@@ -191,10 +189,9 @@ func (r *SigningReconciler) signerFailed(ctx context.Context, c *certificatesv1.
 		return ctrl.Result{RequeueAfter: after}, nil
 	}
 	if permanent, ok := signer.AsPermanent(err); ok {
-		r.Metrics.signed(typ, "failed")
 		return ctrl.Result{}, r.fail(ctx, c, g, permanent.Reason, permanent.Message)
 	}
-	r.Metrics.signed(typ, "error")
+	r.Metrics.signed(c, g, "error", ReasonSigningRetry)
 	r.Events.Eventf(c, corev1.EventTypeWarning, ReasonSigningRetry, "%s", truncate("signing failed and will be retried: "+err.Error()))
 	return ctrl.Result{}, err
 }

@@ -38,6 +38,7 @@ func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.Certific
 		return err
 	}
 	r.Metrics.waiting(c.Name, "")
+	r.Metrics.signed(c, g, "failed", reason)
 	r.Events.Eventf(c, corev1.EventTypeWarning, reason, "%s", truncate(message))
 	if !claim.held {
 		return nil
@@ -82,8 +83,8 @@ func (r *SigningReconciler) issue(ctx context.Context, c *certificatesv1.Certifi
 		return err
 	}
 	r.Metrics.waiting(c.Name, "")
-	r.Metrics.signed(string(g.typ), "issued")
-	r.Metrics.issued(string(g.typ), c.CreationTimestamp.Time, r.Clock.Now())
+	r.Metrics.signed(c, g, "issued", ReasonCertificateIssued)
+	r.Metrics.issued(c, g, r.Clock.Now())
 	r.Events.Eventf(c, corev1.EventTypeNormal, ReasonCertificateIssued,
 		"certificate %s issued by %s, valid until %s", leaf.SerialNumber.Text(16), signer.ReferenceTo(issuer), leaf.NotAfter.UTC().Format(time.RFC3339))
 	if !claim.held {

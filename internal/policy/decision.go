@@ -50,15 +50,9 @@ type PolicyViolation struct {
 	Errors field.ErrorList
 }
 
-// NotARequester reports whether the policy refused the CSR only because it does not name the
-// requester, so that its bounds had nothing to do with the refusal.
-func (v PolicyViolation) NotARequester() bool {
-	return len(v.Errors) == 1 && v.Errors[0].Field == "spec.requesters"
-}
-
-// notARequester is NotARequester as a sort key: 1 sorts after 0.
+// notARequester is 1 when the policy refused the CSR only because it does not name the requester.
 func (v PolicyViolation) notARequester() int {
-	if v.NotARequester() {
+	if len(v.Errors) == 1 && v.Errors[0].Field == "spec.requesters" {
 		return 1
 	}
 	return 0
@@ -92,6 +86,21 @@ func (d Decision) Message() string {
 	return fmt.Sprintf("unknown decision %q", string(d.Result))
 }
 
+// Responsible names the policy a decision is about: the allowing policy when there is one, else
+// the first policy that names the requester in the order Message lists refusals, or "" when no
+// policy names the requester. Metrics and dashboards group decisions by it.
+func (d Decision) Responsible() string {
+	if d.Policy != "" {
+		return d.Policy
+	}
+	for _, v := range orderedViolations(d.Violations) {
+		if v.notARequester() == 0 {
+			return v.Policy
+		}
+	}
+	return ""
+}
+
 // WithViolations is head followed by why each policy refused, as Message lists them.
 func (d Decision) WithViolations(head string) string {
 	return withViolations(head, d.Violations)
@@ -101,11 +110,7 @@ func withViolations(head string, violations []PolicyViolation) string {
 	if len(violations) == 0 {
 		return head
 	}
-	// The policies that name the requester come first: theirs are the errors to act on.
-	violations = slices.Clone(violations)
-	slices.SortStableFunc(violations, func(a, b PolicyViolation) int {
-		return cmp.Compare(a.notARequester(), b.notARequester())
-	})
+	violations = orderedViolations(violations)
 	var b strings.Builder
 	b.WriteString(head)
 	b.WriteString(": ")
@@ -120,6 +125,16 @@ func withViolations(head string, violations []PolicyViolation) string {
 		fmt.Fprintf(&b, "policy %q: %v", v.Policy, v.Errors.ToAggregate())
 	}
 	return b.String()
+}
+
+// orderedViolations puts the policies that name the requester first: theirs are the errors to act
+// on. The order is otherwise kept (by policy name).
+func orderedViolations(violations []PolicyViolation) []PolicyViolation {
+	violations = slices.Clone(violations)
+	slices.SortStableFunc(violations, func(a, b PolicyViolation) int {
+		return cmp.Compare(a.notARequester(), b.notARequester())
+	})
+	return violations
 }
 
 func quoteAll(names []string) string {

@@ -201,12 +201,18 @@ func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics met
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	events, err := controllers.NewEventBroadcaster(opts.Metrics, ctrl.Log.WithName("events"))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		WebhookServer:          webhookServer,
 		Scheme:                 e.Scheme,
 		Cache:                  controllers.CacheOptions(),
 		NewCache:               controllers.NewCacheStoppedBy(ctx.Done()),
 		Metrics:                metrics,
+		EventBroadcaster:       events, //nolint:staticcheck // as main.go builds it
 		HealthProbeBindAddress: "0",
 		// A test package may start more than one manager (restarts); names repeat by design.
 		// A controller whose informers never sync (an identity missing a list permission) gives
@@ -215,6 +221,7 @@ func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics met
 	})
 	if err != nil {
 		cancel()
+		events.Shutdown()
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	if serving != nil {
@@ -225,10 +232,15 @@ func (e *Env) RunManager(cfg *rest.Config, opts controllers.Options, metrics met
 	}
 	if err := controllers.Setup(ctx, mgr, opts); err != nil {
 		cancel()
+		events.Shutdown()
 		return nil, err
 	}
 	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
+	go func() {
+		err := mgr.Start(ctx)
+		events.Shutdown()
+		done <- err
+	}()
 	// An identity that may not list what the controllers watch never syncs; give up rather
 	// than hang, so tests of missing permissions can tell.
 	syncCtx, cancelSync := context.WithTimeout(ctx, 20*time.Second)

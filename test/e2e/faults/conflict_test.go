@@ -131,8 +131,8 @@ func TestStatusWriteConflictIsRetriedNotFailed(t *testing.T) {
 		name   string
 		labels map[string]string
 	}{
-		{"signerpolicy_csr_decisions_total", map[string]string{"policy": tn.policy, "result": "approve"}},
-		{"signerpolicy_csr_signing_total", map[string]string{"issuer_type": "CA", "result": "issued"}},
+		{"signerpolicy_csr_decisions_total", map[string]string{"policy": tn.policy, "result": "approve", "issuer_kind": "Issuer"}},
+		{"signerpolicy_csr_signing_total", map[string]string{"issuer_kind": "Issuer", "issuer_type": "CA", "result": "issued", "reason": "CertificateIssued"}},
 	} {
 		if got := counterValue(t, metrics, m.name, m.labels); got != 1 {
 			t.Errorf("%s%v = %v after one CSR, want 1", m.name, m.labels, got)

@@ -94,21 +94,25 @@ func dryRunApply(t *testing.T, o *unstructured.Unstructured) error {
 	return err
 }
 
-// installServiceMonitorStandIn installs testdata's ServiceMonitor CRD and waits until the API
-// server serves the kind.
+// installServiceMonitorStandIn installs testdata's ServiceMonitor and PrometheusRule CRDs and
+// waits until the API server serves the kinds.
 func installServiceMonitorStandIn(t *testing.T) {
 	t.Helper()
-	crds, err := harness.ReadObjects("testdata/servicemonitor-standin-crd.yaml")
-	if err != nil {
-		t.Fatal(err)
+	for file, kind := range map[string]string{
+		"testdata/servicemonitor-standin-crd.yaml": "ServiceMonitorList", "testdata/prometheusrule-standin-crd.yaml": "PrometheusRuleList",
+	} {
+		crds, err := harness.ReadObjects(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := harness.Apply(context.Background(), env.Admin, crds); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Admin.Delete(context.Background(), crds[0]) })
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: kind})
+		harness.Eventually(t, 30*time.Second, func() error {
+			return env.Admin.List(context.Background(), list, client.InNamespace(namespace))
+		})
 	}
-	if err := harness.Apply(context.Background(), env.Admin, crds); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Admin.Delete(context.Background(), crds[0]) })
-	monitors := &unstructured.UnstructuredList{}
-	monitors.SetGroupVersionKind(schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitorList"})
-	harness.Eventually(t, 30*time.Second, func() error {
-		return env.Admin.List(context.Background(), monitors, client.InNamespace(namespace))
-	})
 }

@@ -31,7 +31,12 @@ tolerations: [{key: dedicated, operator: Equal, value: platform, effect: NoSched
 affinity: {podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 100, podAffinityTerm: {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {control-plane: controller-manager}}}}]}}
 topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {control-plane: controller-manager}}}]
 priorityClassName: system-cluster-critical
-metrics: {enabled: true, port: 9444, serviceMonitor: {enabled: true, interval: 30s, scrapeTimeout: 10s, labels: {release: prometheus}}}
+metrics:
+  enabled: true
+  port: 9444
+  serviceMonitor: {enabled: true, interval: 30s, scrapeTimeout: 10s, labels: {release: prometheus}}
+  prometheusRule: {enabled: true, labels: {release: prometheus}}
+  grafanaDashboard: {enabled: true, labels: {grafana_dashboard: "1", team: platform}}
 podDisruptionBudget: {enabled: true, maxUnavailable: 1}
 networkPolicy:
   enabled: true

@@ -159,11 +159,11 @@ func TestOptionalObjectsSelectTheOperator(t *testing.T) {
 }
 
 // TestMetricsOffLeavesNoMetricsObjects: with metrics off there is no listener, no Service, no
-// ServiceMonitor and no metrics RBAC.
+// ServiceMonitor, PrometheusRule or dashboard, and no metrics RBAC.
 func TestMetricsOffLeavesNoMetricsObjects(t *testing.T) {
-	objs := mustRender(t, "metrics: {enabled: false, serviceMonitor: {enabled: true}}")
+	objs := mustRender(t, "metrics: {enabled: false, serviceMonitor: {enabled: true}, prometheusRule: {enabled: true}, grafanaDashboard: {enabled: true}}")
 	for _, o := range objs {
-		if strings.Contains(o.GetName(), "metrics") || o.GetKind() == "ServiceMonitor" {
+		if strings.Contains(o.GetName(), "metrics") || o.GetKind() == "ServiceMonitor" || o.GetKind() == "PrometheusRule" || o.GetKind() == "ConfigMap" {
 			t.Errorf("metrics off, the chart renders %s", key(o))
 		}
 	}

@@ -147,11 +147,13 @@ func TestDefaultInstallRunsUnderItsOwnClusterRole(t *testing.T) {
 
 	body := scrape(t, metricsAddr)
 	for _, want := range []string{
-		`signerpolicy_csr_decisions_total{policy="`, `result="approve"}`,
-		`signerpolicy_csr_signing_total{issuer_type="CA",result="issued"}`,
-		`signerpolicy_csr_signing_total{issuer_type="SelfSigned",result="issued"}`,
-		`signerpolicy_csr_issuance_seconds_count{issuer_type="CA"}`,
+		`signerpolicy_csr_decisions_total{issuer_kind="Issuer",policy="`, `result="approve"}`,
+		`signerpolicy_csr_signing_total{issuer_kind="Issuer",issuer_type="CA",reason="CertificateIssued",result="issued"}`,
+		`signerpolicy_csr_signing_total{issuer_kind="ClusterIssuer",issuer_type="SelfSigned",reason="CertificateIssued",result="issued"}`,
+		`signerpolicy_csr_issuance_duration_seconds_count{issuer_kind="Issuer",issuer_type="CA"}`,
 		`signerpolicy_csr_pending{reason="WaitingApproval"}`,
+		`signerpolicy_policies{approval="Automatic",ready="True"}`,
+		`signerpolicy_events_dropped_total 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
