@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -100,8 +101,9 @@ func readNodeFacts(ctx context.Context, cache, reader client.Reader, c *certific
 	return err
 }
 
-// otherNodeAddresses maps the addresses the other Nodes state to their names, from the cache: a
-// kubelet writes its own Node's status, so an address two Nodes state is neither's alone.
+// otherNodeAddresses maps the addresses the other Nodes state, and their own names, to their
+// names, from the cache: a kubelet writes its own Node's status, so an address two Nodes state is
+// neither's alone, and another Node's name is never this one's.
 func otherNodeAddresses(ctx context.Context, cache client.Reader, self string) (map[string]string, error) {
 	var nodes corev1.NodeList
 	if err := cache.List(ctx, &nodes, readOnly); err != nil {
@@ -112,6 +114,8 @@ func otherNodeAddresses(ctx context.Context, cache client.Reader, self string) (
 		if nodes.Items[i].Name == self {
 			continue
 		}
+		// A Node's own name is its name alone, whatever addresses the Node states.
+		others[strings.ToLower(nodes.Items[i].Name)] = nodes.Items[i].Name
 		for _, a := range nodes.Items[i].Status.Addresses {
 			if key, ok := policy.NodeAddressKey(policy.NodeAddress{Type: string(a.Type), Address: a.Address}); ok {
 				others[key] = nodes.Items[i].Name

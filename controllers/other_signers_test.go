@@ -85,7 +85,7 @@ func kubeletServingPolicy(t *testing.T) string {
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: policyv1alpha1.SignerPolicySpec{
 			SignerNames:    []string{kubeletServing},
-			KubeletServing: &policyv1alpha1.KubeletServing{IPAddresses: []string{"10.1.0.0/16"}},
+			KubeletServing: &policyv1alpha1.KubeletServing{IPAddresses: []string{"10.1.0.0/16"}, DNSNames: []string{"*"}},
 			Requesters:     policyv1alpha1.Subjects{Groups: []string{"system:nodes"}},
 		},
 	})

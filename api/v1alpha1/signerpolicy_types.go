@@ -39,6 +39,7 @@ type SignerPolicy struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.kubeletServing) || (has(self.signerNames) && self.signerNames == ['kubernetes.io/kubelet-serving'])",message="kubeletServing holds the rules of kubelet serving certificates: it needs signerNames to be exactly [\"kubernetes.io/kubelet-serving\"]",fieldPath=".kubeletServing",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.kubeletServing) || (!has(self.usages) && !has(self.allowed)) || (!has(self.usages) && !has(self.allowed.commonName) && !has(self.allowed.dnsNames) && !has(self.allowed.ipAddresses) && !has(self.allowed.uris) && !has(self.allowed.emailAddresses) && !has(self.allowed.organizations) && !has(self.allowed.organizationalUnits) && !has(self.allowed.countries) && !has(self.allowed.provinces) && !has(self.allowed.localities) && !has(self.allowed.streetAddresses) && !has(self.allowed.postalCodes) && !has(self.allowed.serialNumbers) && !has(self.allowed.required))",message="kubeletServing supplies the subject, SANs and usages of kubelet serving certificates: leave out usages and allowed, and narrow addresses with kubeletServing.ipAddresses and kubeletServing.dnsNames",fieldPath=".kubeletServing",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.signerNames) || !self.signerNames.exists(n, n == 'kubernetes.io/kube-apiserver-client' || n == 'kubernetes.io/kube-apiserver-client-kubelet') || (has(self.allowed) && has(self.allowed.commonName) && size(self.allowed.commonName) > 0)",message="a kube-apiserver-client certificate authenticates as the user in its common name: list in allowed.commonName the users it may name, such as $(requester.username), and in allowed.organizations the groups",fieldPath=".allowed.commonName",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.signerNames) || !self.signerNames.exists(n, n.startsWith('kubernetes.io/')) || !has(self.approval) || !has(self.approval.approvers)",message="approvers cannot be named for Kubernetes' own signers: the right to approve for such a signer has no bounds (kube-controller-manager signs whatever is approved, a kube-apiserver-client certificate for any user or group), so approving stays with this policy's rules and with cluster administrators",fieldPath=".approval.approvers",reason=FieldValueForbidden
 type SignerPolicySpec struct {
 	// issuerRef names the one cert-manager Issuer or ClusterIssuer this policy governs. CSRs reach
 	// it through the signerName in status.signerNames. Exactly one of issuerRef and issuers.
@@ -138,7 +139,8 @@ type SignerPolicySpec struct {
 // Node object's status.addresses, which every SAN must be one of anyway.
 type KubeletServing struct {
 	// ipAddresses are CIDRs each IP address SAN must also fall within, such as the node network.
-	// Omitted: any address of the node.
+	// A kubelet writes its own Node's status, so the addresses it states are not proof enough.
+	// Omitted: no IP address SAN is allowed.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
@@ -147,7 +149,8 @@ type KubeletServing struct {
 	IPAddresses []string `json:"ipAddresses,omitempty"`
 
 	// dnsNames are patterns each DNS name SAN must also match, `*` matching one label, such as
-	// *.nodes.example.com. Omitted: any host name of the node.
+	// *.nodes.example.com. Omitted: no DNS name SAN is allowed. localhost and Service names
+	// (*.svc, *.svc.<cluster domain>) are never allowed.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64

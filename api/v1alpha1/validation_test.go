@@ -362,6 +362,16 @@ func TestInvalidSignerNamesPoliciesAreRefusedNamingTheField(t *testing.T) {
 			p.Spec.Allowed.CommonName = nil
 			return p
 		}(), "spec.allowed.commonName", "authenticates as the user in its common name"},
+		{"approvers for kube-apiserver-client", func() *policyv1alpha1.SignerPolicy {
+			p := signerNamesPolicy("kubernetes.io/kube-apiserver-client")
+			p.Spec.Approval = policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Users: []string{"sam"}}}
+			return p
+		}(), "spec.approval.approvers", "approvers cannot be named for Kubernetes' own signers"},
+		{"approvers for kubelet-serving", func() *policyv1alpha1.SignerPolicy {
+			p := kubeletServingPolicy()
+			p.Spec.Approval = policyv1alpha1.Approval{Mode: policyv1alpha1.ApprovalManual, Approvers: &policyv1alpha1.Subjects{Groups: []string{"ops"}}}
+			return p
+		}(), "spec.approval.approvers", "approvers cannot be named for Kubernetes' own signers"},
 		{"kubeletServing for another signer", func() *policyv1alpha1.SignerPolicy {
 			p := kubeletServingPolicy()
 			p.Spec.SignerNames = []string{"kubernetes.io/kubelet-serving", "example.com/mesh"}

@@ -97,7 +97,8 @@ func checkKubeletUsages(path *field.Path, requested []certificatesv1.KeyUsage) f
 }
 
 // checkKubeletSANs allows only the node's own DNS names and IP addresses, as its Node object's
-// status.addresses state them, within the policy's patterns and CIDRs when it gives any. A node
+// status.addresses state them, within the policy's patterns and CIDRs, which it must give: a
+// kubelet writes its own Node's status, so what it states is not proof enough. A node
 // whose Node object could not be read has no addresses: every SAN is refused.
 func (ev *evaluation) checkKubeletSANs(ks *v1alpha1.KubeletServing, path *field.Path, nodeName string) field.ErrorList {
 	f := &ev.facts
@@ -124,6 +125,13 @@ func (ev *evaluation) checkKubeletSANs(ks *v1alpha1.KubeletServing, path *field.
 		case !ip.ok || !nodeHasIP(node, ip.addr):
 			errs = append(errs, field.Invalid(path, ip.text, fmt.Sprintf(
 				"is not an IP address of Node %q (status.addresses of type InternalIP or ExternalIP)", node.Name)))
+		case ip.addr.IsLoopback() || ip.addr.IsLinkLocalUnicast() || ip.addr.IsLinkLocalMulticast() || ip.addr.IsMulticast() || ip.addr.IsUnspecified():
+			errs = append(errs, field.Invalid(path, ip.text, "is a loopback, link-local, multicast or unspecified address, which no node holds alone"))
+		case len(ks.IPAddresses) == 0:
+			// A kubelet writes its own Node's status, so the addresses it states prove nothing
+			// alone: the policy must say where node addresses lie (fail closed).
+			errs = append(errs, field.Invalid(path.Child("ipAddresses"), ip.text,
+				"the policy lists no CIDRs for node addresses, so no IP address is allowed: list the node network in spec.kubeletServing.ipAddresses"))
 		case ev.claimedElsewhere(ip.addr.String()) != "":
 			errs = append(errs, field.Invalid(path, ip.text, fmt.Sprintf(
 				"is an address of Node %q too, so it is not Node %q's alone", ev.claimedElsewhere(ip.addr.String()), node.Name)))
@@ -140,6 +148,13 @@ func (ev *evaluation) checkKubeletDNSName(ks *v1alpha1.KubeletServing, path *fie
 		return field.ErrorList{field.Invalid(path, v.text, v.malformed)}
 	case v.wildcard:
 		return field.ErrorList{field.Invalid(path, v.text, "is a wildcard, which names no node")}
+	case isClusterLocalName(v.text):
+		return field.ErrorList{field.Invalid(path, v.text, "is localhost or a cluster Service name, which no node holds alone")}
+	case len(ks.DNSNames) == 0:
+		// A kubelet writes its own Node's status, so the host names it states prove nothing
+		// alone: the policy must say what node names look like (fail closed).
+		return field.ErrorList{field.Invalid(path.Child("dnsNames"), v.text,
+			"the policy lists no patterns for node host names, so no DNS name is allowed: list them in spec.kubeletServing.dnsNames")}
 	case !nodeHasHostName(node, v.text):
 		return field.ErrorList{field.Invalid(path, v.text, fmt.Sprintf(
 			"is not a host name of Node %q (status.addresses of type Hostname, InternalDNS or ExternalDNS)", node.Name))}
@@ -150,6 +165,13 @@ func (ev *evaluation) checkKubeletDNSName(ks *v1alpha1.KubeletServing, path *fie
 		return field.ErrorList{field.Invalid(path.Child("dnsNames"), v.text, "matches none of the allowed patterns")}
 	}
 	return nil
+}
+
+// isClusterLocalName reports names that are no node's own whatever its Node states: localhost,
+// and Service names (*.svc, *.svc.<cluster domain>), such as kubernetes.default.svc.
+func isClusterLocalName(name string) bool {
+	n := strings.TrimSuffix(strings.ToLower(name), ".")
+	return n == "localhost" || strings.HasSuffix(n, ".localhost") || strings.HasSuffix(n, ".svc") || strings.Contains(n, ".svc.")
 }
 
 func nodeHasHostName(node *Node, name string) bool {

@@ -15,8 +15,12 @@ import (
 // kube-apiserver-client. Organizational units are guarded too: authenticating proxies and
 // webhooks in front of a cluster may map them to groups.
 func isSystemIdentity(value string) bool {
-	return strings.HasPrefix(value, "system:")
+	return strings.HasPrefix(value, "system:") || slices.Contains(privilegedGroups, value)
 }
+
+// privilegedGroups are groups outside system: that installers bind to cluster-admin:
+// kubeadm (1.29 and later) binds kubeadm:cluster-admins to it.
+var privilegedGroups = []string{"kubeadm:cluster-admins"}
 
 // IsSystemIdentityAttribute reports whether a subject attribute is one the API server would read
 // as a Kubernetes identity of its own: a CN, O or OU starting with "system:". Signing uses it to

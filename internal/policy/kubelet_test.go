@@ -20,7 +20,7 @@ func kubeletPolicy() v1alpha1.SignerPolicy {
 		ObjectMeta: metav1.ObjectMeta{Name: "kubelets", Generation: 1},
 		Spec: v1alpha1.SignerPolicySpec{
 			SignerNames:    []string{KubeletServingSigner},
-			KubeletServing: &v1alpha1.KubeletServing{},
+			KubeletServing: &v1alpha1.KubeletServing{IPAddresses: []string{"10.0.0.0/8", "203.0.113.0/24"}, DNSNames: []string{"*", "*.nodes.example.com"}},
 			Requesters:     v1alpha1.Subjects{Groups: []string{"system:nodes"}},
 		},
 	}
@@ -210,5 +210,55 @@ func TestNodeAddressKey(t *testing.T) {
 		if got != tt.want || ok != (tt.want != "") {
 			t.Errorf("NodeAddressKey(%+v) = %q, %v; want %q", tt.a, got, ok, tt.want)
 		}
+	}
+}
+
+// A kubelet writes its own Node's status, so what the Node states is not proof enough: without
+// the policy's CIDRs and host name patterns no address is allowed, and loopback, link-local,
+// unspecified and multicast addresses, localhost and Service names never are, whatever a Node
+// states (a kubelet could state the API server's Service name and get the cluster CA to sign it).
+func TestKubeletServingNeedsThePolicysNetworksAndNeverAllowsClusterLocalNames(t *testing.T) {
+	ev := newTestEvaluator(t)
+	check := func(t *testing.T, p v1alpha1.SignerPolicy, n *Node, tmpl *x509.CertificateRequest, want ...string) {
+		t.Helper()
+		req := kubeletRequest(t, tmpl)
+		req.Node = n
+		d := ev.Evaluate([]v1alpha1.SignerPolicy{p}, req)
+		if d.Result != Deny {
+			t.Fatalf("decision %s, want a denial", d.Result)
+		}
+		for _, w := range want {
+			if !strings.Contains(d.Message(), w) {
+				t.Errorf("denial %q does not say %q", d.Message(), w)
+			}
+		}
+	}
+	open := kubeletPolicy()
+	open.Spec.KubeletServing = &v1alpha1.KubeletServing{}
+	t.Run("no CIDRs, no patterns", func(t *testing.T) {
+		check(t, open, node1(), kubeletTemplate(), "spec.kubeletServing.ipAddresses", "spec.kubeletServing.dnsNames", "lists no")
+	})
+	claims := node1()
+	claims.Addresses = append(claims.Addresses,
+		NodeAddress{Type: "InternalIP", Address: "127.0.0.1"}, NodeAddress{Type: "InternalIP", Address: "169.254.169.254"},
+		NodeAddress{Type: "InternalIP", Address: "::"}, NodeAddress{Type: "Hostname", Address: "localhost"},
+		NodeAddress{Type: "InternalDNS", Address: "kubernetes.default.svc.cluster.local"}, NodeAddress{Type: "InternalDNS", Address: "kubernetes.default.svc"})
+	broad := kubeletPolicy()
+	broad.Spec.KubeletServing = &v1alpha1.KubeletServing{IPAddresses: []string{"0.0.0.0/0", "::/0"}, DNSNames: []string{"*", "*.*", "*.*.*", "*.*.*.*", "*.*.*.*.*"}}
+	for _, tc := range []struct{ name, dns, ip string }{
+		{"loopback", "", "127.0.0.1"}, {"link-local metadata", "", "169.254.169.254"}, {"unspecified", "", "::"},
+		{"localhost", "localhost", ""}, {"a Service name", "kubernetes.default.svc.cluster.local", ""}, {"a short Service name", "kubernetes.default.svc", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl := kubeletTemplate()
+			tmpl.DNSNames, tmpl.IPAddresses = nil, nil
+			if tc.dns != "" {
+				tmpl.DNSNames = []string{tc.dns}
+			}
+			if tc.ip != "" {
+				tmpl.IPAddresses = []net.IP{net.ParseIP(tc.ip)}
+			}
+			check(t, broad, claims, tmpl, "which no node holds alone")
+		})
 	}
 }

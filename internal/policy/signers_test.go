@@ -145,6 +145,19 @@ func TestKubeAPIServerClient(t *testing.T) {
 			assertFields(t, violations(&p, apiClientRequest(t, tt.subject)), tt.want...)
 		})
 	}
+	// kubeadm binds kubeadm:cluster-admins to cluster-admin: a pattern written for ordinary groups
+	// never hands it out, as it never hands out a system: group.
+	broad := signerNamesPolicy("clients", KubeAPIServerClientSigner)
+	broad.Spec.Requesters, broad.Spec.Usages = p.Spec.Requesters, p.Spec.Usages
+	broad.Spec.Allowed = v1alpha1.Allowed{CommonName: []string{"$(requester.username)"}, Organizations: []string{"*"}}
+	t.Run("kubeadm:cluster-admins under a pattern", func(t *testing.T) {
+		assertFields(t, violations(&broad, apiClientRequest(t, pkix.Name{CommonName: "alice", Organization: []string{"kubeadm:cluster-admins"}})),
+			"spec.allowed.organizations FieldValueForbidden")
+	})
+	broad.Spec.Allowed.Organizations = []string{"kubeadm:cluster-admins"}
+	t.Run("kubeadm:cluster-admins listed exactly", func(t *testing.T) {
+		assertFields(t, violations(&broad, apiClientRequest(t, pkix.Name{CommonName: "alice", Organization: []string{"kubeadm:cluster-admins"}})))
+	})
 	// A system identity is allowed only when the policy spells it out.
 	p.Spec.Requesters.Users = []string{"system:kube-scheduler"}
 	p.Spec.Allowed.CommonName = append(p.Spec.Allowed.CommonName, "system:kube-scheduler")
