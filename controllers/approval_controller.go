@@ -97,16 +97,38 @@ func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.Certific
 		return r.decide(ctx, c, req, d, certificatesv1.CertificateApproved, ReasonApproved, policies)
 	case policy.Deny:
 		return r.decide(ctx, c, req, d, certificatesv1.CertificateDenied, ReasonDenied, policies)
+	case policy.Manual, policy.Wait:
+		return r.sayWaiting(ctx, c, req, d, policies)
 	}
-	// Manual and Wait leave the CSR pending, so each evaluation counts, as each is an event.
+	return nil // not governed: left to whoever else decides, untouched
+}
+
+// sayWaiting tells the requester, on the CSR itself, why a Manual or Wait decision leaves it
+// pending (the Waiting condition, through the /approval subresource: the only one the approval
+// controller writes), with an event and, for Manual, a governance record; all only when what is
+// said changes, so that the controller's own write does not say it again.
+func (r *ApprovalReconciler) sayWaiting(ctx context.Context, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision,
+	policies []policyv1alpha1.SignerPolicy) error {
+	reason, note := ReasonWaiting, d.Message()
+	if d.Result == policy.Manual {
+		reason = ReasonEvaluated // the note says that approval is manual and what an approver would decide
+	}
+	if !csr.SetWaiting(c, reason, truncate(note), metav1.NewTime(r.Clock.Now())) {
+		return nil
+	}
+	var claim recordClaim
+	if d.Result == policy.Manual {
+		claim = r.Ledger.claimFor(c, audit.EventManualReview)
+	}
+	if err := r.Client.SubResource("approval").Update(ctx, c); err != nil {
+		claim.release()
+		return fmt.Errorf("saying why the CSR waits: %w", err)
+	}
 	r.Metrics.decided(c, d)
-	switch d.Result {
-	case policy.Manual:
-		note := d.Message() // it says that approval is manual and what an approver would decide
-		r.Events.Eventf(c, corev1.EventTypeNormal, ReasonEvaluated, "%s", truncate(note))
-		r.Audit.Write(decisionRecord(audit.EventManualReview, c, req, d, ReasonEvaluated, note, policies))
-	case policy.Wait:
-		r.Events.Eventf(c, corev1.EventTypeNormal, ReasonWaiting, "%s", truncate(d.Message()))
+	r.Events.Eventf(c, corev1.EventTypeNormal, reason, "%s", truncate(note))
+	if claim.held {
+		r.Audit.Write(decisionRecord(audit.EventManualReview, c, req, d, reason, note, policies))
+		claim.written(nil)
 	}
 	return nil
 }

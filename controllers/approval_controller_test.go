@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
@@ -169,8 +170,12 @@ func TestNoDenialWhileAGoverningPolicyIsNotReady(t *testing.T) {
 	// The CSR would be denied (no DNS names are allowed), but its policy is not Ready yet.
 	c := env.SubmitCSR(t, env.User(t, user), harness.CSR{SignerName: "issuers.cert-manager.io/" + ns + ".late", Request: dnsCSR(t, "web.example.com")})
 	waitForEvent(t, c, "WaitingForSignerPolicy")
-	if got := env.WaitForCSR(t, c.Name, wait, func(*certificatesv1.CertificateSigningRequest) error { return nil }); len(got.Status.Conditions) > 0 {
+	got := env.WaitForCSR(t, c.Name, wait, harness.HasCondition(csr.ConditionWaiting))
+	if !csr.IsPending(got) {
 		t.Fatalf("CSR decided while its policy was not Ready: %+v", got.Status.Conditions)
+	}
+	if cond := csr.Condition(got, csr.ConditionWaiting); cond.Reason != "WaitingForSignerPolicy" || !strings.Contains(cond.Message, "to become Ready") {
+		t.Errorf("the requester reads %+v, want why the CSR waits", cond)
 	}
 
 	env.Create(t, caIssuer(ns, "late"))
@@ -226,7 +231,9 @@ func TestCSRsOfUngovernedSignersAreLeftUntouched(t *testing.T) {
 		if err := env.Admin.Get(context.Background(), client.ObjectKeyFromObject(o), &got); err != nil {
 			t.Fatal(err)
 		}
-		if len(got.Status.Conditions) > 0 {
+		// Undecided: a CSR of a cert-manager signer no policy governs is told so after a while
+		// (the Waiting condition), and any other is not touched at all.
+		if !csr.IsPending(&got) || (csr.Condition(&got, csr.ConditionWaiting) != nil && !strings.Contains(got.Spec.SignerName, "cert-manager.io/")) {
 			t.Errorf("CSR for %s was touched: %+v", got.Spec.SignerName, got.Status.Conditions)
 		}
 	}

@@ -94,6 +94,9 @@ func owedEvents(c *certificatesv1.CertificateSigningRequest) []string {
 	if csr.IsDenied(c) {
 		events = append(events, audit.EventDenied)
 	}
+	if cond := csr.Condition(c, csr.ConditionWaiting); cond != nil && cond.Reason == ReasonEvaluated {
+		events = append(events, audit.EventManualReview)
+	}
 	if csr.IsFailed(c) {
 		events = append(events, audit.EventFailed)
 	}
@@ -130,16 +133,19 @@ func (r *RecordsReconciler) reconstruct(ctx context.Context, c *certificatesv1.C
 	}
 	typ := map[string]certificatesv1.RequestConditionType{
 		audit.EventApproved: certificatesv1.CertificateApproved, audit.EventDenied: certificatesv1.CertificateDenied,
-		audit.EventFailed: certificatesv1.CertificateFailed,
+		audit.EventFailed: certificatesv1.CertificateFailed, audit.EventManualReview: csr.ConditionWaiting,
 	}[event]
 	if cond := csr.Condition(c, typ); cond != nil {
 		rec.Reason, rec.Message = cond.Reason, cond.Message
 	}
 	d := r.Evaluator.Evaluate(policies, req)
-	if event == audit.EventFailed {
+	switch event {
+	case audit.EventFailed:
 		d = r.Evaluator.EvaluateForSigning(policies, req)
-	} else if rec.Approver, err = credibleApprover(ctx, r.Client, c.Spec.SignerName, r.Approvers.Approver(c, typ)); err != nil {
-		return audit.Record{}, err
+	case audit.EventApproved, audit.EventDenied:
+		if rec.Approver, err = credibleApprover(ctx, r.Client, c.Spec.SignerName, r.Approvers.Approver(c, typ)); err != nil {
+			return audit.Record{}, err
+		}
 	}
 	if p := policyNamed(policies, d.Responsible()); p != nil {
 		rec.Policy, rec.RBAC = p.Name, p.Status.RBAC

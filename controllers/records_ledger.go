@@ -122,7 +122,7 @@ func (l *recordLedger) forget(uid types.UID) {
 // Events each controller owes records for: the approval side records decisions, the signing side
 // what became of them, so split Deployments each record their own.
 var (
-	approvalEvents = []string{audit.EventApproved, audit.EventDenied}
+	approvalEvents = []string{audit.EventApproved, audit.EventDenied, audit.EventManualReview}
 	signingEvents  = []string{audit.EventFailed, audit.EventIssued}
 )
 

@@ -9,6 +9,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -128,20 +129,24 @@ func (r *SigningReconciler) carryOut(ctx context.Context, in *signingInputs, v v
 	ctrl.LoggerFrom(ctx).V(1).Info("signing gate", "signer", in.csr.Spec.SignerName, "verdict", v.kind, "reason", v.reason, "message", v.message)
 	switch v.kind {
 	case verdictWait:
-		r.Metrics.waiting(in.csr.Name, v.reason)
 		if v.reason == ReasonWaitingApproval {
-			// An approval usually follows within moments (a policy's, or its creator's own), and an
-			// event now would only say what the approval says next: the event comes once the CSR
-			// has waited, and only then costs an API write.
+			// An approval usually follows within moments (a policy's, or its creator's own), and
+			// saying so now would only say what the approval says next: the CSR is told once it
+			// has waited, and only then does that cost an API write.
 			if wait := approvalGrace - r.Clock.Since(in.csr.CreationTimestamp.Time); wait > 0 {
+				r.Metrics.waiting(in.csr.Name, v.reason)
 				return ctrl.Result{RequeueAfter: wait}, nil
 			}
+			if csr.Condition(in.csr, csr.ConditionWaiting) != nil {
+				return ctrl.Result{}, nil // the approval controller says why a decision waits
+			}
+			if policies, err := r.policiesOf(ctx, in.csr.Spec.SignerName); err == nil && len(policies) == 0 {
+				v = verdict{kind: verdictWait, warning: true, reason: ReasonNoSignerPolicy, message: fmt.Sprintf(
+					"no SignerPolicy governs signer %s, so no policy decides this CSR and this operator signs nothing for it", in.csr.Spec.SignerName)}
+			}
 		}
-		eventType := corev1.EventTypeNormal
-		if v.warning {
-			eventType = corev1.EventTypeWarning
-		}
-		r.Events.Eventf(in.csr, eventType, v.reason, "%s", truncate(v.message))
+		r.Metrics.waiting(in.csr.Name, v.reason)
+		return ctrl.Result{}, r.sayWaiting(ctx, in.csr, v)
 	case verdictFail:
 		return ctrl.Result{}, r.fail(ctx, in.csr, &v.grant, v.reason, v.message)
 	case verdictSign:
@@ -150,6 +155,23 @@ func (r *SigningReconciler) carryOut(ctx context.Context, in *signingInputs, v v
 		r.Metrics.waiting(in.csr.Name, "")
 	}
 	return ctrl.Result{}, nil
+}
+
+// sayWaiting tells the requester, on the CSR itself, why it waits (the Waiting condition, through
+// the /status subresource), and says it as an event too; both only when the reason changes.
+func (r *SigningReconciler) sayWaiting(ctx context.Context, c *certificatesv1.CertificateSigningRequest, v verdict) error {
+	if !csr.SetWaiting(c, v.reason, truncate(v.message), metav1.NewTime(r.Clock.Now())) {
+		return nil
+	}
+	if err := r.Client.Status().Update(ctx, c); err != nil {
+		return fmt.Errorf("saying why the CSR waits: %w", err)
+	}
+	eventType := corev1.EventTypeNormal
+	if v.warning {
+		eventType = corev1.EventTypeWarning
+	}
+	r.Events.Eventf(c, eventType, v.reason, "%s", truncate(v.message))
+	return nil
 }
 
 // sign dispatches to the issuer type's signer and delivers the chain it returns only if the

@@ -192,9 +192,9 @@ func (iut issuerUnderTest) submit(t *testing.T, tc signingCase) (*certificatesv1
 		SignerName: iut.signerName, Request: testpki.RequestPEM(t, key, &tc.tmpl),
 		Usages: tc.usages, Annotations: annotations, ExpirationSeconds: tc.expiration,
 	})
-	if err := harness.Approve(env.Admin, c.Name); err != nil {
-		t.Fatalf("approving: %v", err)
-	}
+	// The approval controller says on the CSR why it waits for a person (the Manual policy), so an
+	// approval made at once may meet that write and is tried again, as kubectl's would be.
+	harness.ApproveEventually(t, wait, env.Admin, c.Name)
 	return c, key
 }
 

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
@@ -210,7 +211,11 @@ func TestUnapprovedCSRWaitsAndIsSignedAfterApproval(t *testing.T) {
 	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, false)
 	key := testpki.NewKey(t, testpki.ECDSA)
 	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: testpki.RequestPEM(t, key, &webCSR.tmpl)})
-	waitForEvent(t, c, "WaitingApproval")
+	// Its policy is Manual: the CSR says it waits for a person, and nothing is signed before.
+	waiting := env.WaitForCSR(t, c.Name, wait, harness.HasCondition(csr.ConditionWaiting))
+	if cond := csr.Condition(waiting, csr.ConditionWaiting); cond.Reason != "SignerPolicyEvaluated" || len(waiting.Status.Certificate) > 0 {
+		t.Fatalf("an unapproved CSR under a Manual policy: %+v, certificate %d bytes", cond, len(waiting.Status.Certificate))
+	}
 	if err := harness.Approve(env.Admin, c.Name); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 // fail marks the CSR Failed through the /status subresource. A Failed CSR is final: the
 // requester must submit a new one.
 func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.CertificateSigningRequest, g *grant, reason, message string) error {
+	csr.ClearWaiting(c) // in the same write: the CSR waits no longer
 	c.Status.Conditions = append(c.Status.Conditions, csr.FailedCondition(reason, message, metav1.NewTime(r.Clock.Now())))
 	claim := r.Ledger.claimFor(c, audit.EventFailed)
 	c, err := writeCSR(ctx, r.APIReader, c, csrWrite{
@@ -65,6 +66,7 @@ func (r *SigningReconciler) fail(ctx context.Context, c *certificatesv1.Certific
 func (r *SigningReconciler) issue(ctx context.Context, c *certificatesv1.CertificateSigningRequest, issuer cmapi.GenericIssuer,
 	g *grant, chain signer.PEMChain) error {
 	c.Status.Certificate = chain
+	csr.ClearWaiting(c) // in the same write: the CSR waits no longer
 	claim := r.Ledger.claimFor(c, audit.EventIssued)
 	c, err := writeCSR(ctx, r.APIReader, c, csrWrite{
 		what: "writing status.certificate",

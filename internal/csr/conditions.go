@@ -1,6 +1,8 @@
 package csr
 
 import (
+	"slices"
+
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,4 +61,32 @@ func FailedCondition(reason, message string, now metav1.Time) certificatesv1.Cer
 		LastUpdateTime:     now,
 		LastTransitionTime: now,
 	}
+}
+
+// ConditionWaiting is the operator's own condition on a CSR it is waiting on, saying why in words
+// the requester can read with their own credentials (events live in another namespace, out of a
+// requester's reach). Kubernetes admits condition types besides Approved, Denied and Failed.
+const ConditionWaiting certificatesv1.RequestConditionType = "Waiting"
+
+// SetWaiting sets csr's Waiting condition to reason and message and reports whether that changed
+// it, so that a caller writes only a change.
+func SetWaiting(csr *certificatesv1.CertificateSigningRequest, reason, message string, now metav1.Time) bool {
+	if c := Condition(csr, ConditionWaiting); c != nil {
+		if c.Reason == reason && c.Message == message {
+			return false
+		}
+		c.Reason, c.Message, c.LastUpdateTime = reason, message, now
+		return true
+	}
+	csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+		Type: ConditionWaiting, Status: corev1.ConditionTrue, Reason: reason, Message: message, LastUpdateTime: now, LastTransitionTime: now,
+	})
+	return true
+}
+
+// ClearWaiting removes csr's Waiting condition, in the write that ends the wait.
+func ClearWaiting(csr *certificatesv1.CertificateSigningRequest) {
+	csr.Status.Conditions = slices.DeleteFunc(csr.Status.Conditions, func(c certificatesv1.CertificateSigningRequestCondition) bool {
+		return c.Type == ConditionWaiting
+	})
 }

@@ -13,6 +13,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -142,16 +143,19 @@ func (e *Env) WaitForEvent(t testing.TB, obj client.Object, reason string) *even
 }
 
 // Approve approves the CSR as the given client, the way `kubectl certificate approve` does: a
-// get, then an update of the /approval subresource.
+// get, then an update of the /approval subresource, again on a conflict (the operator writes the
+// CSR's Waiting condition while it waits for a person).
 func Approve(as client.Client, name string) error {
-	var c certificatesv1.CertificateSigningRequest
-	if err := as.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
-		return err
-	}
-	c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "KubectlApprove", Message: "approved by a person",
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var c certificatesv1.CertificateSigningRequest
+		if err := as.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
+			return err
+		}
+		c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "KubectlApprove", Message: "approved by a person",
+		})
+		return as.SubResource("approval").Update(context.Background(), &c)
 	})
-	return as.SubResource("approval").Update(context.Background(), &c)
 }
 
 // Deny denies the CSR as the given client, the way `kubectl certificate deny` does.
