@@ -11,6 +11,7 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 )
 
@@ -77,7 +78,8 @@ func describeKey(pub any) string {
 	return fmt.Sprintf("%T key", pub)
 }
 
-// describeStatus is a CSR's conditions, or "Pending"; and "Issued" once it has its certificate.
+// describeStatus is a CSR's conditions, led by "Pending" while nothing is decided; and "Issued"
+// once it has its certificate.
 func describeStatus(c *certificatesv1.CertificateSigningRequest) []string {
 	var lines []string
 	for _, cond := range c.Status.Conditions {
@@ -93,8 +95,9 @@ func describeStatus(c *certificatesv1.CertificateSigningRequest) []string {
 	if len(c.Status.Certificate) > 0 {
 		lines = append(lines, "Issued: the certificate is in status.certificate")
 	}
-	if len(lines) == 0 {
-		lines = append(lines, "Pending: neither approved nor denied")
+	if csr.IsPending(c) && len(c.Status.Certificate) == 0 {
+		// Waiting, if present, says why: it is the operator's note, not a decision.
+		lines = append([]string{"Pending: neither approved nor denied"}, lines...)
 	}
 	return lines
 }

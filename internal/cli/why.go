@@ -44,12 +44,13 @@ func why(ctx context.Context, c client.Client, name string, w io.Writer) error {
 	req := policy.RequestForCSR(&obj)
 	out(w, "CSR %s\n", obj.Name)
 	printRequest(w, &req)
-	for i, line := range describeStatus(&obj) {
-		label := "status:"
-		if i > 0 {
+	label := "status:"
+	for _, status := range describeStatus(&obj) {
+		// A condition's message lists one error per line: each keeps the column.
+		for _, line := range strings.Split(status, "\n") {
+			out(w, "  %-11s %s\n", label, line)
 			label = ""
 		}
-		out(w, "  %-11s %s\n", label, line)
 	}
 	printEvents(ctx, c, w, &obj)
 

@@ -113,16 +113,17 @@ func withViolations(head string, violations []PolicyViolation) string {
 	violations = orderedViolations(violations)
 	var b strings.Builder
 	b.WriteString(head)
-	b.WriteString(": ")
+	b.WriteString(":")
+	// One error per line, the policies that name the requester first, so that a message cut short
+	// keeps what the requester can act on.
 	for i, v := range violations {
 		if i == maxListedViolations {
-			fmt.Fprintf(&b, "; and %d more policies", len(violations)-i)
+			fmt.Fprintf(&b, "\n- and %d more policies", len(violations)-i)
 			break
 		}
-		if i > 0 {
-			b.WriteString("; ")
+		for _, err := range v.Errors {
+			fmt.Fprintf(&b, "\n- policy %q: %s", v.Policy, err.Error())
 		}
-		fmt.Fprintf(&b, "policy %q: %v", v.Policy, v.Errors.ToAggregate())
 	}
 	return b.String()
 }

@@ -12,6 +12,7 @@ import (
 
 func TestMessage(t *testing.T) {
 	evil := &x509.CertificateRequest{Subject: pkix.Name{CommonName: "web.team-a.example.com"}, DNSNames: []string{"evil.com"}}
+	evilAndShort := &x509.CertificateRequest{Subject: pkix.Name{CommonName: "evil.com"}, DNSNames: []string{"evil.com"}}
 	tests := []struct {
 		name     string
 		policies []v1alpha1.SignerPolicy
@@ -25,13 +26,16 @@ func TestMessage(t *testing.T) {
 		{name: "denied lists each policy's field errors, the requester's own policy first", policies: []v1alpha1.SignerPolicy{refusing("a-bob-only"), allowing("web")},
 			template: evil,
 			want: []string{
-				`denied: no SignerPolicy allows this request: policy "web": spec.allowed.dnsNames: Invalid value: "evil.com": matches none of the allowed patterns; ` +
-					`policy "a-bob-only": spec.requesters: Forbidden: "alice" is not a listed user`,
+				"denied: no SignerPolicy allows this request:\n" +
+					`- policy "web": spec.allowed.dnsNames: Invalid value: "evil.com": matches none of the allowed patterns` + "\n" +
+					`- policy "a-bob-only": spec.requesters: Forbidden: "alice" is not a listed user`,
 			},
 			// A policy that does not name the requester says only that.
 			notWant: []string{`policy "a-bob-only": [`}},
 		{name: "manual allowing names the policy", policies: []v1alpha1.SignerPolicy{manual(allowing("web"))},
 			want: []string{`SignerPolicy "web" allows`, "manual"}},
+		{name: "one error per line", policies: []v1alpha1.SignerPolicy{allowing("web")}, template: evilAndShort,
+			want: []string{"\n- policy \"web\": spec.allowed.dnsNames", "\n- policy \"web\": spec.allowed.commonName"}, notWant: []string{"[", ", spec."}},
 		{name: "manual refusing lists field errors", policies: []v1alpha1.SignerPolicy{manual(allowing("web"))}, template: evil,
 			want: []string{"manual", `policy "web": spec.allowed.dnsNames: Invalid value: "evil.com"`}},
 		{name: "wait names the policies not ready", policies: []v1alpha1.SignerPolicy{notReady(allowing("b")), stale(allowing("a"))},

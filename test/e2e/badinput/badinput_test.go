@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
@@ -228,13 +229,21 @@ func verify(t *testing.T, s *submission) {
 		if err := env.Admin.Get(context.Background(), client.ObjectKeyFromObject(s.csr), &c); err != nil {
 			t.Fatal(err)
 		}
-		// A person's approval is the test's own write; anything beyond it is the operator's.
+		// A person's approval is the test's own write. The operator's may only be the Waiting
+		// condition saying the same as the event, for the requester to read: no decision, no
+		// failure and no certificate.
 		written := len(c.Status.Conditions)
 		if s.person && harness.Condition(&c, certificatesv1.CertificateApproved) != nil {
 			written--
 		}
+		if waiting := harness.Condition(&c, csr.ConditionWaiting); waiting != nil {
+			written--
+			if waiting.Reason != ev.Reason {
+				t.Errorf("the CSR says it waits for %s, the event for %s", waiting.Reason, ev.Reason)
+			}
+		}
 		if written > 0 || len(c.Status.Certificate) > 0 {
-			t.Errorf("the operator wrote to a CSR it should only have explained in an event: %s", describe(&c))
+			t.Errorf("the operator decided or signed a CSR it should only have explained: %s", describe(&c))
 		}
 	case issued:
 		c := env.WaitForCSR(t, s.csr.Name, settle, func(c *certificatesv1.CertificateSigningRequest) error {
