@@ -65,6 +65,7 @@ type SignerPolicySpec struct {
 	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+/([a-z0-9]([-a-z0-9.]*[a-z0-9])?|\\*)$')`,message="must be a signer name, domain/path such as example.com/my-signer, or domain/* for every signer of a domain; * stands only for the whole path"
 	// +kubebuilder:validation:items:XValidation:rule=`!self.matches('^([^/]*\\.)?cert-manager\\.io/')`,message="is a cert-manager signer name: govern cert-manager issuers with spec.issuerRef or spec.issuers, which sign as well as approve"
 	// +kubebuilder:validation:items:XValidation:rule=`self != 'kubernetes.io/*'`,message="names every kubernetes.io signer, kube-apiserver-client-kubelet included, which kube-controller-manager approves itself: name the kubernetes.io signers one by one"
+	// +kubebuilder:validation:items:XValidation:rule=`self != 'kubernetes.io/kube-apiserver-client-kubelet'`,message="is the signer of kubelets' client certificates, which kube-controller-manager approves itself for bootstrap tokens and nodes: a policy for it would deny the CSRs that join nodes"
 	SignerNames []string `json:"signerNames,omitempty"`
 
 	// kubeletServing holds the rules of kubelet serving certificates, for a policy whose

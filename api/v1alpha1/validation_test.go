@@ -356,6 +356,7 @@ func TestInvalidSignerNamesPoliciesAreRefusedNamingTheField(t *testing.T) {
 		{"a * inside the path", signerNamesPolicy("example.com/mesh-*"), "spec.signerNames[0]", "* stands only for the whole path"},
 		{"a domain without a dot", signerNamesPolicy("example/mesh"), "spec.signerNames[0]", "must be a signer name"},
 		{"every kubernetes.io signer", signerNamesPolicy("kubernetes.io/*"), "spec.signerNames[0]", "name the kubernetes.io signers one by one"},
+		{"the kubelets' client signer", signerNamesPolicy("kubernetes.io/kube-apiserver-client-kubelet"), "spec.signerNames[0]", "would deny the CSRs that join nodes"},
 		{"no signer names", signerNamesPolicy(), "spec", "must name exactly one of issuerRef"},
 		{"kube-apiserver-client without the users it may name", func() *policyv1alpha1.SignerPolicy {
 			p := signerNamesPolicy("kubernetes.io/kube-apiserver-client")

@@ -201,6 +201,7 @@ func TestNodeAddressKey(t *testing.T) {
 	}{
 		{NodeAddress{Type: "InternalIP", Address: "::ffff:10.0.0.1"}, "10.0.0.1"},
 		{NodeAddress{Type: "ExternalIP", Address: "2001:DB8::1"}, "2001:db8::1"},
+		{NodeAddress{Type: "InternalIP", Address: "fe80::2%eth0"}, "fe80::2"},
 		{NodeAddress{Type: "Hostname", Address: "N1.Example.com"}, "n1.example.com"},
 		{NodeAddress{Type: "InternalIP", Address: "garbage"}, ""},
 		{NodeAddress{Type: "Hostname", Address: ""}, ""},

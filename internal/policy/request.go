@@ -96,7 +96,7 @@ type NodeAddress struct {
 }
 
 // NodeAddressKey is how OtherNodeAddresses keys an address of the given type: IP addresses in
-// netip's form (IPv4-mapped IPv6 unmapped), host names lower-cased; false for an address that is
+// netip's form (IPv4-mapped IPv6 unmapped, no zone), host names lower-cased; false for an address that is
 // neither a host name nor a readable IP address.
 func NodeAddressKey(a NodeAddress) (string, bool) {
 	switch {
@@ -105,7 +105,7 @@ func NodeAddressKey(a NodeAddress) (string, bool) {
 		if err != nil {
 			return "", false
 		}
-		return ip.Unmap().String(), true
+		return ip.Unmap().WithZone("").String(), true // a zone names an interface, not another address
 	case slices.Contains(nodeHostNameTypes, a.Type) && a.Address != "":
 		return strings.ToLower(a.Address), true
 	}
