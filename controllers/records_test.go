@@ -51,7 +51,18 @@ func recordOf(t *testing.T, c *certificatesv1.CertificateSigningRequest, event s
 	return found
 }
 
-// approvedBy is the check of a record's approver: who the API server authenticated.
+// withApprover is an issuer of kind under a Manual policy whose approvers are a group, and sam,
+// one of them.
+func withApprover(t *testing.T, kind policyv1alpha1.IssuerKind) (iut issuerUnderTest, sam client.Client, group string) {
+	t.Helper()
+	group = "security-" + policyName(t)
+	iut = newIssuerUnderTest(t, kind, false, func(p *policyv1alpha1.SignerPolicy) {
+		p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{Groups: []string{group}}
+	})
+	return iut, env.User(t, "sam-"+policyName(t), group), group
+}
+
+// approverIs is the check of a record's approver: who the API server authenticated.
 func approverIs(t *testing.T, r audit.Record, source, username string, group string) {
 	t.Helper()
 	a := r.Approver
@@ -74,11 +85,7 @@ func approverIs(t *testing.T, r audit.Record, source, username string, group str
 // condition's reason and message, and the policy and RBAC concerned; the certificate that follows
 // the approval names the same approver.
 func TestAPersonsApprovalAndDenialAreRecordedWithTheirIdentity(t *testing.T) {
-	group := "security-" + policyName(t)
-	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, false, func(p *policyv1alpha1.SignerPolicy) {
-		p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{Groups: []string{group}}
-	})
-	sam := env.User(t, "sam-"+policyName(t), group)
+	iut, sam, group := withApprover(t, policyv1alpha1.IssuerKindIssuer)
 	approved := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: dnsCSR(t, "web.example.com")})
 	denied := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: dnsCSR(t, "db.example.com")})
 	recordOf(t, approved, audit.EventManualReview)
@@ -128,16 +135,11 @@ func TestAutomaticDecisionsNameTheOperatorAsApprover(t *testing.T) {
 	}
 }
 
-// A CSR decided by someone else on a signer the operator governs is recorded even when no policy
-// concerns it, and the webhook that observed it is not needed for the approval to land: an
-// approval made while the operator is down (its webhook unreachable) still works, and is recorded
-// once the operator is back, with the approver unknown rather than guessed.
+// The webhook is not needed for an approval to land: a person's approval made while the operator
+// is down (its webhook unreachable) still works, and is recorded once the operator is back, with
+// the approver unknown rather than guessed.
 func TestApprovalsWorkWithTheWebhookDownAndAreRecordedWithAnUnknownApprover(t *testing.T) {
-	group := "security-" + policyName(t)
-	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindClusterIssuer, false, func(p *policyv1alpha1.SignerPolicy) {
-		p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{Groups: []string{group}}
-	})
-	sam := env.User(t, "sam-"+policyName(t), group)
+	iut, sam, _ := withApprover(t, policyv1alpha1.IssuerKindClusterIssuer)
 	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: dnsCSR(t, "web.example.com")})
 	recordOf(t, c, audit.EventManualReview)
 
@@ -231,11 +233,7 @@ func TestTheWebhookCertificateIsProvisionedAndRotatedByTheOperator(t *testing.T)
 		return servedUnder(ctx, ca)
 	})
 
-	group := "security-" + policyName(t)
-	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, false, func(p *policyv1alpha1.SignerPolicy) {
-		p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{Groups: []string{group}}
-	})
-	sam := env.User(t, "sam-"+policyName(t), group)
+	iut, sam, group := withApprover(t, policyv1alpha1.IssuerKindIssuer)
 	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: dnsCSR(t, "web.example.com")})
 	recordOf(t, c, audit.EventManualReview)
 	harness.Eventually(t, wait, func() error { return harness.Approve(sam, c.Name) })
@@ -268,11 +266,7 @@ func servedUnder(ctx context.Context, ca []byte) error {
 // named, as the API server authenticated them.
 func TestAForgedReviewCannotNameSomeoneWhoMayNotApprove(t *testing.T) {
 	ctx := context.Background()
-	group := "security-" + policyName(t)
-	iut := newIssuerUnderTest(t, policyv1alpha1.IssuerKindIssuer, false, func(p *policyv1alpha1.SignerPolicy) {
-		p.Spec.Approval.Approvers = &policyv1alpha1.Subjects{Groups: []string{group}}
-	})
-	sam := env.User(t, "sam-"+policyName(t), group)
+	iut, sam, group := withApprover(t, policyv1alpha1.IssuerKindIssuer)
 	c := env.SubmitCSR(t, iut.requester, harness.CSR{SignerName: iut.signerName, Request: dnsCSR(t, "web.example.com")})
 	recordOf(t, c, audit.EventManualReview)
 

@@ -146,28 +146,25 @@ func (e *Env) WaitForEvent(t testing.TB, obj client.Object, reason string) *even
 // get, then an update of the /approval subresource, again on a conflict (the operator writes the
 // CSR's Waiting condition while it waits for a person).
 func Approve(as client.Client, name string) error {
+	return decide(as, name, certificatesv1.CertificateApproved, "KubectlApprove", "approved by a person")
+}
+
+// Deny denies the CSR as the given client, the way `kubectl certificate deny` does.
+func Deny(as client.Client, name string) error {
+	return decide(as, name, certificatesv1.CertificateDenied, "KubectlDeny", "denied by a person")
+}
+
+func decide(as client.Client, name string, typ certificatesv1.RequestConditionType, reason, message string) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var c certificatesv1.CertificateSigningRequest
 		if err := as.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
 			return err
 		}
 		c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "KubectlApprove", Message: "approved by a person",
+			Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: message,
 		})
 		return as.SubResource("approval").Update(context.Background(), &c)
 	})
-}
-
-// Deny denies the CSR as the given client, the way `kubectl certificate deny` does.
-func Deny(as client.Client, name string) error {
-	var c certificatesv1.CertificateSigningRequest
-	if err := as.Get(context.Background(), client.ObjectKey{Name: name}, &c); err != nil {
-		return err
-	}
-	c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-		Type: certificatesv1.CertificateDenied, Status: corev1.ConditionTrue, Reason: "KubectlDeny", Message: "denied by a person",
-	})
-	return as.SubResource("approval").Update(context.Background(), &c)
 }
 
 // ApproveEventually approves the CSR as Approve does, retrying for up to timeout and failing the
