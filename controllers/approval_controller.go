@@ -71,7 +71,7 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	// The signing controller reports malformed cert-manager signer names, and other signers no
 	// policy governs belong to someone else.
-	if approvalSkips(c.Spec.SignerName, policies) {
+	if approvalSkips(c.Spec.SignerName, policies.Cluster) {
 		return ctrl.Result{}, nil
 	}
 	request := requestFor(&c)
@@ -80,7 +80,7 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	namespaces.into(&request)
-	if err := readNodeFacts(ctx, r.Client, r.APIReader, &c, policies, &request); err != nil {
+	if err := readNodeFacts(ctx, r.Client, r.APIReader, &c, policies.Cluster, &request); err != nil {
 		return ctrl.Result{}, err
 	}
 	decision := r.Evaluator.Evaluate(policies, request)
@@ -88,7 +88,7 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 }
 
 // act carries out a decision: the only writes are through the /approval subresource.
-func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision, policies []policyv1alpha1.SignerPolicy) error {
+func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision, policies policy.Policies) error {
 	// At debug verbosity, every evaluation explains itself: the CSR is in the logger's context.
 	ctrl.LoggerFrom(ctx).V(1).Info("evaluated CSR", "signer", c.Spec.SignerName, "requester", c.Spec.Username,
 		"result", d.Result, "policy", d.Policy, "message", d.Message())
@@ -108,7 +108,7 @@ func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.Certific
 // controller writes), with an event and, for Manual, a governance record; all only when what is
 // said changes, so that the controller's own write does not say it again.
 func (r *ApprovalReconciler) sayWaiting(ctx context.Context, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision,
-	policies []policyv1alpha1.SignerPolicy) error {
+	policies policy.Policies) error {
 	reason, note := ReasonWaiting, d.Message()
 	if d.Result == policy.Manual {
 		reason = ReasonEvaluated // the note says that approval is manual and what an approver would decide
@@ -134,7 +134,7 @@ func (r *ApprovalReconciler) sayWaiting(ctx context.Context, c *certificatesv1.C
 }
 
 func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision,
-	typ certificatesv1.RequestConditionType, reason string, policies []policyv1alpha1.SignerPolicy) error {
+	typ certificatesv1.RequestConditionType, reason string, policies policy.Policies) error {
 	now := metav1.NewTime(r.Clock.Now())
 	msg := d.Message()
 	c.Status.Conditions = append(c.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
@@ -177,13 +177,13 @@ func (r *ApprovalReconciler) decide(ctx context.Context, c *certificatesv1.Certi
 // decisionRecord is the governance record of a decision, with the RBAC of the policy it concerns:
 // the deciding one, or for a denial the first that names the requester.
 func decisionRecord(event string, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision,
-	reason, msg string, policies []policyv1alpha1.SignerPolicy) audit.Record {
+	reason, msg string, policies policy.Policies) audit.Record {
 	rec := audit.ForCSR(event, c)
 	rec.Reason, rec.Message, rec.IsCA = reason, msg, req.IsCA
 	if req.Duration > 0 {
 		rec.RequestedLifetime = req.Duration.String()
 	}
-	if p := policyNamed(policies, d.Responsible()); p != nil {
+	if p := policies.Named(d.Responsible()); p != nil {
 		rec.Policy, rec.RBAC = p.Name, p.Status.RBAC
 	}
 	return rec

@@ -14,6 +14,7 @@ import (
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
+	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 )
 
@@ -78,20 +79,21 @@ func indexPolicyBySelectedKind(obj client.Object) []string {
 // and every policy selecting issuers of its kind, each once. The evaluator decides which of them
 // govern it, so a status that has not caught up with a new issuer neither hides a selection
 // policy from its CSRs (and lets another policy deny them for good) nor widens one.
-func policiesForSigner(ctx context.Context, c client.Reader, signerName string) ([]policyv1alpha1.SignerPolicy, error) {
+func policiesForSigner(ctx context.Context, c client.Reader, signerName string) (policy.Policies, error) {
 	ref, err := csr.ParseSignerName(signerName)
 	if errors.Is(err, csr.ErrNotCertManager) {
-		return policiesForOtherSigner(ctx, c, signerName)
+		policies, err := policiesForOtherSigner(ctx, c, signerName)
+		return policy.Policies{Cluster: policies}, err
 	}
 	var byName, byKind policyv1alpha1.SignerPolicyList
 	if err := c.List(ctx, &byName, client.MatchingFields{policyBySignerNameIndex: signerName}, readOnly); err != nil {
-		return nil, err
+		return policy.Policies{}, err
 	}
 	if err != nil {
-		return byName.Items, nil
+		return policy.Policies{Cluster: byName.Items}, nil
 	}
 	if err := c.List(ctx, &byKind, client.MatchingFields{policyBySelectedKindIndex: string(ref.Kind)}, readOnly); err != nil {
-		return nil, err
+		return policy.Policies{}, err
 	}
 	policies := slices.Clone(byKind.Items)
 	for _, p := range byName.Items {
@@ -99,7 +101,16 @@ func policiesForSigner(ctx context.Context, c client.Reader, signerName string) 
 			policies = append(policies, p)
 		}
 	}
-	return policies, nil
+	out := policy.Policies{Cluster: policies}
+	if ref.Kind == policyv1alpha1.IssuerKindIssuer {
+		// Tenants' policies govern only Issuers of their own namespace.
+		var namespaced policyv1alpha1.NamespacedSignerPolicyList
+		if err := c.List(ctx, &namespaced, client.InNamespace(ref.Namespace), readOnly); err != nil {
+			return policy.Policies{}, err
+		}
+		out.Namespaced = namespaced.Items
+	}
+	return out, nil
 }
 
 // csrBySignerNameIndex indexes CSRs by signerName, and those of other signers than cert-manager's

@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/approvers"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
 	"github.com/signerpolicy/signer-policy-operator/internal/csr"
@@ -120,7 +119,7 @@ func (r *RecordsReconciler) reconstruct(ctx context.Context, c *certificatesv1.C
 	}
 	req := requestFor(c)
 	namespaces.into(&req)
-	if err := readNodeFacts(ctx, r.Client, r.Client, c, policies, &req); err != nil {
+	if err := readNodeFacts(ctx, r.Client, r.Client, c, policies.Cluster, &req); err != nil {
 		return audit.Record{}, err
 	}
 	if event == audit.EventIssued {
@@ -147,7 +146,7 @@ func (r *RecordsReconciler) reconstruct(ctx context.Context, c *certificatesv1.C
 			return audit.Record{}, err
 		}
 	}
-	if p := policyNamed(policies, d.Responsible()); p != nil {
+	if p := policies.Named(d.Responsible()); p != nil {
 		rec.Policy, rec.RBAC = p.Name, p.Status.RBAC
 	}
 	return rec, nil
@@ -155,7 +154,7 @@ func (r *RecordsReconciler) reconstruct(ctx context.Context, c *certificatesv1.C
 
 // issuedRecord describes an issued CSR from its certificate, its issuer (a placeholder naming it
 // when it has been deleted since) and the policy that allows it now.
-func (r *RecordsReconciler) issuedRecord(ctx context.Context, c *certificatesv1.CertificateSigningRequest, policies []policyv1alpha1.SignerPolicy,
+func (r *RecordsReconciler) issuedRecord(ctx context.Context, c *certificatesv1.CertificateSigningRequest, policies policy.Policies,
 	req policy.Request) (audit.Record, error) {
 	leaf, err := leafOf(c.Status.Certificate)
 	if err != nil {
@@ -176,7 +175,7 @@ func (r *RecordsReconciler) issuedRecord(ctx context.Context, c *certificatesv1.
 	if issuer != nil {
 		g.typ, _ = signer.TypeOf(issuer.GetSpec())
 	}
-	g.policy = policyNamed(policies, r.Evaluator.EvaluateForSigning(policies, req).Responsible())
+	g.policy = policies.Named(r.Evaluator.EvaluateForSigning(policies, req).Responsible())
 	rec := issuanceRecord(c, issuer, &g, leaf)
 	if rec.Approver = r.Ledger.approver(c.UID); rec.Approver == nil {
 		if rec.Approver, err = credibleApprover(ctx, r.Client, c.Spec.SignerName, r.Approvers.Approver(c, certificatesv1.CertificateApproved)); err != nil {

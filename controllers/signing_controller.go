@@ -140,7 +140,7 @@ func (r *SigningReconciler) carryOut(ctx context.Context, in *signingInputs, v v
 			if csr.Condition(in.csr, csr.ConditionWaiting) != nil {
 				return ctrl.Result{}, nil // the approval controller says why a decision waits
 			}
-			if policies, err := r.policiesOf(ctx, in.csr.Spec.SignerName); err == nil && len(policies) == 0 {
+			if policies, err := r.policiesOf(ctx, in.csr.Spec.SignerName); err == nil && len(policies.Cluster) == 0 {
 				v = verdict{kind: verdictWait, warning: true, reason: ReasonNoSignerPolicy, message: fmt.Sprintf(
 					"no SignerPolicy governs signer %s, so no policy decides this CSR and this operator signs nothing for it", in.csr.Spec.SignerName)}
 			}
@@ -218,7 +218,7 @@ func (r *SigningReconciler) signerFailed(ctx context.Context, c *certificatesv1.
 	return ctrl.Result{}, err
 }
 
-func (r *SigningReconciler) policiesOf(ctx context.Context, signerName string) ([]policyv1alpha1.SignerPolicy, error) {
+func (r *SigningReconciler) policiesOf(ctx context.Context, signerName string) (policy.Policies, error) {
 	return policiesForSigner(ctx, r.Client, signerName)
 }
 

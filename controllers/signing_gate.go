@@ -48,7 +48,7 @@ type signingInputs struct {
 	issuer cmapi.GenericIssuer
 	// mayReference is the API server's answer to the reference SubjectAccessReview (Issuers only).
 	mayReference bool
-	policies     []policyv1alpha1.SignerPolicy
+	policies     policy.Policies
 	namespaces   namespaceFacts
 	signers      *signer.Registry
 	evaluator    *policy.Evaluator
@@ -170,7 +170,7 @@ func policyVerdict(in *signingInputs, g *grant) (verdict, bool) {
 	d := in.evaluator.EvaluateForSigning(in.policies, signingRequest(in.csr, g, in.namespaces))
 	switch d.Result {
 	case policy.Approve:
-		g.policy, g.lifetime = policyNamed(in.policies, d.Policy), d.Lifetime
+		g.policy, g.lifetime = in.policies.Named(d.Policy), d.Lifetime
 		return verdict{}, true
 	case policy.NotGoverned:
 		// Fail closed: an approval alone signs nothing. The CSR stays approved, and the policy
@@ -196,15 +196,6 @@ func signingRequest(c *certificatesv1.CertificateSigningRequest, g *grant, names
 	}
 	namespaces.into(&req)
 	return req
-}
-
-func policyNamed(policies []policyv1alpha1.SignerPolicy, name string) *policyv1alpha1.SignerPolicy {
-	for i := range policies {
-		if policies[i].Name == name {
-			return &policies[i]
-		}
-	}
-	return nil
 }
 
 func failed(reason, message string) verdict {

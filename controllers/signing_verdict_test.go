@@ -69,7 +69,7 @@ func readyPolicy(name string, edit func(*policyv1alpha1.SignerPolicySpec)) polic
 // by the label team=a of its namespace, whose labels are namespaceLabels.
 func selectedServiceAccount(in *signingInputs, namespaceLabels map[string]string) {
 	in.csr.Spec.Username = "system:serviceaccount:shop:web"
-	in.policies[0].Spec.Requesters = policyv1alpha1.Subjects{ServiceAccountSelectors: []policyv1alpha1.ServiceAccountSelector{{
+	in.policies.Cluster[0].Spec.Requesters = policyv1alpha1.Subjects{ServiceAccountSelectors: []policyv1alpha1.ServiceAccountSelector{{
 		NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}}}}
 	in.namespaces.serviceAccount = namespaceLabels
 }
@@ -127,7 +127,7 @@ func TestGateVerdict(t *testing.T) {
 			mention: []string{"spec.allowed.dnsNames", "x.b.example.com"}},
 		{name: "a name the requester's own policy refuses in a CEL rule", want: verdictFail, reason: ReasonPolicyViolation,
 			edit: func(in *signingInputs) {
-				in.policies[0].Spec.Validations = []policyv1alpha1.Validation{{Rule: `request.dnsNames.all(n, n.startsWith("api."))`, Message: "only api names"}}
+				in.policies.Cluster[0].Spec.Validations = []policyv1alpha1.Validation{{Rule: `request.dnsNames.all(n, n.startsWith("api."))`, Message: "only api names"}}
 			},
 			mention: []string{"spec.validations[0].rule", "only api names"}},
 		{name: "a service account selected by labels its namespace has", want: verdictSign, policy: "narrow", lifetime: 24 * time.Hour,
@@ -141,9 +141,9 @@ func TestGateVerdict(t *testing.T) {
 			},
 			mention: []string{"system:masters"}},
 		{name: "no policy governs the signer: fail closed, and wait for one", want: verdictWait, reason: ReasonNoSignerPolicy,
-			edit: func(in *signingInputs) { in.policies = nil }, mention: []string{"no SignerPolicy governs signer " + verdictSigner}},
+			edit: func(in *signingInputs) { in.policies = policy.Policies{} }, mention: []string{"no SignerPolicy governs signer " + verdictSigner}},
 		{name: "the requester's policy is not Ready yet", want: verdictWait, reason: ReasonWaiting,
-			edit: func(in *signingInputs) { in.policies[0].Status.Conditions[0].Status = metav1.ConditionFalse }},
+			edit: func(in *signingInputs) { in.policies.Cluster[0].Status.Conditions[0].Status = metav1.ConditionFalse }},
 		{name: "not approved", want: verdictWait, reason: ReasonWaitingApproval,
 			edit: func(in *signingInputs) { in.csr.Status.Conditions = nil }},
 		{name: "denied", want: verdictSkip,
@@ -177,7 +177,7 @@ func TestGateVerdict(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := &signingInputs{
 				csr: verdictCSR(t, nil), ref: policyv1alpha1.IssuerReference{Kind: policyv1alpha1.IssuerKindClusterIssuer, Name: "ca"}, issuer: caIssuer,
-				policies: []policyv1alpha1.SignerPolicy{*narrow.DeepCopy(), *broad.DeepCopy()}, signers: signers,
+				policies: policy.Policies{Cluster: []policyv1alpha1.SignerPolicy{*narrow.DeepCopy(), *broad.DeepCopy()}}, signers: signers,
 				evaluator: newEvaluator(t),
 			}
 			if tt.edit != nil {

@@ -15,7 +15,7 @@ var GroupVersion = schema.GroupVersion{Group: "policy.signerpolicy.dev", Version
 // AddToScheme adds the API's types to a scheme. It is a function rather than a registry filled
 // from init() so that importing the package has no side effects.
 func AddToScheme(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &SignerPolicy{}, &SignerPolicyList{})
+	s.AddKnownTypes(GroupVersion, &SignerPolicy{}, &SignerPolicyList{}, &NamespacedSignerPolicy{}, &NamespacedSignerPolicyList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

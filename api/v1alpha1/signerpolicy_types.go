@@ -40,6 +40,8 @@ type SignerPolicy struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.kubeletServing) || (!has(self.usages) && !has(self.allowed)) || (!has(self.usages) && !has(self.allowed.commonName) && !has(self.allowed.dnsNames) && !has(self.allowed.ipAddresses) && !has(self.allowed.uris) && !has(self.allowed.emailAddresses) && !has(self.allowed.organizations) && !has(self.allowed.organizationalUnits) && !has(self.allowed.countries) && !has(self.allowed.provinces) && !has(self.allowed.localities) && !has(self.allowed.streetAddresses) && !has(self.allowed.postalCodes) && !has(self.allowed.serialNumbers) && !has(self.allowed.required))",message="kubeletServing supplies the subject, SANs and usages of kubelet serving certificates: leave out usages and allowed, and narrow addresses with kubeletServing.ipAddresses and kubeletServing.dnsNames",fieldPath=".kubeletServing",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.signerNames) || !self.signerNames.exists(n, n == 'kubernetes.io/kube-apiserver-client' || n == 'kubernetes.io/kube-apiserver-client-kubelet') || (has(self.allowed) && has(self.allowed.commonName) && size(self.allowed.commonName) > 0)",message="a kube-apiserver-client certificate authenticates as the user in its common name: list in allowed.commonName the users it may name, such as $(requester.username), and in allowed.organizations the groups",fieldPath=".allowed.commonName",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="!has(self.signerNames) || !self.signerNames.exists(n, n.startsWith('kubernetes.io/')) || !has(self.approval) || !has(self.approval.approvers)",message="approvers cannot be named for Kubernetes' own signers: the right to approve for such a signer has no bounds (kube-controller-manager signs whatever is approved, a kube-apiserver-client certificate for any user or group), so approving stays with this policy's rules and with cluster administrators",fieldPath=".approval.approvers",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.delegation) || (has(self.requesters) && (has(self.requesters.users) ? size(self.requesters.users) : 0) + (has(self.requesters.groups) ? size(self.requesters.groups) : 0) + (has(self.requesters.serviceAccounts) ? size(self.requesters.serviceAccounts) : 0) + (has(self.requesters.serviceAccountSelectors) ? size(self.requesters.serviceAccountSelectors) : 0) > 0)",message="must name at least one user, group, service account or service account selector",fieldPath=".requesters",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.delegation) || (has(self.issuerRef) && self.issuerRef.kind == 'Issuer') || (has(self.issuers) && self.issuers.kind == 'Issuer')",message="only a policy governing Issuers may delegate: tenants govern Issuers of their own namespaces, never ClusterIssuers or other signers",fieldPath=".delegation",reason=FieldValueForbidden
 type SignerPolicySpec struct {
 	// issuerRef names the one cert-manager Issuer or ClusterIssuer this policy governs. CSRs reach
 	// it through the signerName in status.signerNames. Exactly one of issuerRef and issuers.
@@ -79,9 +81,16 @@ type SignerPolicySpec struct {
 
 	// requesters are the users, groups and service accounts that may request certificates from
 	// the issuer. The operator grants them the right to create CSRs and to reference the issuer.
-	// +required
-	// +kubebuilder:validation:XValidation:rule="(has(self.users) ? size(self.users) : 0) + (has(self.groups) ? size(self.groups) : 0) + (has(self.serviceAccounts) ? size(self.serviceAccounts) : 0) + (has(self.serviceAccountSelectors) ? size(self.serviceAccountSelectors) : 0) > 0",message="must name at least one user, group, service account or service account selector",reason=FieldValueRequired
-	Requesters Subjects `json:"requesters"`
+	// A policy with a delegation may name none: it then only bounds its tenants' policies.
+	// +optional
+	Requesters Subjects `json:"requesters,omitempty"`
+
+	// delegation lets the namespaces of the Issuers this policy governs write
+	// NamespacedSignerPolicies for those Issuers, each in force only within this policy's rules
+	// (duration, allowCA, usages, allowed, privateKey and validations). Only a policy governing
+	// Issuers, never ClusterIssuers or other signers, may delegate.
+	// +optional
+	Delegation *Delegation `json:"delegation,omitempty"`
 
 	// approval says whether the operator decides CSRs itself or leaves them to people.
 	// +optional
@@ -114,9 +123,10 @@ type SignerPolicySpec struct {
 	// part, never across '.', '/' or '@'; a wildcard DNS name (*.example.com) is allowed only by a
 	// pattern whose leftmost label is `*`. The placeholders $(requester.username),
 	// $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name) are replaced
-	// with the requester's identity before matching; the serviceAccount ones match nothing for a
-	// requester that is not a service account. Values are checked to be well formed before any
-	// pattern is tried. docs/reference.md has examples.
+	// with the requester's identity before matching, and $(issuer.namespace) with the namespace
+	// of the Issuer the CSR names; the serviceAccount ones match nothing for a requester that is
+	// not a service account, and $(issuer.namespace) nothing for a ClusterIssuer. Values are
+	// checked to be well formed before any pattern is tried. docs/reference.md has examples.
 	// +optional
 	Allowed Allowed `json:"allowed,omitempty"`
 
@@ -390,7 +400,9 @@ type KeyUsage string
 // '@'). The placeholders $(requester.username), $(requester.serviceAccount.namespace) and
 // $(requester.serviceAccount.name) are replaced with the requester's identity before matching, so
 // one policy can let each service account name only itself or its own namespace; for a requester
-// that is not a service account the serviceAccount placeholders match nothing.
+// that is not a service account the serviceAccount placeholders match nothing. $(issuer.namespace)
+// is the namespace of the Issuer the CSR names, so a delegating policy can confine every tenant to
+// names of its own namespace; it matches nothing for a ClusterIssuer.
 //
 // Before any pattern is tried, each DNS name, email address and URI must be well formed (a DNS
 // name of letter, digit and hyphen labels, internationalized names as xn-- A-labels, a wildcard
@@ -424,7 +436,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\)|\\$\\(issuer\\.namespace\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace), $(requester.serviceAccount.name) and $(issuer.namespace)"
 	CommonName []string `json:"commonName,omitempty"`
 
 	// dnsNames lists the patterns each DNS name SAN must match.
@@ -433,7 +445,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\)|\\$\\(issuer\\.namespace\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace), $(requester.serviceAccount.name) and $(issuer.namespace)"
 	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^([-a-zA-Z0-9.*]|\\$\\([^)]*\\))+$')`,message="may hold only letters, digits, hyphens, dots, * and placeholders"
 	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('**')`,message="holds **, which is no wider than *: a * stands for exactly one label, so *.*.example.com allows two"
 	DNSNames []string `json:"dnsNames,omitempty"`
@@ -453,7 +465,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=512
-	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\)|\\$\\(issuer\\.namespace\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace), $(requester.serviceAccount.name) and $(issuer.namespace)"
 	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[a-zA-Z][-a-zA-Z0-9+.]*:.+$')`,message="must start with a scheme, such as spiffe:// or https://"
 	URIs []string `json:"uris,omitempty"`
 
@@ -464,7 +476,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=320
-	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\)|\\$\\(issuer\\.namespace\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace), $(requester.serviceAccount.name) and $(issuer.namespace)"
 	// +kubebuilder:validation:items:XValidation:rule=`self.matches('^[^@]+@[^@]+$')`,message="must be local-part@domain, with exactly one @"
 	EmailAddresses []string `json:"emailAddresses,omitempty"`
 
@@ -474,7 +486,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\)|\\$\\(issuer\\.namespace\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace), $(requester.serviceAccount.name) and $(issuer.namespace)"
 	Organizations []string `json:"organizations,omitempty"`
 
 	// organizationalUnits lists the patterns each subject organizational unit (OU) must match.
@@ -483,7 +495,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\)|\\$\\(issuer\\.namespace\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace), $(requester.serviceAccount.name) and $(issuer.namespace)"
 	OrganizationalUnits []string `json:"organizationalUnits,omitempty"`
 
 	// countries lists the patterns each subject country (C) must match.
@@ -492,7 +504,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\)|\\$\\(issuer\\.namespace\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace), $(requester.serviceAccount.name) and $(issuer.namespace)"
 	Countries []string `json:"countries,omitempty"`
 
 	// provinces lists the patterns each subject state or province (ST) must match.
@@ -501,7 +513,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\)|\\$\\(issuer\\.namespace\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace), $(requester.serviceAccount.name) and $(issuer.namespace)"
 	Provinces []string `json:"provinces,omitempty"`
 
 	// localities lists the patterns each subject locality (L) must match.
@@ -510,7 +522,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\)|\\$\\(issuer\\.namespace\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace), $(requester.serviceAccount.name) and $(issuer.namespace)"
 	Localities []string `json:"localities,omitempty"`
 
 	// streetAddresses lists the patterns each subject street address must match.
@@ -519,7 +531,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\)|\\$\\(issuer\\.namespace\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace), $(requester.serviceAccount.name) and $(issuer.namespace)"
 	StreetAddresses []string `json:"streetAddresses,omitempty"`
 
 	// postalCodes lists the patterns each subject postal code must match.
@@ -528,7 +540,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\)|\\$\\(issuer\\.namespace\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace), $(requester.serviceAccount.name) and $(issuer.namespace)"
 	PostalCodes []string `json:"postalCodes,omitempty"`
 
 	// serialNumbers lists the patterns each subject serialNumber attribute must match: the
@@ -538,7 +550,7 @@ type Allowed struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace) and $(requester.serviceAccount.name)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.contains('$') || self.matches('^([^$]|\\$\\(requester\\.(username|serviceAccount\\.namespace|serviceAccount\\.name)\\)|\\$\\(issuer\\.namespace\\))+$')`,message="holds an unknown placeholder or a stray $: the placeholders are $(requester.username), $(requester.serviceAccount.namespace), $(requester.serviceAccount.name) and $(issuer.namespace)"
 	SerialNumbers []string `json:"serialNumbers,omitempty"`
 }
 

@@ -59,9 +59,9 @@ func evaluate(ev *policy.Evaluator, policies []policyv1alpha1.SignerPolicy, req 
 	if s == atSigning {
 		run = ev.EvaluateForSigning
 	}
-	e := evaluation{stage: s, decision: run(policies, req), governing: policy.Governing(policies, req.SignerName, req.IssuerNamespaceLabels)}
+	e := evaluation{stage: s, decision: run(policy.Policies{Cluster: policies}, req), governing: policy.Governing(policies, req.SignerName, req.IssuerNamespaceLabels)}
 	for _, p := range e.governing {
-		d := run([]policyv1alpha1.SignerPolicy{*p}, req)
+		d := run(policy.Policies{Cluster: []policyv1alpha1.SignerPolicy{*p}}, req)
 		v := verdict{policy: p}
 		switch {
 		case d.Result == policy.Wait:

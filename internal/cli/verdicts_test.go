@@ -73,7 +73,7 @@ func TestVerdictsAndHints(t *testing.T) {
 			want: []verdictKind{notARequester}, headline: "denied: no SignerPolicy allows this request",
 			wantHints: []string{`No SignerPolicy governing ` + testSigner + ` lists "alice"`}},
 		{name: "not ready", dnsName: "x.evil.com", policies: policies[2:4],
-			want: []verdictKind{notReady, notARequester}, headline: `waiting for SignerPolicy "d-not-ready" to become Ready`,
+			want: []verdictKind{notReady, notARequester}, headline: `waiting for policy "d-not-ready" to become Ready`,
 			wantHints: []string{`SignerPolicy "d-not-ready" is not Ready`}},
 		{name: "not governed", dnsName: "web.team-a.example.com", headline: "no SignerPolicy governs this signer",
 			wantHints: []string{"No SignerPolicy governs " + testSigner}},

@@ -29,12 +29,12 @@ func BenchmarkEvaluate(b *testing.B) {
 			for i := range policies {
 				policies[i] = benchmarkPolicy(i, i == n-1)
 			}
-			if d := e.Evaluate(policies, req); d.Result != Approve || d.Policy != policies[n-1].Name {
+			if d := e.Evaluate(Policies{Cluster: policies}, req); d.Result != Approve || d.Policy != policies[n-1].Name {
 				b.Fatalf("setup: got %s %q: %s", d.Result, d.Policy, d.Message())
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				e.Evaluate(policies, req)
+				e.Evaluate(Policies{Cluster: policies}, req)
 			}
 		})
 	}
@@ -86,12 +86,12 @@ func BenchmarkEvaluateLanguage(b *testing.B) {
 						policies[i].Spec.IssuerRef.Name = fmt.Sprintf("ca-%d", i)
 					}
 				}
-				if d := e.Evaluate(policies, req); d.Result != Approve || d.Policy != policies[n-1].Name {
+				if d := e.Evaluate(Policies{Cluster: policies}, req); d.Result != Approve || d.Policy != policies[n-1].Name {
 					b.Fatalf("setup: got %s %q: %s", d.Result, d.Policy, d.Message())
 				}
 				b.ReportAllocs()
 				for b.Loop() {
-					e.Evaluate(policies, req)
+					e.Evaluate(Policies{Cluster: policies}, req)
 				}
 			})
 		}

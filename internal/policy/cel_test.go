@@ -40,11 +40,11 @@ func TestValidationsSeeTheRequestersIdentity(t *testing.T) {
 	e := newTestEvaluator(t)
 	policies := []v1alpha1.SignerPolicy{serviceAccountPolicy(ownNamespace)}
 
-	if d := e.Evaluate(policies, serviceAccountRequest(t, "team-a", "web.team-a.svc")); d.Result != Approve {
+	if d := e.Evaluate(Policies{Cluster: policies}, serviceAccountRequest(t, "team-a", "web.team-a.svc")); d.Result != Approve {
 		t.Fatalf("own namespace: %s, %s", d.Result, d.Message())
 	}
 	// The patterns allow team-b's service domain to team-a; only the rule tells them apart.
-	d := e.Evaluate(policies, serviceAccountRequest(t, "team-a", "web.team-a.svc", "db.team-b.svc"))
+	d := e.Evaluate(Policies{Cluster: policies}, serviceAccountRequest(t, "team-a", "web.team-a.svc", "db.team-b.svc"))
 	if d.Result != Deny {
 		t.Fatalf("another team's namespace: %s, want Deny", d.Result)
 	}
@@ -64,7 +64,7 @@ func TestValidationsGiveOthersNoServiceAccount(t *testing.T) {
 	for _, username := range []string{"alice", "system:serviceaccount:team-a:web:x"} {
 		req := serviceAccountRequest(t, "team-a", "web.team-a.svc")
 		req.Requester = Requester{Username: username}
-		d := e.Evaluate([]v1alpha1.SignerPolicy{p}, req)
+		d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, req)
 		if d.Result != Deny {
 			t.Errorf("%s: %s, want Deny", username, d.Result)
 			continue
@@ -109,7 +109,7 @@ func TestValidationsSeeEveryDocumentedField(t *testing.T) {
 	if errs := e.rules.validate(p.Spec.Validations); len(errs) > 0 {
 		t.Fatalf("rules do not compile: %v", errs)
 	}
-	if d := e.EvaluateForSigning([]v1alpha1.SignerPolicy{p}, req); d.Result != Approve {
+	if d := e.EvaluateForSigning(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, req); d.Result != Approve {
 		t.Fatalf("%s: %s", d.Result, d.Message())
 	}
 }
@@ -136,7 +136,7 @@ func TestValidationsThatDoNotCompileFailClosed(t *testing.T) {
 			if len(errs) == 1 && !strings.Contains(errs[0].Detail, tt.mention) {
 				t.Errorf("Validate detail %q does not mention %q", errs[0].Detail, tt.mention)
 			}
-			d := e.Evaluate([]v1alpha1.SignerPolicy{p}, baseRequest(t, baseTemplate()))
+			d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, baseRequest(t, baseTemplate()))
 			if d.Result != Deny {
 				t.Fatalf("a policy with a broken rule: %s, want Deny", d.Result)
 			}
@@ -150,7 +150,7 @@ func TestValidationsThatCannotBeEvaluatedRefuse(t *testing.T) {
 	e := newTestEvaluator(t)
 	p := basePolicy("index")
 	p.Spec.Validations = []v1alpha1.Validation{{Rule: `request.organizations[0] == "Team A"`}}
-	d := e.Evaluate([]v1alpha1.SignerPolicy{p}, baseRequest(t, baseTemplate()))
+	d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, baseRequest(t, baseTemplate()))
 	if d.Result != Deny || !strings.Contains(d.Violations[0].Errors[0].Detail, "could not be evaluated") {
 		t.Fatalf("%s: %s, want Deny because the rule could not be evaluated", d.Result, d.Message())
 	}
@@ -162,7 +162,7 @@ func TestValidationsAreNotAskedForOthers(t *testing.T) {
 	p := basePolicy("other")
 	p.Spec.Requesters = v1alpha1.Subjects{Users: []string{"bob"}}
 	p.Spec.Validations = []v1alpha1.Validation{{Rule: `false`}}
-	d := e.Evaluate([]v1alpha1.SignerPolicy{p}, baseRequest(t, baseTemplate()))
+	d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, baseRequest(t, baseTemplate()))
 	assertFields(t, d.Violations[0].Errors, "spec.requesters FieldValueForbidden")
 }
 
@@ -172,7 +172,7 @@ func TestValidationsCompileOnce(t *testing.T) {
 	policies := []v1alpha1.SignerPolicy{serviceAccountPolicy(ownNamespace), serviceAccountPolicy(ownNamespace)}
 	policies[1].Name = "sa-2"
 	for range 3 {
-		e.Evaluate(policies, serviceAccountRequest(t, "team-b", "web.team-b.svc"))
+		e.Evaluate(Policies{Cluster: policies}, serviceAccountRequest(t, "team-b", "web.team-b.svc"))
 	}
 	if n := len(e.rules.programs); n != 1 {
 		t.Errorf("%d programs cached, want the one rule compiled once", n)
@@ -186,10 +186,10 @@ func TestRequiredAttributes(t *testing.T) {
 	p.Spec.Allowed.Required = []v1alpha1.AttributeName{"commonName", "ipAddresses"}
 	withIP := baseTemplate()
 	withIP.IPAddresses = []net.IP{net.ParseIP("10.0.0.1")}
-	if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, baseRequest(t, withIP)); d.Result != Approve {
+	if d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, baseRequest(t, withIP)); d.Result != Approve {
 		t.Fatalf("holding both: %s, %s", d.Result, d.Message())
 	}
-	d := e.Evaluate([]v1alpha1.SignerPolicy{p}, baseRequest(t, &x509.CertificateRequest{DNSNames: []string{"web.team-a.example.com"}}))
+	d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, baseRequest(t, &x509.CertificateRequest{DNSNames: []string{"web.team-a.example.com"}}))
 	if d.Result != Deny {
 		t.Fatalf("holding neither: %s, want Deny", d.Result)
 	}
@@ -197,7 +197,7 @@ func TestRequiredAttributes(t *testing.T) {
 
 	// A name this operator does not know (from a newer schema, or written past it) refuses.
 	p.Spec.Allowed.Required = []v1alpha1.AttributeName{"dnsName"}
-	if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, baseRequest(t, withIP)); d.Result != Deny {
+	if d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, baseRequest(t, withIP)); d.Result != Deny {
 		t.Fatalf("an unknown required attribute: %s, want Deny", d.Result)
 	}
 }
@@ -210,12 +210,12 @@ func TestValidationsSeeNamesLowerCased(t *testing.T) {
 	p.Spec.Allowed.EmailAddresses = []string{"*@*.example.com"}
 	p.Spec.Validations = append(p.Spec.Validations, v1alpha1.Validation{Rule: `request.emailAddresses.all(a, !a.endsWith("@admin.example.com"))`})
 	req := serviceAccountRequest(t, "team-a", "api.KUBE-SYSTEM.svc")
-	if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, req); d.Result != Deny {
+	if d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, req); d.Result != Deny {
 		t.Errorf("a refused name in capitals: %s, want Deny", d.Result)
 	}
 	req = baseRequest(t, &x509.CertificateRequest{DNSNames: []string{"web.team-a.svc"}, EmailAddresses: []string{"Root@ADMIN.example.com"}})
 	req.Requester = serviceAccountRequest(t, "team-a").Requester
-	if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, req); d.Result != Deny {
+	if d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, req); d.Result != Deny {
 		t.Errorf("a refused email domain in capitals: %s, want Deny", d.Result)
 	}
 }
@@ -228,7 +228,7 @@ func TestValidationsRefuseHugeCSRsBeforeRunning(t *testing.T) {
 	for i := range names {
 		names[i] = fmt.Sprintf("n%d.team-a.svc", i)
 	}
-	d := e.Evaluate([]v1alpha1.SignerPolicy{serviceAccountPolicy(ownNamespace)}, serviceAccountRequest(t, "team-a", names...))
+	d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{serviceAccountPolicy(ownNamespace)}}, serviceAccountRequest(t, "team-a", names...))
 	if d.Result != Deny {
 		t.Fatalf("%s, want Deny", d.Result)
 	}
@@ -267,7 +267,7 @@ func TestValidationsTieTheIssuerToTheRequester(t *testing.T) {
 		req.SignerName = "issuers.cert-manager.io/" + issuerNamespace + ".ca"
 		req.Requester = Requester{Username: "system:serviceaccount:shop:web"}
 		req.ServiceAccountNamespaceLabels, req.IssuerNamespaceLabels = tenant, tenant
-		if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, req); d.Result != want {
+		if d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, req); d.Result != want {
 			t.Errorf("shop's service account, %s's Issuer: %s, want %s", issuerNamespace, d.Message(), want)
 		}
 	}

@@ -39,7 +39,13 @@ func (ev *evaluation) check(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
 		return append(errs, ev.req.Problems...)
 	}
 	errs = append(errs, ev.checkDuration(spec)...)
-	errs = append(errs, checkCA(spec, ev.req.IsCA, &ev.facts)...)
+	return append(errs, ev.checkContents(spec)...)
+}
+
+// checkContents checks what the certificate would hold against spec: everything but who asks and
+// for how long.
+func (ev *evaluation) checkContents(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
+	errs := checkCA(spec, ev.req.IsCA, &ev.facts)
 	if spec.KubeletServing != nil {
 		errs = append(errs, ev.checkKubeletServing(spec)...)
 	} else {

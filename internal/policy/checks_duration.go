@@ -25,11 +25,19 @@ func (ev *evaluation) checkDuration(spec *v1alpha1.SignerPolicySpec) field.Error
 	if ev.req.Duration == 0 && len(spec.SignerNames) > 0 {
 		return checkUnrequestedLifetime(bounds)
 	}
-	lifetime, source := ev.req.Duration, "requested"
-	if lifetime == 0 {
+	source := "requested"
+	if ev.req.Duration == 0 {
 		source = "default"
 	}
-	lifetime = ev.lifetime(spec)
+	return checkLifetime(bounds, ev.lifetime(spec), source)
+}
+
+// checkLifetime checks the lifetime a certificate would get against bounds; source says whether
+// it was requested or is a policy's default, for the message.
+func checkLifetime(bounds *v1alpha1.DurationBounds, lifetime time.Duration, source string) field.ErrorList {
+	if bounds == nil {
+		bounds = &v1alpha1.DurationBounds{}
+	}
 	var errs field.ErrorList
 	if minimum := orDefault(bounds.Min, minimumDuration); lifetime < minimum {
 		errs = append(errs, field.Invalid(field.NewPath("spec", "duration", "min"), lifetime.String(),

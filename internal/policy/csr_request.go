@@ -108,4 +108,4 @@ func IsReady(p *v1alpha1.SignerPolicy) bool { return isReady(p) }
 
 // IsManual reports whether the evaluator leaves a policy's CSRs to people; a mode it does not
 // know counts as Manual.
-func IsManual(p *v1alpha1.SignerPolicy) bool { return isManual(p) }
+func IsManual(p *v1alpha1.SignerPolicy) bool { return isManual(&p.Spec) }

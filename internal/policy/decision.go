@@ -68,16 +68,16 @@ func (d Decision) Message() string {
 	case NotGoverned:
 		return "no SignerPolicy governs this signer"
 	case Approve:
-		return fmt.Sprintf("approved by SignerPolicy %q", d.Policy)
+		return fmt.Sprintf("approved by %s %q", kindOfName(d.Policy), d.Policy)
 	case Wait:
-		head := "waiting for SignerPolicy " + quoteAll(d.NotReady) + " to become Ready"
+		head := "waiting for policy " + quoteAll(d.NotReady) + " to become Ready"
 		if len(d.Violations) > 0 {
-			head += "; no Ready SignerPolicy allows this request"
+			head += "; no Ready policy allows this request"
 		}
 		return withViolations(head, d.Violations)
 	case Manual:
 		if d.Policy != "" {
-			return fmt.Sprintf("SignerPolicy %q allows this request; its approval is manual, so an approver decides", d.Policy)
+			return fmt.Sprintf("%s %q allows this request; its approval is manual, so an approver decides", kindOfName(d.Policy), d.Policy)
 		}
 		return withViolations("no SignerPolicy allows this request; approval is manual, so an approver decides", d.Violations)
 	case Deny:

@@ -3,6 +3,7 @@ package policy
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,7 +37,7 @@ func (e *Evaluator) Validate(spec *v1alpha1.SignerPolicySpec) field.ErrorList {
 }
 
 // Evaluate decides a pending CSR against every policy; only those governing req.SignerName count.
-func (e *Evaluator) Evaluate(policies []v1alpha1.SignerPolicy, req Request) Decision {
+func (e *Evaluator) Evaluate(policies Policies, req Request) Decision {
 	return e.evaluate(policies, req, false)
 }
 
@@ -46,15 +47,21 @@ func (e *Evaluator) Evaluate(policies []v1alpha1.SignerPolicy, req Request) Deci
 // set aside (a person's approval is what Manual waits for), and a lifetime over a policy's max is
 // clamped to it rather than refused. The result is Approve (sign, with Decision.Lifetime), Deny,
 // Wait or NotGoverned; never Manual.
-func (e *Evaluator) EvaluateForSigning(policies []v1alpha1.SignerPolicy, req Request) Decision {
+func (e *Evaluator) EvaluateForSigning(policies Policies, req Request) Decision {
 	return e.evaluate(policies, req, true)
 }
 
-func (e *Evaluator) evaluate(policies []v1alpha1.SignerPolicy, req Request, signing bool) Decision {
-	governing := governingPolicies(policies, &req)
+func (e *Evaluator) evaluate(policies Policies, req Request, signing bool) Decision {
+	governing := governingPolicies(policies.Cluster, &req)
 	if len(governing) == 0 {
+		// A namespaced policy is in force only under a SignerPolicy governing its Issuer.
 		return Decision{Result: NotGoverned}
 	}
+	candidates := make([]candidate, 0, len(governing))
+	for _, p := range governing {
+		candidates = append(candidates, candidate{name: p.Name, spec: &p.Spec, ready: isReady(p)})
+	}
+	candidates = append(candidates, namespacedCandidates(policies.Namespaced, governing, &req)...)
 	ev := newEvaluation(&req, e.rules)
 	ev.signing = signing
 	var (
@@ -63,22 +70,29 @@ func (e *Evaluator) evaluate(policies []v1alpha1.SignerPolicy, req Request, sign
 		notReady     []string
 		violations   []PolicyViolation
 	)
-	// governing is sorted by name, so the first allowing policy is the deterministic one.
-	for _, p := range governing {
-		if !isReady(p) {
-			notReady = append(notReady, p.Name)
+	// SignerPolicies come first, then namespaced policies, each sorted by name, so the first
+	// allowing policy is the deterministic one.
+	for _, c := range candidates {
+		if len(c.beyond) > 0 {
+			// What a policy names beyond every delegation covering it is in its spec and theirs,
+			// not in a status that may lag, so refusing for it is final.
+			violations = append(violations, PolicyViolation{Policy: c.name, Errors: c.beyond})
 			continue
 		}
-		manual := !signing && isManual(p)
+		if !c.ready {
+			notReady = append(notReady, c.name)
+			continue
+		}
+		manual := !signing && isManual(c.spec)
 		anyManual = anyManual || manual
-		errs := ev.check(&p.Spec)
+		errs, lifetime := ev.checkCandidate(&c)
 		switch {
 		case len(errs) > 0:
-			violations = append(violations, PolicyViolation{Policy: p.Name, Errors: errs})
+			violations = append(violations, PolicyViolation{Policy: c.name, Errors: errs})
 		case !manual:
-			return Decision{Result: Approve, Policy: p.Name, Lifetime: ev.lifetime(&p.Spec)}
+			return Decision{Result: Approve, Policy: c.name, Lifetime: lifetime}
 		case manualAllows == "":
-			manualAllows = p.Name
+			manualAllows = c.name
 		}
 	}
 	switch {
@@ -92,6 +106,24 @@ func (e *Evaluator) evaluate(policies []v1alpha1.SignerPolicy, req Request, sign
 		return Decision{Result: Manual, Violations: violations}
 	}
 	return Decision{Result: Deny, Violations: violations}
+}
+
+// checkCandidate checks the request against one policy and returns what refuses it, or the
+// lifetime it grants. A namespaced policy allows only what one of its delegations allows too.
+func (ev *evaluation) checkCandidate(c *candidate) (field.ErrorList, time.Duration) {
+	errs := ev.check(c.spec)
+	if len(errs) > 0 || c.bounds == nil {
+		return errs, ev.lifetime(c.spec)
+	}
+	var refused field.ErrorList
+	for _, d := range c.bounds {
+		within, lifetime := ev.checkWithin(d, c.spec)
+		if len(within) == 0 {
+			return nil, lifetime
+		}
+		refused = append(refused, within...)
+	}
+	return refused, 0
 }
 
 // governingPolicies returns the policies for req's signer sorted by name, without reordering the
@@ -113,8 +145,8 @@ func isReady(p *v1alpha1.SignerPolicy) bool {
 
 // isManual treats any mode it does not know as Manual, so an unexpected value never lets the
 // operator approve on its own.
-func isManual(p *v1alpha1.SignerPolicy) bool {
-	switch p.Spec.Approval.Mode {
+func isManual(spec *v1alpha1.SignerPolicySpec) bool {
+	switch spec.Approval.Mode {
 	case "", v1alpha1.ApprovalAutomatic:
 		return false
 	}

@@ -90,7 +90,7 @@ func TestEvaluateForSigning(t *testing.T) {
 			if tt.edit != nil {
 				tt.edit(&req)
 			}
-			d := newTestEvaluator(t).EvaluateForSigning(tt.policies, req)
+			d := newTestEvaluator(t).EvaluateForSigning(Policies{Cluster: tt.policies}, req)
 			if d.Result != tt.want || d.Policy != tt.policy || d.Lifetime != tt.lifetime {
 				t.Fatalf("decision = %s by %q for %s, want %s by %q for %s; %s", d.Result, d.Policy, d.Lifetime, tt.want, tt.policy, tt.lifetime, d.Message())
 			}
@@ -109,10 +109,10 @@ func TestApprovalAndSigningShareTheChecks(t *testing.T) {
 	p := basePolicy("narrow")
 	p.Spec.Approval.Mode = v1alpha1.ApprovalManual
 	req := baseRequest(t, baseTemplate())
-	if d := newTestEvaluator(t).Evaluate([]v1alpha1.SignerPolicy{p}, req); d.Result != Manual || d.Policy != "narrow" {
+	if d := newTestEvaluator(t).Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, req); d.Result != Manual || d.Policy != "narrow" {
 		t.Errorf("approval: %s by %q, want Manual by narrow", d.Result, d.Policy)
 	}
-	if d := newTestEvaluator(t).EvaluateForSigning([]v1alpha1.SignerPolicy{p}, req); d.Result != Approve || d.Policy != "narrow" {
+	if d := newTestEvaluator(t).EvaluateForSigning(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, req); d.Result != Approve || d.Policy != "narrow" {
 		t.Errorf("signing: %s by %q, want Approve by narrow", d.Result, d.Policy)
 	}
 }

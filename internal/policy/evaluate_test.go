@@ -91,7 +91,7 @@ func TestEvaluate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			req := baseRequest(t, baseTemplate())
 			before := slices.Clone(tt.policies)
-			d := newTestEvaluator(t).Evaluate(tt.policies, req)
+			d := newTestEvaluator(t).Evaluate(Policies{Cluster: tt.policies}, req)
 			if d.Result != tt.want || d.Policy != tt.wantPolicy {
 				t.Errorf("got %s %q, want %s %q (%s)", d.Result, d.Policy, tt.want, tt.wantPolicy, d.Message())
 			}

@@ -8,6 +8,9 @@ import (
 	"net/netip"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	csrutil "github.com/signerpolicy/signer-policy-operator/internal/csr"
 )
 
 // facts are what the checks need from a request that does not depend on the policy; computing
@@ -41,6 +44,9 @@ type ipSAN struct {
 func factsOf(req *Request) facts {
 	csr := req.CSR
 	f := facts{id: identityOf(req.Requester), groups: req.Requester.Groups}
+	if ref, err := csrutil.ParseSignerName(req.SignerName); err == nil && ref.Kind == v1alpha1.IssuerKindIssuer {
+		f.id.issuerNamespace = ref.Namespace
+	}
 	if csr == nil {
 		return f
 	}

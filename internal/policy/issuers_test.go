@@ -69,7 +69,7 @@ func TestSelectionsGovernWhatTheySelect(t *testing.T) {
 	} {
 		req := baseRequest(t, baseTemplate())
 		req.SignerName, req.IssuerNamespaceLabels = tt.signer, tt.labels
-		if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, req); d.Result != tt.want {
+		if d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, req); d.Result != tt.want {
 			t.Errorf("%s with labels %v: %s, want %s", tt.signer, tt.labels, d.Result, tt.want)
 		}
 	}

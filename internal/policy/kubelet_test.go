@@ -64,7 +64,7 @@ func TestKubeletServingAllowsANodeItsOwnAddresses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, kubeletRequest(t, kubeletTemplate())); d.Result != Approve || d.Policy != "kubelets" {
+	if d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, kubeletRequest(t, kubeletTemplate())); d.Result != Approve || d.Policy != "kubelets" {
 		t.Errorf("Evaluate = %+v, want Approve by kubelets", d)
 	}
 }
@@ -174,7 +174,7 @@ func TestKubeletServingIsNotLooserForAnotherSigner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, req); d.Result != NotGoverned {
+	if d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, req); d.Result != NotGoverned {
 		t.Errorf("Evaluate = %v, want NotGoverned: a kubelet-serving policy governs only its signer", d.Result)
 	}
 }
@@ -224,7 +224,7 @@ func TestKubeletServingNeedsThePolicysNetworksAndNeverAllowsClusterLocalNames(t 
 		t.Helper()
 		req := kubeletRequest(t, tmpl)
 		req.Node = n
-		d := ev.Evaluate([]v1alpha1.SignerPolicy{p}, req)
+		d := ev.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, req)
 		if d.Result != Deny {
 			t.Fatalf("decision %s, want a denial", d.Result)
 		}

@@ -7,6 +7,9 @@ const (
 	placeholderUsername    = "$(requester.username)"
 	placeholderSANamespace = "$(requester.serviceAccount.namespace)"
 	placeholderSAName      = "$(requester.serviceAccount.name)"
+	// placeholderIssuerNamespace is the namespace of the Issuer the CSR names: a delegating
+	// policy confines each tenant to names of its own namespace with it.
+	placeholderIssuerNamespace = "$(issuer.namespace)"
 )
 
 // patternByte is one byte of a pattern after placeholder substitution, or star. Keeping the
@@ -82,7 +85,7 @@ func foldFrom(value string, kind matchKind) int {
 
 // compilePattern substitutes placeholders and marks wildcards. It reports false for a pattern
 // that can match nothing: one with a serviceAccount placeholder when the requester is not a
-// service account, or with a '$' that starts no known placeholder (validation forbids those, so
+// service account, one with $(issuer.namespace) when the CSR names no Issuer, or with a '$' that starts no known placeholder (validation forbids those, so
 // meeting one means the policy bypassed it, and failing closed is the safe reading).
 func compilePattern(dst []patternByte, pattern string, id *identity) ([]patternByte, bool) {
 	for i := 0; i < len(pattern); {
@@ -116,6 +119,8 @@ func (id *identity) placeholder(s string) (value string, n int, ok bool) {
 		return id.saNamespace, len(placeholderSANamespace), id.isServiceAccount
 	case strings.HasPrefix(s, placeholderSAName):
 		return id.saName, len(placeholderSAName), id.isServiceAccount
+	case strings.HasPrefix(s, placeholderIssuerNamespace):
+		return id.issuerNamespace, len(placeholderIssuerNamespace), id.issuerNamespace != ""
 	}
 	return "", 0, false
 }

@@ -39,7 +39,7 @@ func TestMessage(t *testing.T) {
 		{name: "manual refusing lists field errors", policies: []v1alpha1.SignerPolicy{manual(allowing("web"))}, template: evil,
 			want: []string{"manual", `policy "web": spec.allowed.dnsNames: Invalid value: "evil.com"`}},
 		{name: "wait names the policies not ready", policies: []v1alpha1.SignerPolicy{notReady(allowing("b")), stale(allowing("a"))},
-			want: []string{`waiting for SignerPolicy "a", "b" to become Ready`}, notWant: []string{"denied"}},
+			want: []string{`waiting for policy "a", "b" to become Ready`}, notWant: []string{"denied"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,7 +47,7 @@ func TestMessage(t *testing.T) {
 			if template == nil {
 				template = baseTemplate()
 			}
-			msg := newTestEvaluator(t).Evaluate(tt.policies, baseRequest(t, template)).Message()
+			msg := newTestEvaluator(t).Evaluate(Policies{Cluster: tt.policies}, baseRequest(t, template)).Message()
 			for _, w := range tt.want {
 				if !strings.Contains(msg, w) {
 					t.Errorf("message %q\ndoes not contain %q", msg, w)
@@ -67,7 +67,7 @@ func TestMessageListsAtMostTenPolicies(t *testing.T) {
 	for i := range 15 {
 		policies = append(policies, refusing(fmt.Sprintf("p%02d", i)))
 	}
-	msg := newTestEvaluator(t).Evaluate(policies, baseRequest(t, baseTemplate())).Message()
+	msg := newTestEvaluator(t).Evaluate(Policies{Cluster: policies}, baseRequest(t, baseTemplate())).Message()
 	if !strings.Contains(msg, `policy "p09"`) || strings.Contains(msg, `policy "p10"`) || !strings.Contains(msg, "and 5 more policies") {
 		t.Errorf("message %q does not list exactly the first ten policies", msg)
 	}

@@ -17,15 +17,15 @@ func TestRequestProblemsAreRefusalsThatFollowTheRules(t *testing.T) {
 	req := baseRequest(t, baseTemplate())
 	req.CSR, req.Problems = nil, field.ErrorList{problem}
 
-	d := newTestEvaluator(t).Evaluate([]v1alpha1.SignerPolicy{allowing("a")}, req)
+	d := newTestEvaluator(t).Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{allowing("a")}}, req)
 	if d.Result != Deny || !strings.Contains(d.Message(), "spec.request: Invalid value") {
 		t.Errorf("automatic policy: %s %q, want Deny naming spec.request", d.Result, d.Message())
 	}
-	if d := newTestEvaluator(t).Evaluate([]v1alpha1.SignerPolicy{manual(allowing("a"))}, req); d.Result != Manual || d.Policy != "" {
+	if d := newTestEvaluator(t).Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{manual(allowing("a"))}}, req); d.Result != Manual || d.Policy != "" {
 		t.Errorf("manual policy: %s policy %q, want Manual with no allowing policy", d.Result, d.Policy)
 	}
 	p := withReady(allowing("b"), metav1.ConditionFalse, 1)
-	if d := newTestEvaluator(t).Evaluate([]v1alpha1.SignerPolicy{allowing("a"), p}, req); d.Result != Wait {
+	if d := newTestEvaluator(t).Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{allowing("a"), p}}, req); d.Result != Wait {
 		t.Errorf("with a policy not Ready: %s, want Wait", d.Result)
 	}
 }

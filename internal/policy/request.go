@@ -64,6 +64,9 @@ type identity struct {
 	// isServiceAccount is false for anyone whose username is not
 	// system:serviceaccount:<namespace>:<name>; the serviceAccount placeholders then match nothing.
 	isServiceAccount bool
+	// issuerNamespace is the namespace of the Issuer the CSR names; empty for a ClusterIssuer or
+	// any other signer, and then $(issuer.namespace) matches nothing.
+	issuerNamespace string
 }
 
 func identityOf(r Requester) identity {

@@ -34,7 +34,7 @@ func TestResponsible(t *testing.T) {
 			if template == nil {
 				template = baseTemplate()
 			}
-			d := newTestEvaluator(t).Evaluate(tt.policies, baseRequest(t, template))
+			d := newTestEvaluator(t).Evaluate(Policies{Cluster: tt.policies}, baseRequest(t, template))
 			if d.Result != tt.result {
 				t.Fatalf("result %s, want %s (%s)", d.Result, tt.result, d.Message())
 			}

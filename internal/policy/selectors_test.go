@@ -39,7 +39,7 @@ func TestServiceAccountSelectors(t *testing.T) {
 			req := baseRequest(t, &x509.CertificateRequest{DNSNames: []string{"web.shop.svc"}})
 			req.Requester = Requester{Username: tt.username}
 			req.ServiceAccountNamespaceLabels = tt.labels
-			d := e.Evaluate([]v1alpha1.SignerPolicy{p}, req)
+			d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, req)
 			if d.Result != tt.want {
 				t.Fatalf("%s: %s, want %s", tt.username, d.Message(), tt.want)
 			}
@@ -61,7 +61,7 @@ func TestServiceAccountSelectorsThatDoNotParse(t *testing.T) {
 	req := baseRequest(t, baseTemplate())
 	req.Requester = Requester{Username: "system:serviceaccount:shop:web"}
 	req.ServiceAccountNamespaceLabels = map[string]string{"team": "a"}
-	if d := e.Evaluate([]v1alpha1.SignerPolicy{p}, req); d.Result != Deny {
+	if d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{p}}, req); d.Result != Deny {
 		t.Errorf("%s, want Deny", d.Result)
 	}
 }

@@ -77,21 +77,21 @@ func TestPoliciesGovernSignerNamesNotCertManagerOnes(t *testing.T) {
 
 	req := baseRequest(t, baseTemplate())
 	req.SignerName = "example.com/mesh"
-	if d := e.Evaluate(policies, req); d.Result != Approve || d.Policy != "custom" {
+	if d := e.Evaluate(Policies{Cluster: policies}, req); d.Result != Approve || d.Policy != "custom" {
 		t.Errorf("example.com/mesh: %+v, want Approve by custom", d)
 	}
 	req.SignerName = testSigner
-	if d := e.Evaluate(policies, req); d.Result != Approve || d.Policy != "issuer" {
+	if d := e.Evaluate(Policies{Cluster: policies}, req); d.Result != Approve || d.Policy != "issuer" {
 		t.Errorf("%s: %+v, want Approve by issuer alone", testSigner, d)
 	}
 	req.SignerName = "example.org/mesh"
-	if d := e.Evaluate(policies, req); d.Result != NotGoverned {
+	if d := e.Evaluate(Policies{Cluster: policies}, req); d.Result != NotGoverned {
 		t.Errorf("example.org/mesh: %+v, want NotGoverned", d)
 	}
 	// A policy that bypassed validation to list cert-manager's domain governs nothing there.
 	capture := signerNamesPolicy("capture", "issuers.cert-manager.io/*")
 	req.SignerName = "issuers.cert-manager.io/other.ca"
-	if d := e.Evaluate([]v1alpha1.SignerPolicy{capture}, req); d.Result != NotGoverned {
+	if d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{capture}}, req); d.Result != NotGoverned {
 		t.Errorf("a signerNames policy on cert-manager's domain: %+v, want NotGoverned", d)
 	}
 }
