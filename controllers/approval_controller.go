@@ -206,10 +206,11 @@ func (r *ApprovalReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int)
 		Named("csr-approval").
 		For(&certificatesv1.CertificateSigningRequest{}, builder.WithPredicates(pending)).
 		Watches(&policyv1alpha1.SignerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.pendingCSRsForPolicy)).
+		Watches(&policyv1alpha1.NamespacedSignerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.pendingCSRsForPolicy)).
 		WithOptions(queueOptions(concurrency)).
 		Complete(r)
 }
 
 func (r *ApprovalReconciler) pendingCSRsForPolicy(ctx context.Context, obj client.Object) []reconcile.Request {
-	return csrsOfPolicyWhere(ctx, r.Client, obj.(*policyv1alpha1.SignerPolicy), csr.IsPending)
+	return csrsOfPolicyWhere(ctx, r.Client, obj, csr.IsPending)
 }

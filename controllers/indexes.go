@@ -175,9 +175,20 @@ const readOnly = client.UnsafeDisableDeepCopyOption(true)
 
 // csrsOfPolicyWhere requests the CSRs of every signer a policy governs that keep accepts. An
 // update maps the old and the new policy, so signers it stops governing are asked again too.
-func csrsOfPolicyWhere(ctx context.Context, c client.Reader, p *policyv1alpha1.SignerPolicy, keep func(*certificatesv1.CertificateSigningRequest) bool) []reconcile.Request {
+func csrsOfPolicyWhere(ctx context.Context, c client.Reader, obj client.Object, keep func(*certificatesv1.CertificateSigningRequest) bool) []reconcile.Request {
+	var signerNames []string
+	switch p := obj.(type) {
+	case *policyv1alpha1.SignerPolicy:
+		signerNames = governedSignerNames(p)
+	case *policyv1alpha1.NamespacedSignerPolicy:
+		// What it governs is no more than its status lists, or its issuerRef's Issuer.
+		signerNames = p.Status.SignerNames
+		if ref := policy.EffectiveSpec(p).IssuerRef; ref != nil {
+			signerNames = append(signerNames, ref.SignerName())
+		}
+	}
 	var reqs []reconcile.Request
-	for _, name := range governedSignerNames(p) {
+	for _, name := range signerNames {
 		reqs = append(reqs, csrsOfSignerWhere(ctx, c, name, keep)...)
 	}
 	return reqs

@@ -123,6 +123,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		if err := policies.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the SignerPolicy controller: %w", err)
 		}
+		namespaced := &NamespacedSignerPolicyReconciler{Client: mgr.GetClient(), SupportedTypes: supported, Evaluator: evaluator,
+			Events: mgr.GetEventRecorderFor("signer-policy-controller"), //nolint:staticcheck // see ApprovalReconciler.Events
+		}
+		if err := namespaced.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the NamespacedSignerPolicy controller: %w", err)
+		}
 	}
 	ledger := newRecordLedger()
 	if opts.runs(ControllerApproval) && opts.Approvers != nil {

@@ -51,7 +51,12 @@ func (r *SignerPolicyReconciler) applyRBAC(ctx context.Context, p *policyv1alpha
 	if err != nil {
 		return nil, nil, err
 	}
-	desired := rbac.ForPolicy(p, issuers, selected)
+	return r.applyObjects(ctx, p.Name, rbac.ForPolicy(p, issuers, selected))
+}
+
+// applyObjects applies desired, the objects the policy called key implies, and deletes the
+// objects labelled for it that are not among them.
+func (r *SignerPolicyReconciler) applyObjects(ctx context.Context, key string, desired []rbac.Object) ([]policyv1alpha1.GeneratedObject, []rbacChange, error) {
 	keep := make(map[policyv1alpha1.GeneratedObject]bool, len(desired))
 	refs := make([]policyv1alpha1.GeneratedObject, 0, len(desired))
 	var changes []rbacChange
@@ -71,7 +76,7 @@ func (r *SignerPolicyReconciler) applyRBAC(ctx context.Context, p *policyv1alpha
 			changes = append(changes, *change)
 		}
 	}
-	deleted, err := r.deleteGenerated(ctx, p.Name, keep)
+	deleted, err := r.deleteGenerated(ctx, key, keep)
 	for _, ref := range deleted {
 		changes = append(changes, rbacChange{ReasonRBACDeleted, fmt.Sprintf("deleted %s %s: the policy no longer implies it", ref.Kind, describeRef(ref))})
 	}

@@ -33,6 +33,7 @@ func (r *SigningReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) 
 		})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.csrsReadingSecret), builder.OnlyMetadata).
 		Watches(&policyv1alpha1.SignerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.unsignedCSRsForPolicy)).
+		Watches(&policyv1alpha1.NamespacedSignerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.unsignedCSRsForPolicy)).
 		WithOptions(queueOptions(concurrency)).
 		Complete(r)
 }
@@ -56,7 +57,7 @@ func (r *SigningReconciler) csrsOfSigner(ctx context.Context, signerName string)
 // unsignedCSRsForPolicy finds the approved, undecided CSRs of a policy's signer: one a policy did
 // not allow, or that no policy governed, is signed once a policy that allows it is in force.
 func (r *SigningReconciler) unsignedCSRsForPolicy(ctx context.Context, obj client.Object) []reconcile.Request {
-	return csrsOfPolicyWhere(ctx, r.Client, obj.(*policyv1alpha1.SignerPolicy), needsSigning)
+	return csrsOfPolicyWhere(ctx, r.Client, obj, needsSigning)
 }
 
 // csrsReadingSecret finds the CSRs a Secret matters to: those of the issuers that refer to it,

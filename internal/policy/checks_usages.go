@@ -143,3 +143,15 @@ func extKeyUsageName(e x509.ExtKeyUsage) string {
 func usagesPath() *field.Path {
 	return field.NewPath("spec", "usages")
 }
+
+// CommonUsages are the usages both specs allow, in a's order: what a namespaced policy a allows
+// under delegating policy b.
+func CommonUsages(a, b *v1alpha1.SignerPolicySpec) []v1alpha1.KeyUsage {
+	var out []v1alpha1.KeyUsage
+	for _, u := range AllowedUsages(a) {
+		if slices.Contains(AllowedUsages(b), u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
