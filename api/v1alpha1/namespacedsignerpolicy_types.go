@@ -222,4 +222,3 @@ type NamespacedSignerPolicyList struct {
 	// items are the NamespacedSignerPolicies.
 	Items []NamespacedSignerPolicy `json:"items"`
 }
-
