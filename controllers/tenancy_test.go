@@ -50,7 +50,7 @@ func tenantRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := harness.ReadObjects(filepath.Join(root, "config", "rbac", "namespacedsignerpolicy_tenant_roles.yaml"))
+	objs, err := harness.ReadObjects(filepath.Join(root, "config", "rbac", "tenants", "namespacedsignerpolicy_roles.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,11 +122,11 @@ func check(ctx context.Context, c client.Reader, obj *certificatesv1.Certificate
 		obj.Spec.Extra[k] = v
 	}
 	req := policy.RequestForCSR(obj)
-	policies, err := listPolicies(ctx, c)
+	policies, notes, err := listAllPolicies(ctx, c, req.SignerName)
 	if err != nil {
 		return fmt.Errorf("%w: check needs to read the policies (ask for get and list on signerpolicies.policy.signerpolicy.dev)", err)
 	}
-	notes := readNamespaceLabels(ctx, c, &req)
+	notes = append(notes, readNamespaceLabels(ctx, c, &req)...)
 	ev, err := policy.NewEvaluator()
 	if err != nil {
 		return err

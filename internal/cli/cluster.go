@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 )
 
@@ -28,6 +29,27 @@ func listPolicies(ctx context.Context, c client.Reader) ([]policyv1alpha1.Signer
 		return nil, fmt.Errorf("listing SignerPolicies: %w", err)
 	}
 	return list.Items, nil
+}
+
+// listAllPolicies reads every SignerPolicy and the NamespacedSignerPolicies of the namespace of
+// the Issuer signerName names, which are all that may govern its CSRs. A user who may not read
+// the namespaced ones gets a note, since a verdict without them may not be the operator's.
+func listAllPolicies(ctx context.Context, c client.Reader, signerName string) (policy.Policies, []string, error) {
+	cluster, err := listPolicies(ctx, c)
+	if err != nil {
+		return policy.Policies{}, nil, err
+	}
+	ps := policy.Policies{Cluster: cluster}
+	ref, err := csr.ParseSignerName(signerName)
+	if err != nil || ref.Kind != policyv1alpha1.IssuerKindIssuer {
+		return ps, nil, nil
+	}
+	var list policyv1alpha1.NamespacedSignerPolicyList
+	if err := c.List(ctx, &list, client.InNamespace(ref.Namespace)); err != nil {
+		return ps, []string{fmt.Sprintf("the NamespacedSignerPolicies of namespace %s could not be read (%v); a verdict without them may not be the operator's", ref.Namespace, err)}, nil
+	}
+	ps.Namespaced = list.Items
+	return ps, nil, nil
 }
 
 // readNamespaceLabels gives req the labels of the namespaces its policies may select on, read

@@ -108,7 +108,7 @@ func headline(e *evaluation) string {
 	if e.stage == atSigning {
 		switch d.Result {
 		case policy.Approve:
-			return fmt.Sprintf("signed under SignerPolicy %q, for %s", d.Policy, d.Lifetime.Round(time.Second))
+			return fmt.Sprintf("signed under %s, for %s", policy.Describe(d.Policy), d.Lifetime.Round(time.Second))
 		case policy.Deny:
 			return "not signed: no SignerPolicy allows this request as it would be issued (Failed PolicyViolation)"
 		case policy.NotGoverned:

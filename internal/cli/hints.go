@@ -55,11 +55,11 @@ func hints(st csrState, e *evaluation, req *policy.Request) []string {
 	for _, v := range e.verdicts {
 		switch v.kind {
 		case refuses:
-			h = append(h, fmt.Sprintf("Under SignerPolicy %q, which lists you: request only what it allows (the errors above say "+
-				"what it refuses), or ask its owners to change %s.", v.policy.Name, fieldsOf(v.errors)))
+			h = append(h, fmt.Sprintf("Under %s, which lists you: request only what it allows (the errors above say "+
+				"what it refuses), or ask its owners to change %s.", policy.Describe(v.policy.Name), fieldsOf(v.errors)))
 		case notReady:
-			h = append(h, fmt.Sprintf("SignerPolicy %q is not Ready: its owners must fix what its Ready condition says; "+
-				"until then the operator neither denies nor signs under it.", v.policy.Name))
+			h = append(h, fmt.Sprintf("%s is not Ready: its owners must fix what its Ready condition says; "+
+				"until then the operator neither denies nor signs under it.", policy.Describe(v.policy.Name)))
 		case notARequester:
 			listed = append(listed, v.policy.Name)
 		}
@@ -76,20 +76,20 @@ func hints(st csrState, e *evaluation, req *policy.Request) []string {
 func allowedHint(st csrState, s stage, p *policyv1alpha1.SignerPolicy) string {
 	switch {
 	case st.denied || st.failed:
-		return fmt.Sprintf("SignerPolicy %q allows this request now: submit it again.", p.Name)
+		return fmt.Sprintf("%s allows this request now: submit it again.", policy.Describe(p.Name))
 	case s == atSigning:
-		return fmt.Sprintf("SignerPolicy %q allows the request as it would be issued: if no certificate comes, the events above say "+
-			"what signing waits for (docs/troubleshooting.md explains each reason).", p.Name)
+		return fmt.Sprintf("%s allows the request as it would be issued: if no certificate comes, the events above say "+
+			"what signing waits for (docs/troubleshooting.md explains each reason).", policy.Describe(p.Name))
 	case policy.IsManual(p) && st.submitted:
-		return fmt.Sprintf("SignerPolicy %q allows it and its approval is manual: ask one of its approvers (%s) to run "+
-			"`kubectl certificate approve %s`.", p.Name, describeSubjects(p.Spec.Approval.Approvers), st.name)
+		return fmt.Sprintf("%s allows it and its approval is manual: ask one of its approvers (%s) to run "+
+			"`kubectl certificate approve %s`.", policy.Describe(p.Name), describeSubjects(p.Spec.Approval.Approvers), st.name)
 	case policy.IsManual(p):
-		return fmt.Sprintf("SignerPolicy %q allows it and its approval is manual: once submitted, one of its approvers (%s) decides.",
-			p.Name, describeSubjects(p.Spec.Approval.Approvers))
+		return fmt.Sprintf("%s allows it and its approval is manual: once submitted, one of its approvers (%s) decides.",
+			policy.Describe(p.Name), describeSubjects(p.Spec.Approval.Approvers))
 	case st.submitted:
-		return fmt.Sprintf("SignerPolicy %q approves it: if it stays pending, check that the operator runs.", p.Name)
+		return fmt.Sprintf("%s approves it: if it stays pending, check that the operator runs.", policy.Describe(p.Name))
 	}
-	return fmt.Sprintf("Nothing: SignerPolicy %q approves it as it is.", p.Name)
+	return fmt.Sprintf("Nothing: %s approves it as it is.", policy.Describe(p.Name))
 }
 
 func firstOf(verdicts []verdict, kind verdictKind) *verdict {

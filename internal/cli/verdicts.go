@@ -53,33 +53,59 @@ type evaluation struct {
 }
 
 // evaluate runs the operator's evaluator on the request, once for the decision the operator makes
-// and once per governing policy for what each says on its own.
-func evaluate(ev *policy.Evaluator, policies []policyv1alpha1.SignerPolicy, req policy.Request, s stage) evaluation {
+// and once per governing policy for what each says on its own; a namespaced policy is evaluated
+// with the SignerPolicies delegating to it, since it allows only what they allow too.
+func evaluate(ev *policy.Evaluator, policies policy.Policies, req policy.Request, s stage) evaluation {
 	run := ev.Evaluate
 	if s == atSigning {
 		run = ev.EvaluateForSigning
 	}
-	e := evaluation{stage: s, decision: run(policy.Policies{Cluster: policies}, req), governing: policy.Governing(policies, req.SignerName, req.IssuerNamespaceLabels)}
-	for _, p := range e.governing {
+	governing := policy.Governing(policies.Cluster, req.SignerName, req.IssuerNamespaceLabels)
+	e := evaluation{stage: s, decision: run(policies, req), governing: governing}
+	for _, p := range governing {
 		d := run(policy.Policies{Cluster: []policyv1alpha1.SignerPolicy{*p}}, req)
-		v := verdict{policy: p}
-		switch {
-		case d.Result == policy.Wait:
-			v.kind = notReady
-		case d.Result == policy.Approve || d.Policy != "":
-			v.kind = allows
-		case len(d.Violations) > 0:
-			v.kind, v.errors = refuses, d.Violations[0].Errors
-			if len(v.errors) == 1 && v.errors[0].Field == "spec.requesters" {
-				v.kind = notARequester
-			}
-		}
-		e.verdicts = append(e.verdicts, v)
+		e.verdicts = append(e.verdicts, verdictOf(p, d))
+	}
+	// The SignerPolicies beside a namespaced one, with no requesters of their own, so that only
+	// their bounds speak in its verdict.
+	bounds := make([]policyv1alpha1.SignerPolicy, 0, len(governing))
+	for _, p := range governing {
+		b := *p
+		b.Spec.Requesters = policyv1alpha1.Subjects{}
+		bounds = append(bounds, b)
+	}
+	for _, n := range policy.GoverningNamespaced(policies, req) {
+		alone := policy.Policies{Cluster: bounds, Namespaced: []policyv1alpha1.NamespacedSignerPolicy{n}}
+		view := alone.Named(policy.NamespacedName(&n))
+		e.governing = append(e.governing, view)
+		e.verdicts = append(e.verdicts, verdictOf(view, run(alone, req)))
 	}
 	// The policies that list the requester come first, as in the operator's messages: theirs are
 	// the verdicts to act on. The kinds are declared in that order.
 	slices.SortStableFunc(e.verdicts, func(a, b verdict) int { return cmp.Compare(a.kind, b.kind) })
 	return e
+}
+
+// verdictOf is what d, a decision in which only p can allow, says of p.
+func verdictOf(p *policyv1alpha1.SignerPolicy, d policy.Decision) verdict {
+	v := verdict{policy: p, kind: notARequester}
+	switch {
+	case d.Policy == p.Name:
+		v.kind = allows
+	case slices.Contains(d.NotReady, p.Name):
+		v.kind = notReady
+	default:
+		for _, pv := range d.Violations {
+			if pv.Policy != p.Name {
+				continue
+			}
+			v.kind, v.errors = refuses, pv.Errors
+			if len(v.errors) == 1 && v.errors[0].Field == "spec.requesters" {
+				v.kind = notARequester
+			}
+		}
+	}
+	return v
 }
 
 // modeOf is a policy's approval mode as people read it.

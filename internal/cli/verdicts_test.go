@@ -81,7 +81,7 @@ func TestVerdictsAndHints(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := requestFor(t, "alice", tt.dnsName)
-			e := evaluate(ev, tt.policies, req, atApproval)
+			e := evaluate(ev, policy.Policies{Cluster: tt.policies}, req, atApproval)
 			var kinds []verdictKind
 			for _, v := range e.verdicts {
 				kinds = append(kinds, v.kind)
@@ -114,7 +114,7 @@ func TestSigningStageSetsModesAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := requestFor(t, "alice", "web.team-a.example.com")
-	e := evaluate(ev, []policyv1alpha1.SignerPolicy{readyPolicy("b-manual", policyv1alpha1.ApprovalManual, "alice")}, req, atSigning)
+	e := evaluate(ev, policy.Policies{Cluster: []policyv1alpha1.SignerPolicy{readyPolicy("b-manual", policyv1alpha1.ApprovalManual, "alice")}}, req, atSigning)
 	if h := headline(&e); !strings.HasPrefix(h, `signed under SignerPolicy "b-manual", for 2160h0m0s`) {
 		t.Errorf("headline %q", h)
 	}

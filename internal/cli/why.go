@@ -54,12 +54,12 @@ func why(ctx context.Context, c client.Client, name string, w io.Writer) error {
 	}
 	printEvents(ctx, c, w, &obj)
 
-	policies, err := listPolicies(ctx, c)
+	policies, notes, err := listAllPolicies(ctx, c, req.SignerName)
 	if err != nil {
 		out(w, "\nPolicies: could not be read (%v),\n  so no verdict is recomputed here; the conditions and events above are the operator's own account.\n", err)
 		return nil
 	}
-	notes := readNamespaceLabels(ctx, c, &req)
+	notes = append(notes, readNamespaceLabels(ctx, c, &req)...)
 	ev, err := policy.NewEvaluator()
 	if err != nil {
 		return err

@@ -68,7 +68,7 @@ func (d Decision) Message() string {
 	case NotGoverned:
 		return "no SignerPolicy governs this signer"
 	case Approve:
-		return fmt.Sprintf("approved by %s %q", kindOfName(d.Policy), d.Policy)
+		return "approved by " + Describe(d.Policy)
 	case Wait:
 		head := "waiting for policy " + quoteAll(d.NotReady) + " to become Ready"
 		if len(d.Violations) > 0 {
@@ -77,7 +77,7 @@ func (d Decision) Message() string {
 		return withViolations(head, d.Violations)
 	case Manual:
 		if d.Policy != "" {
-			return fmt.Sprintf("%s %q allows this request; its approval is manual, so an approver decides", kindOfName(d.Policy), d.Policy)
+			return Describe(d.Policy) + " allows this request; its approval is manual, so an approver decides"
 		}
 		return withViolations("no SignerPolicy allows this request; approval is manual, so an approver decides", d.Violations)
 	case Deny:

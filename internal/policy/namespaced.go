@@ -36,12 +36,13 @@ func IsNamespacedName(name string) bool {
 	return strings.Contains(name, "/")
 }
 
-// kindOfName is the kind a Decision's policy name belongs to, for messages.
-func kindOfName(name string) string {
+// Describe names a policy of a Decision for people: SignerPolicy "x" or
+// NamespacedSignerPolicy "ns/x".
+func Describe(name string) string {
 	if IsNamespacedName(name) {
-		return "NamespacedSignerPolicy"
+		return fmt.Sprintf("NamespacedSignerPolicy %q", name)
 	}
-	return "SignerPolicy"
+	return fmt.Sprintf("SignerPolicy %q", name)
 }
 
 // EffectiveSpec is a namespaced policy as the SignerPolicySpec the evaluator and the RBAC
@@ -264,4 +265,19 @@ func (ps Policies) Named(name string) *v1alpha1.SignerPolicy {
 		}
 	}
 	return nil
+}
+
+// GoverningNamespaced returns, sorted by name, the namespaced policies of ps that a Ready
+// delegation puts in force for req's signer (those the evaluator decides with), for tools that
+// show each policy's verdict.
+func GoverningNamespaced(ps Policies, req Request) []v1alpha1.NamespacedSignerPolicy {
+	var out []v1alpha1.NamespacedSignerPolicy
+	for _, c := range namespacedCandidates(ps.Namespaced, governingPolicies(ps.Cluster, &req), &req) {
+		for _, p := range ps.Namespaced {
+			if NamespacedName(&p) == c.name {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }

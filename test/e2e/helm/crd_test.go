@@ -41,16 +41,16 @@ func TestChartCarriesTheGeneratedFiles(t *testing.T) {
 	}
 }
 
-// TestCRDsFollowTheCrdsValues: crds.enabled installs the CRD with the chart, crds.keep leaves it
-// (and with it every SignerPolicy) behind on `helm uninstall`, as cert-manager's chart does.
+// TestCRDsFollowTheCrdsValues: crds.enabled installs the CRDs with the chart, crds.keep leaves them
+// (and with them every policy) behind on `helm uninstall`, as cert-manager's chart does.
 func TestCRDsFollowTheCrdsValues(t *testing.T) {
 	for _, tc := range []struct {
 		values string
 		crds   int
 		keep   bool
 	}{
-		{"", 1, true},
-		{"crds: {keep: false}", 1, false},
+		{"", 2, true},
+		{"crds: {keep: false}", 2, false},
 		{"crds: {enabled: false}", 0, false},
 	} {
 		crds := ofKind(mustRender(t, tc.values), "CustomResourceDefinition")
