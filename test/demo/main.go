@@ -90,6 +90,9 @@ func run(managerPath, pluginPath string, keep bool) error {
 	if err := showCSRRoundTrip(context.Background(), env, k, dir); err != nil {
 		return err
 	}
+	if err := showTenancy(context.Background(), env, k, dir); err != nil {
+		return err
+	}
 
 	if keep {
 		fmt.Printf("\nThe control plane and the operator keep running. Explore with:\n\n"+
