@@ -96,7 +96,7 @@ func showBeyondDelegation(ctx context.Context, env *harness.Env, k kubectl, web 
 // Issuers, the delegating SignerPolicy, and the Issuers' CA keypairs.
 func delegateToTenants(ctx context.Context, env *harness.Env, k kubectl) error {
 	step("Tenancy: the platform team delegates the CA Issuers of team-b and team-c to the teams")
-	for _, f := range []string{"config/rbac/namespacedsignerpolicy_tenant_roles.yaml", "config/samples/tenancy/platform.yaml"} {
+	for _, f := range []string{"config/rbac/tenants/namespacedsignerpolicy_roles.yaml", "config/samples/tenancy/platform.yaml"} {
 		if err := k.show("apply", "--server-side", "-f", f); err != nil {
 			return err
 		}
