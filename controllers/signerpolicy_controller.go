@@ -80,7 +80,11 @@ func (r *SignerPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if rbacErr == nil {
 		desired.Status.RBAC = generated
 	}
-	ready := readyCondition(&policy, obs, rbacErr, r.SupportedTypes)
+	if rbacErr != nil && outOfForce(rbacErr) == nil {
+		// The policy stays in force; the namespaces whose objects failed hear of it here.
+		r.Events.Event(&policy, corev1.EventTypeWarning, policyv1alpha1.ReasonRBACFailed, truncate("generating RBAC: "+rbacErr.Error()))
+	}
+	ready := readyCondition(&policy, obs, outOfForce(rbacErr), r.SupportedTypes)
 	meta.SetStatusCondition(&desired.Status.Conditions, ready)
 	setStalled(&desired.Status, ready)
 	warnings, err := r.observeNeighbours(ctx, &policy, &desired.Status)

@@ -69,6 +69,9 @@ func (r *SignerPolicyReconciler) applyObjects(ctx context.Context, key string, d
 		refs = append(refs, ref)
 		change, err := r.apply(ctx, obj)
 		if err != nil {
+			if obj.Namespace != "" {
+				err = &namespacedRBACError{namespace: obj.Namespace, err: err}
+			}
 			applyErrs = append(applyErrs, err)
 			continue
 		}
@@ -99,7 +102,22 @@ func (r *SignerPolicyReconciler) apply(ctx context.Context, obj rbac.Object) (*r
 		}
 		found = false
 	}
-	if err := r.Client.Apply(ctx, obj.Apply, fieldOwner, client.ForceOwnership); err != nil {
+	err := r.Client.Apply(ctx, obj.Apply, fieldOwner, client.ForceOwnership)
+	if apierrors.IsInvalid(err) && (obj.Kind == "RoleBinding" || obj.Kind == "ClusterRoleBinding") {
+		// What is applied is valid, so the binding under the generated name is someone else's,
+		// made with another roleRef, which cannot change: it is replaced, or it would keep its
+		// grant and refuse ours for good. The cache, which holds only generated objects, cannot
+		// see it, so it is deleted by name.
+		stranger, _ := emptyRBACObject(obj.Kind)
+		stranger.SetNamespace(obj.Namespace)
+		stranger.SetName(obj.Name)
+		if err := r.Client.Delete(ctx, stranger); client.IgnoreNotFound(err) != nil {
+			return nil, fmt.Errorf("replacing %s %s, whose roleRef is not the policy's: %w", obj.Kind, what, err)
+		}
+		found = false
+		err = r.Client.Apply(ctx, obj.Apply, fieldOwner, client.ForceOwnership)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("applying %s %s: %w", obj.Kind, what, err)
 	}
 	switch {
@@ -109,6 +127,38 @@ func (r *SignerPolicyReconciler) apply(ctx context.Context, obj rbac.Object) (*r
 		return &rbacChange{ReasonRBACUpdated, fmt.Sprintf("updated %s %s to what the policy implies", obj.Kind, what)}, nil
 	}
 	return nil, nil
+}
+
+// namespacedRBACError is a generated object in one namespace that could not be written. It
+// concerns only that namespace's Issuers, whose requesters the signing gate's SubjectAccessReview
+// then refuses; it does not take the whole policy out of force, since whoever administers that
+// namespace could otherwise do so for every other namespace the policy governs.
+type namespacedRBACError struct {
+	namespace string
+	err       error
+}
+
+func (e *namespacedRBACError) Error() string { return e.err.Error() }
+func (e *namespacedRBACError) Unwrap() error { return e.err }
+
+// outOfForce is the part of an RBAC error that takes a policy out of force: nil when every object
+// that failed lives in a namespace.
+func outOfForce(err error) error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	var rest []error
+	for _, e := range errs {
+		var n *namespacedRBACError
+		if !errors.As(e, &n) {
+			rest = append(rest, e)
+		}
+	}
+	return errors.Join(rest...)
 }
 
 func emptyRBACObject(kind string) (client.Object, bool) {

@@ -43,7 +43,7 @@ func (tn tenancy) serviceAccount(t *testing.T, name string) client.Client {
 
 // tenantRoles installs the shipped tenant ClusterRoles. Kubernetes aggregates them into
 // admin, edit and view through kube-controller-manager, which envtest does not run, so tenants'
-// RoleBindings below bind them beside admin: what aggregation would give.
+// RoleBindings below bind what aggregation would put into admin.
 func tenantRoles(t *testing.T) {
 	t.Helper()
 	root, err := harness.ModuleRoot()
@@ -66,9 +66,11 @@ func newTenancy(t *testing.T) tenancy {
 	env.Create(t, tn.ca.Secret(tn.ns, "ca"))
 	env.Create(t, caIssuer(tn.ns, "ca"))
 	user := "admin-of-" + tn.ns
-	for _, role := range []string{"admin", "namespacedsignerpolicies-edit"} {
+	// The rules kube-controller-manager aggregates into admin are the bootstrap
+	// system:aggregate-to-* roles plus ours: bound one by one, they are a real namespace admin's.
+	for _, role := range []string{"system:aggregate-to-admin", "system:aggregate-to-edit", "system:aggregate-to-view", "namespacedsignerpolicies-edit"} {
 		env.Create(t, &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Namespace: tn.ns, Name: "test-tenancy-" + role},
+			ObjectMeta: metav1.ObjectMeta{Namespace: tn.ns, Name: "test-tenant-" + strings.ReplaceAll(role, ":", "-")},
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
 			Subjects:   []rbacv1.Subject{harness.UserSubject(user)},
 		})
@@ -80,7 +82,7 @@ func newTenancy(t *testing.T) tenancy {
 // delegate makes a Ready SignerPolicy that governs the "ca" Issuers of the tenants' namespaces,
 // names no requesters of its own, and delegates them within its rules: lifetimes up to a day,
 // TLS server usages, and DNS names of the Issuer's own namespace only.
-func delegate(t *testing.T, name string, tenants ...tenancy) *policyv1alpha1.SignerPolicy {
+func delegate(t *testing.T, name string, tenants []tenancy, mutate ...func(*policyv1alpha1.SignerPolicy)) *policyv1alpha1.SignerPolicy {
 	t.Helper()
 	var namespaces []string
 	for _, tn := range tenants {
@@ -93,6 +95,9 @@ func delegate(t *testing.T, name string, tenants ...tenancy) *policyv1alpha1.Sig
 		Usages:     []policyv1alpha1.KeyUsage{"digital signature", "key encipherment", "server auth"},
 		Allowed:    policyv1alpha1.Allowed{DNSNames: []string{"*.$(issuer.namespace).svc"}},
 	}}
+	for _, m := range mutate {
+		m(p)
+	}
 	env.GovernWithPolicy(t, p)
 	return p
 }
@@ -139,7 +144,7 @@ func namespacedReady(t *testing.T, ns, name string, want metav1.ConditionStatus,
 // delegation's max, while the status says which delegation holds and with what bounds.
 func TestTenantsGetCertificatesWithinTheirDelegation(t *testing.T) {
 	a, b := newTenancy(t), newTenancy(t)
-	platform := delegate(t, policyName(t), a, b)
+	platform := delegate(t, policyName(t), []tenancy{a, b})
 	for _, tn := range []tenancy{a, b} {
 		writeAsTenant(t, tn, tenantPolicy(tn, "web", "web.$(issuer.namespace).svc"))
 	}
@@ -177,7 +182,7 @@ func TestTenantsGetCertificatesWithinTheirDelegation(t *testing.T) {
 // the other namespace's service accounts in its own policy.
 func TestTenantCannotReachAnotherTenantsIssuer(t *testing.T) {
 	a, b := newTenancy(t), newTenancy(t)
-	delegate(t, policyName(t), a, b)
+	delegate(t, policyName(t), []tenancy{a, b})
 	writeAsTenant(t, a, tenantPolicy(a, "web", "web.$(issuer.namespace).svc"))
 	writeAsTenant(t, b, tenantPolicy(b, "web", "web.$(issuer.namespace).svc"))
 	namespacedReady(t, a.ns, "web", metav1.ConditionTrue, policyv1alpha1.ReasonReady)
@@ -227,7 +232,7 @@ func crossRequester(t *testing.T, tn tenancy, name string) client.Client {
 // Manual policy's approval is re-checked against the delegation at signing.
 func TestTenantCannotExceedItsDelegation(t *testing.T) {
 	a := newTenancy(t)
-	platform := delegate(t, policyName(t), a)
+	platform := delegate(t, policyName(t), []tenancy{a})
 	writeAsTenant(t, a, tenantPolicy(a, "wide", "web.$(issuer.namespace).svc", "*.example.com"))
 	namespacedReady(t, a.ns, "wide", metav1.ConditionTrue, policyv1alpha1.ReasonReady)
 	web := a.serviceAccount(t, "web")
@@ -263,7 +268,7 @@ func TestTenantCannotExceedItsDelegation(t *testing.T) {
 // force.
 func TestTenantPolicyRBACStaysWithinTheDelegation(t *testing.T) {
 	a := newTenancy(t)
-	delegate(t, policyName(t), a)
+	delegate(t, policyName(t), []tenancy{a})
 
 	masters := tenantPolicy(a, "masters", "web.$(issuer.namespace).svc")
 	masters.Spec.Requesters.Groups = []string{"system:masters"}
@@ -351,7 +356,7 @@ func generatedFor(t *testing.T, key string) []string {
 // gone, and a CSR of their Issuer is neither approved nor signed.
 func TestRemovingTheDelegationTakesTenantPoliciesOutOfForce(t *testing.T) {
 	a := newTenancy(t)
-	platform := delegate(t, policyName(t), a)
+	platform := delegate(t, policyName(t), []tenancy{a})
 	writeAsTenant(t, a, tenantPolicy(a, "web", "web.$(issuer.namespace).svc"))
 	namespacedReady(t, a.ns, "web", metav1.ConditionTrue, policyv1alpha1.ReasonReady)
 	harness.Eventually(t, wait, func() error {
@@ -383,4 +388,68 @@ func TestRemovingTheDelegationTakesTenantPoliciesOutOfForce(t *testing.T) {
 	if len(failed.Status.Certificate) > 0 || harness.Condition(failed, certificatesv1.CertificateDenied) != nil {
 		t.Fatalf("the operator decided or signed a CSR no policy in force governs: %+v", failed.Status)
 	}
+}
+
+// A tenant admin cannot take the delegation out of force for every tenant by breaking what the
+// delegating policy writes into its namespace: a binding remade with another roleRef is replaced,
+// and one the operator cannot write (held by a finalizer the tenant added) leaves the policy in
+// force, with a warning, while the other tenants keep their certificates.
+func TestATenantCannotTakeTheDelegationOutOfForce(t *testing.T) {
+	a, b := newTenancy(t), newTenancy(t)
+	// The platform's own requester makes the delegating policy write reference RoleBindings into
+	// the tenants' namespaces.
+	platform := delegate(t, policyName(t), []tenancy{a, b}, func(p *policyv1alpha1.SignerPolicy) {
+		p.Spec.Requesters = policyv1alpha1.Subjects{Users: []string{"platform-bot"}}
+	})
+	writeAsTenant(t, b, tenantPolicy(b, "web", "web.$(issuer.namespace).svc"))
+	namespacedReady(t, b.ns, "web", metav1.ConditionTrue, policyv1alpha1.ReasonReady)
+
+	key := client.ObjectKey{Namespace: a.ns, Name: rbac.ReferenceRoleName(platform)}
+	var binding rbacv1.RoleBinding
+	harness.Eventually(t, wait, func() error { return env.Admin.Get(context.Background(), key, &binding) })
+	// The tenant deletes the binding and makes its own under the name, until it wins the race
+	// against the operator putting the binding back.
+	hijack := func(finalizers ...string) {
+		t.Helper()
+		harness.Eventually(t, wait, func() error {
+			old := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: key.Name}}
+			if err := a.admin.Delete(context.Background(), old); client.IgnoreNotFound(err) != nil {
+				t.Fatalf("tenant admin deleting the platform's binding: %v", err)
+			}
+			binding = rbacv1.RoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: key.Name, Finalizers: finalizers},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+				Subjects:   []rbacv1.Subject{harness.UserSubject("mallory")},
+			}
+			return a.admin.Create(context.Background(), &binding)
+		})
+	}
+
+	hijack()
+	harness.Eventually(t, wait, func() error {
+		if err := env.Admin.Get(context.Background(), key, &binding); err != nil {
+			return err
+		}
+		if binding.RoleRef.Kind != "Role" || binding.RoleRef.Name != key.Name {
+			return fmt.Errorf("roleRef is still %+v", binding.RoleRef)
+		}
+		return nil
+	})
+
+	hijack("example.com/keep")
+	t.Cleanup(func() {
+		var held rbacv1.RoleBinding
+		if env.Admin.Get(context.Background(), key, &held) == nil {
+			held.Finalizers = nil
+			_ = env.Admin.Update(context.Background(), &held)
+		}
+	})
+	env.WaitForEvent(t, platform, policyv1alpha1.ReasonRBACFailed)
+	p := readyStatus(t, platform.Name, metav1.ConditionTrue)
+	if c := meta.FindStatusCondition(p.Status.Conditions, policyv1alpha1.ConditionReady); c.Reason != policyv1alpha1.ReasonReady {
+		t.Errorf("the delegating policy is %s: %s", c.Reason, c.Message)
+	}
+	namespacedReady(t, b.ns, "web", metav1.ConditionTrue, policyv1alpha1.ReasonReady)
+	c := env.SubmitCSR(t, b.serviceAccount(t, "web"), harness.CSR{SignerName: b.signerName(), Request: dnsCSR(t, "web."+b.ns+".svc")})
+	env.WaitForCSR(t, c.Name, wait, harness.Issued)
 }

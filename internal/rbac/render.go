@@ -153,6 +153,12 @@ func render(o owner, spec *policyv1alpha1.SignerPolicySpec, issuers []policyv1al
 	signerNames = append(signerNames, spec.SignerNames...)
 	slices.Sort(signerNames)
 	signerNames = slices.Compact(signerNames)
+	if len(requesters) == 0 {
+		// A delegating policy may name no requesters of its own. It then writes nothing into its
+		// tenants' namespaces, where their admins could make a write of it fail and with it the
+		// delegation every tenant relies on.
+		return approverObjects(o, spec, signerNames)
+	}
 	name := o.referenceName()
 	for _, ns := range slices.Sorted(maps.Keys(namespaces)) {
 		role := rbacv1ac.Role(name, ns).WithRules(rbacv1ac.PolicyRule().
@@ -161,11 +167,6 @@ func render(o owner, spec *policyv1alpha1.SignerPolicySpec, issuers []policyv1al
 		objs = append(objs,
 			o.generated("Role", role, role.ObjectMetaApplyConfiguration),
 			o.generated("RoleBinding", binding, binding.ObjectMetaApplyConfiguration))
-	}
-	if len(requesters) == 0 {
-		// A delegating policy may name no requesters of its own; a binding without subjects
-		// would grant nothing anyway.
-		return append(objs, approverObjects(o, spec, signerNames)...)
 	}
 	objs = append(objs, clusterRoleAndBinding(o, o.clusterName("requester"), requesters, rbacv1ac.PolicyRule().
 		WithAPIGroups(certificatesGroup).WithResources("certificatesigningrequests").WithVerbs("create", "get", "list", "watch"))...)
