@@ -20,6 +20,7 @@ import (
 
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/rbac"
+	"github.com/signerpolicy/signer-policy-operator/internal/signer"
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 	testpki "github.com/signerpolicy/signer-policy-operator/test/pki"
 )
@@ -307,9 +308,11 @@ func TestTenantPolicyRBACStaysWithinTheDelegation(t *testing.T) {
 			if err := env.Admin.Get(context.Background(), client.ObjectKey{Name: ref.Name}, &cr); err != nil {
 				t.Fatal(err)
 			}
+			// Creating CSRs and reading one by name; listing them would show every tenant's.
 			for _, rule := range cr.Rules {
-				if !slices.Equal(rule.APIGroups, []string{"certificates.k8s.io"}) || !slices.Equal(rule.Resources, []string{"certificatesigningrequests"}) {
-					t.Errorf("ClusterRole %s grants %+v beyond creating and reading CSRs", ref.Name, rule)
+				if !slices.Equal(rule.APIGroups, []string{"certificates.k8s.io"}) || !slices.Equal(rule.Resources, []string{"certificatesigningrequests"}) ||
+					!slices.Equal(rule.Verbs, []string{"create", "get"}) {
+					t.Errorf("ClusterRole %s grants %+v beyond creating CSRs and reading one by name", ref.Name, rule)
 				}
 			}
 		case "Role", "RoleBinding":
@@ -452,4 +455,36 @@ func TestATenantCannotTakeTheDelegationOutOfForce(t *testing.T) {
 	namespacedReady(t, b.ns, "web", metav1.ConditionTrue, policyv1alpha1.ReasonReady)
 	c := env.SubmitCSR(t, b.serviceAccount(t, "web"), harness.CSR{SignerName: b.signerName(), Request: dnsCSR(t, "web."+b.ns+".svc")})
 	env.WaitForCSR(t, c.Name, wait, harness.Issued)
+}
+
+// An edit after approval counts: a CSR approved while the delegation allowed it, but signed only
+// after the platform narrowed the delegation, is refused at signing under the bounds of then.
+func TestDelegationNarrowedAfterApprovalBoundsTheSigning(t *testing.T) {
+	a := newTenancy(t)
+	platform := delegate(t, policyName(t), []tenancy{a})
+	manual := tenantPolicy(a, "manual", "*.$(issuer.namespace).svc")
+	manual.Spec.Approval.Mode = policyv1alpha1.ApprovalManual
+	writeAsTenant(t, a, manual)
+	namespacedReady(t, a.ns, "manual", metav1.ConditionTrue, policyv1alpha1.ReasonReady)
+
+	// Without its CA keypair the Issuer cannot sign yet, so the approved CSR waits.
+	caSecret := a.ca.Secret(a.ns, "ca")
+	if err := env.Admin.Delete(context.Background(), caSecret); err != nil {
+		t.Fatal(err)
+	}
+	c := env.SubmitCSR(t, a.serviceAccount(t, "web"), harness.CSR{SignerName: a.signerName(), Request: dnsCSR(t, "db."+a.ns+".svc")})
+	harness.ApproveEventually(t, wait, env.Admin, c.Name)
+	env.WaitForEvent(t, c, signer.ReasonSecretMissing)
+
+	harness.Eventually(t, wait, func() error {
+		var p policyv1alpha1.SignerPolicy
+		if err := env.Admin.Get(context.Background(), client.ObjectKeyFromObject(platform), &p); err != nil {
+			return err
+		}
+		p.Spec.Allowed.DNSNames = []string{"web.$(issuer.namespace).svc"}
+		return env.Admin.Update(context.Background(), &p)
+	})
+	readyStatus(t, platform.Name, metav1.ConditionTrue)
+	env.Create(t, a.ca.Secret(a.ns, "ca"))
+	env.WaitForCSR(t, c.Name, wait, harness.FailedWith("PolicyViolation", fmt.Sprintf("SignerPolicy %q spec.allowed.dnsNames", platform.Name)))
 }

@@ -299,6 +299,9 @@ func (ev *evaluation) celRequest(spec *v1alpha1.SignerPolicySpec) celRequest {
 	}
 	withLifetime := *r
 	withLifetime.Duration = ev.lifetime(spec)
+	if ev.granted != 0 {
+		withLifetime.Duration = ev.granted
+	}
 	return withLifetime
 }
 

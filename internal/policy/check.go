@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"time"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
@@ -14,6 +16,9 @@ type evaluation struct {
 	m     matcher
 	// signing clamps a lifetime over a policy's max instead of refusing it.
 	signing bool
+	// granted, when set, is the lifetime rules see instead of the policy's own: a delegation's
+	// rules judge the lifetime the namespaced policy under it grants.
+	granted time.Duration
 	// rules holds the compiled validation rules; celBase is the request as rules see it, built
 	// for the first policy that has rules.
 	rules   *rules

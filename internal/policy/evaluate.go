@@ -59,6 +59,12 @@ func (e *Evaluator) evaluate(policies Policies, req Request, signing bool) Decis
 	}
 	candidates := make([]candidate, 0, len(governing))
 	for _, p := range governing {
+		if p.Spec.Delegation != nil && !namesAnyone(&p.Spec.Requesters) && isReady(p) {
+			// A policy that only delegates allows nobody itself: its rules speak through the
+			// namespaced policies it bounds, and a refusal naming it would only be noise. Not
+			// Ready, it still holds off a denial: it may be about to put one of them in force.
+			continue
+		}
 		candidates = append(candidates, candidate{name: p.Name, spec: &p.Spec, ready: isReady(p)})
 	}
 	candidates = append(candidates, namespacedCandidates(policies.Namespaced, governing, &req)...)
@@ -151,4 +157,8 @@ func isManual(spec *v1alpha1.SignerPolicySpec) bool {
 		return false
 	}
 	return true
+}
+
+func namesAnyone(s *v1alpha1.Subjects) bool {
+	return len(s.Users)+len(s.Groups)+len(s.ServiceAccounts)+len(s.ServiceAccountSelectors) > 0
 }

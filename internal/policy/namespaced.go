@@ -99,7 +99,31 @@ func BeyondDelegation(d *v1alpha1.SignerPolicy, p *v1alpha1.NamespacedSignerPoli
 	}
 	errs = append(errs, beyondSubjects(del, d.Name, p.Namespace, field.NewPath("spec", "requesters"), &p.Spec.Requesters)...)
 	if a := p.Spec.Approval.Approvers; a != nil {
-		errs = append(errs, beyondSubjects(del, d.Name, p.Namespace, field.NewPath("spec", "approval", "approvers"), a)...)
+		path := field.NewPath("spec", "approval", "approvers")
+		errs = append(errs, beyondSubjects(del, d.Name, p.Namespace, path, a)...)
+		errs = append(errs, selfApproval(path, a, &p.Spec.Requesters)...)
+	}
+	return errs
+}
+
+// selfApproval refuses approvers who are requesters too: a workload approving its own CSRs makes
+// a Manual policy Automatic, which a delegation permitting only Manual must not allow.
+func selfApproval(path *field.Path, approvers, requesters *v1alpha1.Subjects) field.ErrorList {
+	var errs field.ErrorList
+	for i, u := range approvers.Users {
+		if slices.Contains(requesters.Users, u) {
+			errs = append(errs, field.Forbidden(path.Child("users").Index(i), "is a requester too: requesters may not approve their own CSRs"))
+		}
+	}
+	for i, g := range approvers.Groups {
+		if slices.Contains(requesters.Groups, g) {
+			errs = append(errs, field.Forbidden(path.Child("groups").Index(i), "is a requester too: requesters may not approve their own CSRs"))
+		}
+	}
+	for i, sa := range approvers.ServiceAccounts {
+		if slices.Contains(requesters.ServiceAccounts, sa) {
+			errs = append(errs, field.Forbidden(path.Child("serviceAccounts").Index(i), "is a requester too: requesters may not approve their own CSRs"))
+		}
 	}
 	return errs
 }
@@ -144,10 +168,15 @@ func approvalModeStrings(modes []v1alpha1.ApprovalMode) []string {
 	return out
 }
 
-// isNamespacedReady is isReady for a namespaced policy.
-func isNamespacedReady(p *v1alpha1.NamespacedSignerPolicy) bool {
+// namespacedReadiness is whether a namespaced policy is Ready for its current generation, and
+// whether the operator has said so either way. Only the operator writes the status: tenants hold
+// no right to it.
+func namespacedReadiness(p *v1alpha1.NamespacedSignerPolicy) (ready, lookedAt bool) {
 	c := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionReady)
-	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == p.Generation
+	if c == nil || c.ObservedGeneration != p.Generation {
+		return false, false
+	}
+	return c.Status == metav1.ConditionTrue, true
 }
 
 // candidate is one policy a CSR is decided against: a SignerPolicy, or a namespaced policy in
@@ -194,7 +223,8 @@ func namespacedCandidates(namespaced []v1alpha1.NamespacedSignerPolicy, governin
 		if !Governs(&spec, ref, nil) {
 			continue
 		}
-		c := candidate{name: NamespacedName(p), spec: &spec, ready: isNamespacedReady(p)}
+		ready, lookedAt := namespacedReadiness(p)
+		c := candidate{name: NamespacedName(p), spec: &spec, ready: ready}
 		var beyond field.ErrorList
 		for _, d := range delegations {
 			if errs := BeyondDelegation(d, p); len(errs) > 0 {
@@ -203,8 +233,13 @@ func namespacedCandidates(namespaced []v1alpha1.NamespacedSignerPolicy, governin
 			}
 			c.bounds = append(c.bounds, d)
 		}
-		if len(c.bounds) == 0 {
+		switch {
+		case len(c.bounds) == 0:
 			c.beyond = beyond
+		case lookedAt && !ready:
+			// The operator found this generation out of force (invalid, its Issuer missing): it
+			// holds off no decision, as a policy not looked at yet would.
+			continue
 		}
 		out = append(out, c)
 	}
@@ -216,20 +251,29 @@ func namespacedCandidates(namespaced []v1alpha1.NamespacedSignerPolicy, governin
 // policy d, and returns the lifetime d lets it have. Errors name d and its field, so a tenant
 // reads which of the platform's bounds refused them.
 //
-// The lifetime is what spec grants, shortened to d's max where nobody chose it (the CSR requests
-// none and spec sets no default: as a lone policy's default shortens to its max) and at signing
-// (as a lone policy's max clamps an approval).
+// The lifetime is what spec grants; where nobody chose it (the CSR requests none and spec sets no
+// default) it is d's default, within spec's max; at signing it is clamped to d's max, as a lone
+// policy's max clamps an approval.
 func (ev *evaluation) checkWithin(d *v1alpha1.SignerPolicy, spec *v1alpha1.SignerPolicySpec) (field.ErrorList, time.Duration) {
 	lifetime := ev.lifetime(spec)
 	bounds := d.Spec.Duration
-	chosen := ev.req.Duration != 0 || (spec.Duration != nil && spec.Duration.Default != nil)
-	if (ev.signing || !chosen) && bounds != nil && bounds.Max != nil && lifetime > bounds.Max.Duration {
+	if ev.req.Duration == 0 && (spec.Duration == nil || spec.Duration.Default == nil) {
+		// Nobody chose a lifetime: the delegation's default, within the namespaced policy's max.
+		lifetime = defaultLifetime(bounds)
+		if spec.Duration != nil && spec.Duration.Max != nil && lifetime > spec.Duration.Max.Duration {
+			lifetime = spec.Duration.Max.Duration
+		}
+	}
+	if ev.signing && bounds != nil && bounds.Max != nil && lifetime > bounds.Max.Duration {
 		lifetime = bounds.Max.Duration
 	}
 	source := "requested"
 	if ev.req.Duration == 0 {
 		source = "default"
 	}
+	// The delegation's rules see the lifetime the namespaced policy grants, not one of their own.
+	ev.granted = lifetime
+	defer func() { ev.granted = 0 }()
 	errs := append(checkLifetime(bounds, lifetime, source), ev.checkContents(&d.Spec)...)
 	for _, e := range errs {
 		e.Field = fmt.Sprintf("SignerPolicy %q %s", d.Name, e.Field)

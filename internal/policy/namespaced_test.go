@@ -174,3 +174,59 @@ func TestIssuerNamespacePlaceholder(t *testing.T) {
 		t.Error("$(issuer.namespace) does not stand for the Issuer's namespace")
 	}
 }
+
+// A delegation's rules judge the lifetime the namespaced policy grants, not the delegation's own
+// default; and a CSR asking for none under a tenant without a default gets the delegation's.
+func TestDelegationRulesSeeTheGrantedLifetime(t *testing.T) {
+	e := newTestEvaluator(t)
+	platform := delegating("platform")
+	platform.Spec.Duration = &v1alpha1.DurationBounds{Default: &metav1.Duration{Duration: 48 * time.Hour}}
+	platform.Spec.Validations = []v1alpha1.Validation{{Rule: `request.duration <= duration("720h")`, Message: "at most 30 days"}}
+
+	long := tenantPolicy("web", "web.team-a.svc")
+	long.Spec.Duration = &v1alpha1.DurationBounds{Default: &metav1.Duration{Duration: 87600 * time.Hour}}
+	req := webRequest(t, testSigner, "web.team-a.svc")
+	for _, evaluate := range []func(Policies, Request) Decision{e.Evaluate, e.EvaluateForSigning} {
+		d := evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{platform}, Namespaced: []v1alpha1.NamespacedSignerPolicy{long}}, req)
+		if d.Result != Deny || !strings.Contains(d.Message(), "at most 30 days") {
+			t.Errorf("a tenant default of 10 years: %s with %s, want Deny by the delegation's rule: %s", d.Result, d.Lifetime, d.Message())
+		}
+	}
+
+	d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{platform}, Namespaced: []v1alpha1.NamespacedSignerPolicy{tenantPolicy("web", "web.team-a.svc")}}, req)
+	if d.Result != Approve || d.Lifetime != 48*time.Hour {
+		t.Errorf("no lifetime chosen: %s with %s, want Approve with the delegation's default 48h", d.Result, d.Lifetime)
+	}
+}
+
+// A tenant policy the operator found out of force holds off no denial on its Issuer; one it has
+// not looked at yet does, since it may be about to allow the CSR.
+func TestOutOfForceTenantPolicyHoldsOffNoDenial(t *testing.T) {
+	e := newTestEvaluator(t)
+	platform := delegating("platform")
+	platform.Spec.Requesters = v1alpha1.Subjects{Users: []string{"alice"}}
+	outOfForce := tenantPolicy("broken", "web.team-a.svc")
+	outOfForce.Status.Conditions[0].Status = metav1.ConditionFalse
+	pending := tenantPolicy("new", "web.team-a.svc")
+	pending.Status.Conditions = nil
+
+	req := baseRequest(t, &x509.CertificateRequest{DNSNames: []string{"web.team-b.svc"}})
+	if d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{platform}, Namespaced: []v1alpha1.NamespacedSignerPolicy{outOfForce}}, req); d.Result != Deny {
+		t.Errorf("beside a tenant policy out of force: %s, want Deny: %s", d.Result, d.Message())
+	}
+	if d := e.Evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{platform}, Namespaced: []v1alpha1.NamespacedSignerPolicy{pending}}, req); d.Result != Wait {
+		t.Errorf("beside a tenant policy not looked at yet: %s, want Wait: %s", d.Result, d.Message())
+	}
+}
+
+// A namespaced policy's approvers are not its requesters: a workload approving its own CSRs would
+// make a Manual policy Automatic, past a delegation that permits only Manual.
+func TestTenantRequestersMayNotApproveThemselves(t *testing.T) {
+	platform := delegating("platform")
+	platform.Spec.Delegation.ApprovalModes = []v1alpha1.ApprovalMode{v1alpha1.ApprovalManual}
+	p := manualTenant(tenantPolicy("web", "web.team-a.svc"))
+	p.Spec.Approval.Approvers = &v1alpha1.Subjects{ServiceAccounts: p.Spec.Requesters.ServiceAccounts}
+	assertFields(t, BeyondDelegation(&platform, &p), "spec.approval.approvers.serviceAccounts[0] FieldValueForbidden")
+	p.Spec.Approval.Approvers = &v1alpha1.Subjects{ServiceAccounts: []v1alpha1.ServiceAccountReference{{Namespace: "team-a", Name: "security"}}}
+	assertFields(t, BeyondDelegation(&platform, &p))
+}

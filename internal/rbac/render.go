@@ -168,8 +168,14 @@ func render(o owner, spec *policyv1alpha1.SignerPolicySpec, issuers []policyv1al
 			o.generated("Role", role, role.ObjectMetaApplyConfiguration),
 			o.generated("RoleBinding", binding, binding.ObjectMetaApplyConfiguration))
 	}
+	// A tenant's requesters may create CSRs and read one they know the name of, but not list or
+	// watch them: that would show them every other tenant's CSRs, requesters and certificates.
+	verbs := []string{"create", "get", "list", "watch"}
+	if o.namespace != "" {
+		verbs = []string{"create", "get"}
+	}
 	objs = append(objs, clusterRoleAndBinding(o, o.clusterName("requester"), requesters, rbacv1ac.PolicyRule().
-		WithAPIGroups(certificatesGroup).WithResources("certificatesigningrequests").WithVerbs("create", "get", "list", "watch"))...)
+		WithAPIGroups(certificatesGroup).WithResources("certificatesigningrequests").WithVerbs(verbs...))...)
 	return append(objs, approverObjects(o, spec, signerNames)...)
 }
 
