@@ -218,7 +218,7 @@ demo: controlplane build ## Run the operator end to end on a local control plane
 	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) run ./test/demo --manager $(BIN)/manager --plugin $(BIN)/kubectl-signerpolicy --readme README.md $(if $(KEEP),--keep)
 
 .PHONY: bench
-bench: controlplane build ## Measure issuance on a local control plane (BENCH_FLAGS="-n 1000 -policies 1000 -key rsa -scale 10000").
+bench: controlplane build ## Measure policy-approved, creator-approved and backlog issuance, each beside its ceiling, on a local control plane (BENCH_FLAGS="-n 1000 -workloads policy,creator,backlog -namespaced -policies 1000 -key rsa -scale 10000").
 	KUBEBUILDER_ASSETS=$(K8S_BIN) $(GO) run ./test/bench --manager bin/manager $(BENCH_FLAGS)
 
 .PHONY: docker-build

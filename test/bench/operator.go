@@ -14,8 +14,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/signerpolicy/signer-policy-operator/test/harness"
 )
 
 // operator is the operator binary running as its own process, as it would in a pod.
@@ -33,9 +31,11 @@ type sample struct {
 	peakRSS  float64 // peak resident MiB
 }
 
-func startOperator(ctx context.Context, env *harness.Env, path, dir string) (*operator, error) {
+// startOperator starts the operator binary at path with the bench's flags and then extra, its
+// log named after the workload in dir.
+func startOperator(ctx context.Context, f *fixture, path, dir, workload string, extra []string) (*operator, error) {
 	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
+	if err := os.WriteFile(kubeconfig, f.operatorKubeconfig, 0o600); err != nil {
 		return nil, err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -44,12 +44,14 @@ func startOperator(ctx context.Context, env *harness.Env, path, dir string) (*op
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	log, err := os.Create(filepath.Join(dir, "operator.log"))
+	log, err := os.Create(filepath.Join(dir, "operator-"+workload+".log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, path, "--kubeconfig", kubeconfig, "--metrics-bind-address", addr, "--metrics-secure=false",
-		"--health-probe-bind-address", "0", "--cluster-resource-namespace", clusterResourceNamespace, "--zap-log-level", "error", "--acme-http01-bind-address", "127.0.0.1:0")
+	args := append([]string{"--kubeconfig", kubeconfig, "--metrics-bind-address", addr, "--metrics-secure=false",
+		"--health-probe-bind-address", "0", "--cluster-resource-namespace", clusterResourceNamespace, "--zap-log-level", "error", "--acme-http01-bind-address", "127.0.0.1:0"},
+		extra...)
+	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s (run `make build`): %w", path, err)
@@ -65,10 +67,32 @@ func startOperator(ctx context.Context, env *harness.Env, path, dir string) (*op
 	}
 }
 
+// stop stops the operator if it still runs.
 func (o *operator) stop() {
+	if o.cmd.ProcessState != nil {
+		return
+	}
 	_ = o.cmd.Process.Signal(syscall.SIGTERM)
 	_ = o.cmd.Wait()
 	_ = o.log.Close()
+}
+
+// settle waits until the operator has made no API request for a second, so that the writes
+// that follow a certificate (events, records) count with the workload that caused them.
+func (o *operator) settle() error {
+	last, quiet := -1.0, 0
+	for deadline := time.Now().Add(30 * time.Second); quiet < 4 && time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		s, err := o.sample()
+		if err != nil {
+			return err
+		}
+		if s.requests == last {
+			quiet++
+		} else {
+			last, quiet = s.requests, 0
+		}
+	}
+	return nil
 }
 
 func (o *operator) scrape() (string, error) {

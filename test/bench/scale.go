@@ -9,7 +9,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/signerpolicy/signer-policy-operator/test/harness"
+	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 )
 
 // scaleResult is what one new CSR costs once the cluster is full.
@@ -25,17 +25,28 @@ const singles = 20
 
 // measureScale fills the cluster with c.Scale CSRs of a signer the operator does not govern
 // (they still sit in its cache), then reports the operator's steady memory and what one new
-// governed CSR submitted alone costs, over singles of them.
-func measureScale(ctx context.Context, env *harness.Env, f *fixture, c config, op *operator) (scaleResult, error) {
-	cs, err := unthrottled(env.Config)
+// policy-approved CSR submitted alone costs, over singles of them.
+func (b *bench) measureScale(ctx context.Context) (scaleResult, error) {
+	if err := setApprovalMode(ctx, b.cl, policyv1alpha1.ApprovalAutomatic); err != nil {
+		return scaleResult{}, err
+	}
+	op, err := b.startOperator(ctx, "scale")
 	if err != nil {
 		return scaleResult{}, err
 	}
-	request, err := f.request(0)
+	defer op.stop()
+	if err := waitForPolicies(ctx, b.cl, b.c.Policies); err != nil {
+		return scaleResult{}, err
+	}
+	cs, err := unthrottled(b.cl.config)
 	if err != nil {
 		return scaleResult{}, err
 	}
-	err = forEach(c.Scale, c.Concurrency, func(i int) error {
+	request, err := b.f.request(0)
+	if err != nil {
+		return scaleResult{}, err
+	}
+	err = forEach(b.c.Scale, b.c.Concurrency, func(i int) error {
 		_, err := cs.CertificatesV1().CertificateSigningRequests().Create(ctx, &certificatesv1.CertificateSigningRequest{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("scale-%d", i)},
 			Spec: certificatesv1.CertificateSigningRequestSpec{SignerName: "bench.signerpolicy.dev/scale", Request: request,
@@ -51,15 +62,15 @@ func measureScale(ctx context.Context, env *harness.Env, f *fixture, c config, o
 	if err != nil {
 		return scaleResult{}, err
 	}
-	one := c
+	one := b.c
 	one.N, one.Concurrency = 1, 1
 	var latencies []time.Duration
 	for i := range singles {
-		d, err := issue(ctx, env, f, one, fmt.Sprintf("single-%d", i))
+		t, err := stream(ctx, b.cl, b.f, one, submission{run: fmt.Sprintf("single-%d", i), signerName: b.f.signerName})
 		if err != nil {
 			return scaleResult{}, err
 		}
-		latencies = append(latencies, d...)
+		latencies = append(latencies, t.latencies...)
 	}
 	after, err := op.sample()
 	if err != nil {
