@@ -54,6 +54,7 @@ type flags struct {
 	metricsAddr              string
 	metricsSecure            bool
 	probeAddr                string
+	pprofAddr                string
 	leaderElect              bool
 	leaderElectionNamespace  string
 	clusterResourceNamespace string
@@ -83,6 +84,8 @@ func parseFlags(zapOpts *zap.Options) flags {
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", "0", `Address the metrics endpoint binds to, such as :8443; "0" disables it.`)
 	flag.BoolVar(&f.metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, to scrapers the API server authenticates and authorizes.")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
+	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "0",
+		`Address Go's profiling endpoints (/debug/pprof) bind to, such as 127.0.0.1:6060, to measure where the operator spends its time; "0" disables them. They are unauthenticated: bind them to loopback.`)
 	flag.BoolVar(&f.leaderElect, "leader-elect", false, "Elect a leader so that only one replica acts at a time.")
 	flag.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "",
 		"Namespace of the leader election Lease (default: the operator's own namespace; required with --leader-elect outside a cluster).")
@@ -161,6 +164,7 @@ func run() error {
 		Metrics:                metrics,
 		EventBroadcaster:       events, //nolint:staticcheck // the core/v1 recorder, as controllers.ApprovalReconciler.Events explains
 		HealthProbeBindAddress: f.probeAddr,
+		PprofBindAddress:       f.pprofAddr,
 		LeaderElection:         f.leaderElect,
 		// Empty means the pod's own namespace, which a process outside a cluster does not have.
 		LeaderElectionNamespace: f.leaderElectionNamespace,

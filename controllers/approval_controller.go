@@ -84,8 +84,20 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, err
 	}
 	decision := r.Evaluator.Evaluate(policies, request)
+	if decision.Result == policy.Manual && csr.Condition(&c, csr.ConditionWaiting) == nil {
+		// People, or the CSR's creator itself, usually approve within moments; saying that an
+		// approver decides would cost a write that races theirs. The CSR is told once it has
+		// waited, before the signing side's own grace runs out, so only this says why.
+		if wait := manualGrace - r.Clock.Since(c.CreationTimestamp.Time); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+	}
 	return ctrl.Result{}, r.act(ctx, &c, request, decision, policies)
 }
+
+// manualGrace is how long a CSR a Manual policy leaves to people goes without its Waiting
+// condition; shorter than approvalGrace, after which the signing side would say it waits.
+const manualGrace = approvalGrace / 2
 
 // act carries out a decision: the only writes are through the /approval subresource.
 func (r *ApprovalReconciler) act(ctx context.Context, c *certificatesv1.CertificateSigningRequest, req policy.Request, d policy.Decision, policies policy.Policies) error {

@@ -132,7 +132,7 @@ func options(controllersToRun ...string) controllers.Options {
 func TestDefaultInstallRunsUnderItsOwnClusterRole(t *testing.T) {
 	objs := render(t, "default")
 	k := kinds(objs)
-	if k["CustomResourceDefinition"] != 1 || k["Deployment"] != 1 || k["ClusterRole"] < 1 || k["ServiceAccount"] != 1 {
+	if k["CustomResourceDefinition"] != 2 || k["Deployment"] != 1 || k["ClusterRole"] < 1 || k["ServiceAccount"] != 1 {
 		t.Fatalf("config/default renders %v", k)
 	}
 	install(t, objs)

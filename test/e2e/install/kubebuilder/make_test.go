@@ -66,17 +66,19 @@ func kubeconfig(t *testing.T) string {
 	return path
 }
 
-// restoreCRD puts the SignerPolicy CRD back as the harness installed it, for the tests that
-// follow one that uninstalls it.
+// restoreCRD puts the CRDs back as the harness installed them, for the tests that follow one
+// that uninstalls them.
 func restoreCRD(t *testing.T) {
 	t.Helper()
 	t.Cleanup(func() {
-		objs, err := harness.ReadObjects(filepath.Join(root, "config", "crd", "bases", "policy.signerpolicy.dev_signerpolicies.yaml"))
-		if err == nil {
-			err = harness.Apply(context.Background(), env.Admin, objs)
-		}
-		if err != nil {
-			t.Errorf("restoring the SignerPolicy CRD: %v", err)
+		for _, name := range []string{"policy.signerpolicy.dev_signerpolicies.yaml", "policy.signerpolicy.dev_namespacedsignerpolicies.yaml"} {
+			objs, err := harness.ReadObjects(filepath.Join(root, "config", "crd", "bases", name))
+			if err == nil {
+				err = harness.Apply(context.Background(), env.Admin, objs)
+			}
+			if err != nil {
+				t.Errorf("restoring the CRD of %s: %v", name, err)
+			}
 		}
 	})
 }
