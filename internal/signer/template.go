@@ -34,7 +34,15 @@ func CertificateTemplate(req Request) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, Permanent(ReasonErrorGenerating, "%w", err)
 	}
-	validated, err := pki.CertificateTemplateFromCSRPEM(req.CSR.Spec.Request,
+	parsed := req.Parsed
+	if parsed == nil {
+		if parsed, err = csr.ParseRequest(req.CSR); err != nil {
+			return nil, Permanent(ReasonErrorGenerating, "cannot build a certificate from spec.request: %w", err)
+		}
+	}
+	// From the request the gate parsed and verified: checking its signature again would cost as
+	// much as signing the certificate.
+	validated, err := pki.CertificateTemplateFromCSR(parsed,
 		pki.CertificateTemplateOverrideDuration(req.Duration),
 		withReason(ReasonBasicConstraintsMismatch,
 			"spec.request does not match the requested isCA ("+csr.IsCAAnnotation+" annotation)",

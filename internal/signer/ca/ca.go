@@ -3,16 +3,20 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"slices"
+	"sync"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
@@ -24,11 +28,29 @@ const secretNameField = "spec.ca.secretName"
 // Signer signs with a CA issuer's key pair.
 type Signer struct {
 	secrets client.Reader
+
+	// keyPairs keeps each Secret's key pair as parsed and checked, for as long as the Secret's
+	// UID and resourceVersion stay the same: parsing the key and checking the chain's signatures
+	// for every CSR cost more than signing it.
+	mu       sync.Mutex
+	keyPairs map[client.ObjectKey]*keyPair
+}
+
+// keyPair is a CA Secret's checked key pair.
+type keyPair struct {
+	uid             types.UID
+	resourceVersion string
+	chain           []*x509.Certificate
+	key             crypto.Signer
+	// chainTail is what cert-manager's chain building puts after a leaf this CA signs (the
+	// intermediates, never a self-signed root), learnt from the first signing, which builds it
+	// with cert-manager's own code; nil until then.
+	chainTail []byte
 }
 
 // New returns a CA signer that reads issuer Secrets through secrets.
 func New(secrets client.Reader) *Signer {
-	return &Signer{secrets: secrets}
+	return &Signer{secrets: secrets, keyPairs: map[client.ObjectKey]*keyPair{}}
 }
 
 var _ signer.Signer = (*Signer)(nil)
@@ -49,7 +71,7 @@ func (s *Signer) Sign(ctx context.Context, req signer.Request) (signer.PEMChain,
 	if err != nil {
 		return nil, err
 	}
-	chain, key, err := s.keyPair(ctx, req.ResourceNamespace, spec.SecretName)
+	kp, err := s.keyPair(ctx, req.ResourceNamespace, spec.SecretName)
 	if err != nil {
 		return nil, err
 	}
@@ -58,13 +80,44 @@ func (s *Signer) Sign(ctx context.Context, req signer.Request) (signer.PEMChain,
 	tmpl.OCSPServer = slices.Clone(spec.OCSPServers)
 	tmpl.IssuingCertificateURL = slices.Clone(spec.IssuingCertificateURLs)
 
-	bundle, err := pki.SignCSRTemplate(chain, key, tmpl)
+	chain, err := s.sign(kp, tmpl)
 	if err != nil {
 		// The key pair and chain were checked above, so a failure here is about this request
 		// (for example a public key the CA cannot certify) and retrying gives the same answer.
 		// cert-manager marks the CSR Failed here too.
 		return nil, signer.Permanent(signer.ReasonSigningError, "signing with the CA in Secret %s/%s: %v",
 			req.ResourceNamespace, spec.SecretName, err)
+	}
+	return chain, nil
+}
+
+// sign signs tmpl and returns the leaf followed by the CA's chain. The first signing with a key
+// pair goes through cert-manager's SignCSRTemplate, which builds and checks the chain; later ones
+// sign with cert-manager's SignCertificate (crypto/x509 checks each new signature against the CA)
+// and append the chain the first one built, which depends on the CA alone.
+func (s *Signer) sign(kp *keyPair, tmpl *x509.Certificate) (signer.PEMChain, error) {
+	s.mu.Lock()
+	tail := kp.chainTail
+	s.mu.Unlock()
+	if tail != nil {
+		leaf, _, err := pki.SignCertificate(tmpl, kp.chain[0], tmpl.PublicKey, kp.key)
+		if err != nil {
+			return nil, err
+		}
+		return signer.PEMChain(append(leaf, tail...)), nil
+	}
+	bundle, err := pki.SignCSRTemplate(kp.chain, kp.key, tmpl)
+	if err != nil {
+		return nil, err
+	}
+	// The bundle starts with the leaf, encoded as cert-manager encodes every certificate.
+	if block, _ := pem.Decode(bundle.ChainPEM); block != nil {
+		leaf := pem.EncodeToMemory(block)
+		if rest, ok := bytes.CutPrefix(bundle.ChainPEM, leaf); ok {
+			s.mu.Lock()
+			kp.chainTail = append([]byte{}, rest...)
+			s.mu.Unlock()
+		}
 	}
 	return signer.PEMChain(bundle.ChainPEM), nil
 }
@@ -86,29 +139,42 @@ func caSpec(issuer cmapi.GenericIssuer) (*cmapi.CAIssuer, error) {
 // be a CA, and the certificates must form one chain. cert-manager's issuer readiness check
 // covers the CA flag, and its signer would mark the CSR Failed for the other two; checking
 // here keeps a broken Secret from failing CSRs that a repaired Secret could sign.
-func (s *Signer) keyPair(ctx context.Context, namespace, name string) ([]*x509.Certificate, crypto.Signer, error) {
+//
+// A key pair is parsed and checked once per version of its Secret.
+func (s *Signer) keyPair(ctx context.Context, namespace, name string) (*keyPair, error) {
 	secret, err := signer.ReadSecret(ctx, s.secrets, namespace, name, secretNameField)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	id := client.ObjectKey{Namespace: namespace, Name: name}
+	s.mu.Lock()
+	kp := s.keyPairs[id]
+	s.mu.Unlock()
+	if kp != nil && kp.uid == secret.UID && kp.resourceVersion == secret.ResourceVersion && secret.ResourceVersion != "" {
+		return kp, nil
 	}
 	key, err := signer.PrivateKeyFromSecret(secret, corev1.TLSPrivateKeyKey)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	chain, err := certificates(secret)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if ok, err := pki.PublicKeyMatchesCertificate(key.Public(), chain[0]); err != nil || !ok {
-		return nil, nil, invalid(secret, "tls.key does not belong to the first certificate in tls.crt")
+		return nil, invalid(secret, "tls.key does not belong to the first certificate in tls.crt")
 	}
 	if !chain[0].IsCA {
-		return nil, nil, invalid(secret, "the first certificate in tls.crt is not a CA")
+		return nil, invalid(secret, "the first certificate in tls.crt is not a CA")
 	}
 	if _, err := pki.ParseSingleCertificateChain(chain); err != nil {
-		return nil, nil, invalid(secret, "tls.crt and ca.crt do not form a single certificate chain: "+err.Error())
+		return nil, invalid(secret, "tls.crt and ca.crt do not form a single certificate chain: "+err.Error())
 	}
-	return chain, key, nil
+	kp = &keyPair{uid: secret.UID, resourceVersion: secret.ResourceVersion, chain: chain, key: key}
+	s.mu.Lock()
+	s.keyPairs[id] = kp
+	s.mu.Unlock()
+	return kp, nil
 }
 
 // certificates decodes tls.crt and, like cert-manager, appends the first certificate of ca.crt.

@@ -202,3 +202,44 @@ func checkIssuerURLs(t *testing.T, cert *x509.Certificate, spec *cmapi.CAIssuer)
 		t.Errorf("issuing certificate URLs = %v, want %v", cert.IssuingCertificateURL, spec.IssuingCertificateURLs)
 	}
 }
+
+// One signer signs many CSRs with a key pair it parsed and checked once: every chain after the
+// first has the same intermediates as cert-manager built for the first, and a changed Secret (a
+// rotated CA) signs the next CSR.
+func TestSignReusesTheKeyPairUntilTheSecretChanges(t *testing.T) {
+	root := testpki.NewRootCA(t, testpki.RSA, "root")
+	intermediate := root.NewIntermediate(t, testpki.ECDSA, "intermediate")
+	secret := intermediate.Secret(namespace, secretName)
+	secret.Data["ca.crt"] = root.CertPEM
+	c := fake.NewClientBuilder().WithObjects(secret).Build()
+	s := ca.New(c)
+	for i := range 3 {
+		chain, err := s.Sign(context.Background(), newRequest(t, testpki.NewKey(t, testpki.ECDSA), nil))
+		if err != nil {
+			t.Fatalf("signing %d: %v", i, err)
+		}
+		certs := testpki.ParseChain(t, chain)
+		if len(certs) != 2 || !certs[1].Equal(intermediate.Cert) {
+			t.Fatalf("signing %d: chain has %d certificates, want the leaf and the intermediate", i, len(certs))
+		}
+		verify(t, certs, root.Cert)
+	}
+
+	rotated := testpki.NewRootCA(t, testpki.ECDSA, "rotated")
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(secret), secret); err != nil {
+		t.Fatal(err)
+	}
+	secret.Data = rotated.Secret(namespace, secretName).Data
+	if err := c.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	chain, err := s.Sign(context.Background(), newRequest(t, testpki.NewKey(t, testpki.ECDSA), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := testpki.ParseChain(t, chain)
+	if len(certs) != 1 {
+		t.Fatalf("after rotation to a root, chain has %d certificates, want the leaf alone", len(certs))
+	}
+	verify(t, certs, rotated.Cert)
+}
