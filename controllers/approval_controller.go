@@ -50,6 +50,8 @@ type ApprovalReconciler struct {
 	Ledger *recordLedger
 	// Self is who the operator runs as, the approver of its own decisions; nil when unknown.
 	Self *audit.Identity
+	// Requests parses CSRs' requests, shared by the controllers; nil parses each anew.
+	Requests *csr.Requests
 }
 
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=get;list;watch
@@ -74,7 +76,7 @@ func (r *ApprovalReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if approvalSkips(c.Spec.SignerName, policies.Cluster) {
 		return ctrl.Result{}, nil
 	}
-	request := requestFor(&c)
+	request := requestFor(&c, r.Requests)
 	namespaces, err := readNamespaceFacts(ctx, r.Client, &c)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -58,12 +58,12 @@ func TestOtherSignersLifetimeIsExpirationSecondsOnly(t *testing.T) {
 			"experimental.cert-manager.io/request-duration": "1h", "experimental.cert-manager.io/request-is-ca": "true"}},
 		Spec: certificatesv1.CertificateSigningRequestSpec{SignerName: "example.com/mesh"},
 	}
-	req := requestFor(c)
+	req := requestFor(c, nil)
 	if req.Duration != 0 || req.IsCA {
 		t.Errorf("duration %v, isCA %v; want neither from cert-manager's annotations", req.Duration, req.IsCA)
 	}
 	c.Spec.ExpirationSeconds = ptr.To[int32](7200)
-	if req := requestFor(c); req.Duration.Hours() != 2 {
+	if req := requestFor(c, nil); req.Duration.Hours() != 2 {
 		t.Errorf("duration = %v, want 2h from spec.expirationSeconds", req.Duration)
 	}
 }

@@ -109,7 +109,7 @@ func (r *NamespacedSignerPolicyReconciler) Reconcile(ctx context.Context, req ct
 
 // coverage is what the SignerPolicies say of one namespaced policy.
 type coverage struct {
-	// covering are the Ready delegating policies that delegate one of its Issuers.
+	// covering are the delegating policies last found Ready that delegate one of its Issuers.
 	covering []*policyv1alpha1.SignerPolicy
 	// permitting are those of covering that permit everything it names.
 	permitting []*policyv1alpha1.SignerPolicy
@@ -152,7 +152,7 @@ func (r *NamespacedSignerPolicyReconciler) delegationsOf(ctx context.Context, p 
 	slices.SortFunc(candidates, func(a, b policyv1alpha1.SignerPolicy) int { return strings.Compare(a.Name, b.Name) })
 	for i := range candidates {
 		d := &candidates[i]
-		if !policy.IsReady(d) || d.Spec.Delegation == nil || !mayDelegate(d, p, spec, c.issuerLabels) {
+		if !wasReady(d) || d.Spec.Delegation == nil || !mayDelegate(d, p, spec, c.issuerLabels) {
 			continue
 		}
 		c.covering = append(c.covering, d)
@@ -163,6 +163,15 @@ func (r *NamespacedSignerPolicyReconciler) delegationsOf(ctx context.Context, p 
 		c.permitting = append(c.permitting, d)
 	}
 	return c, nil
+}
+
+// wasReady reports whether the operator last found d in force, for this generation or, while it
+// looks at an edit, the one before. A delegation being re-evaluated keeps its tenants' RBAC, so
+// that their CSRs in flight are not failed for want of it in the meantime; the evaluator decides
+// no CSR under it until it is Ready again, so nothing is approved or signed on the old bounds.
+func wasReady(d *policyv1alpha1.SignerPolicy) bool {
+	c := meta.FindStatusCondition(d.Status.Conditions, policyv1alpha1.ConditionReady)
+	return c != nil && c.Status == metav1.ConditionTrue
 }
 
 // mayDelegate reports whether d delegates an Issuer p's spec could govern: for an issuerRef that

@@ -40,6 +40,8 @@ type RecordsReconciler struct {
 	Approvers *approvers.Observations
 	// Events are the record events this process owes (see approvalEvents and signingEvents).
 	Events []string
+	// Requests parses CSRs' requests, shared by the controllers; nil parses each anew.
+	Requests *csr.Requests
 }
 
 // Reconcile writes the CSR's owed records.
@@ -117,7 +119,7 @@ func (r *RecordsReconciler) reconstruct(ctx context.Context, c *certificatesv1.C
 	if err != nil {
 		return audit.Record{}, err
 	}
-	req := requestFor(c)
+	req := requestFor(c, r.Requests)
 	namespaces.into(&req)
 	if err := readNodeFacts(ctx, r.Client, r.Client, c, policies.Cluster, &req); err != nil {
 		return audit.Record{}, err

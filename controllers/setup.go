@@ -23,6 +23,7 @@ import (
 	policyv1alpha1 "github.com/signerpolicy/signer-policy-operator/api/v1alpha1"
 	"github.com/signerpolicy/signer-policy-operator/internal/approvers"
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
+	"github.com/signerpolicy/signer-policy-operator/internal/csr"
 	"github.com/signerpolicy/signer-policy-operator/internal/policy"
 	"github.com/signerpolicy/signer-policy-operator/internal/rbac"
 	"github.com/signerpolicy/signer-policy-operator/internal/signer"
@@ -131,13 +132,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		}
 	}
 	ledger := newRecordLedger()
+	// Each CSR's request is read by approval, signing and records: parsed and verified once,
+	// for the CSRs in flight (a few KiB each).
+	requests := csr.NewRequests(1024)
 	if opts.runs(ControllerApproval) && opts.Approvers != nil {
 		mgr.GetWebhookServer().Register(approvers.Path, (&approvers.Webhook{Observations: opts.Approvers}).Handler())
 	}
 	if opts.runs(ControllerApproval) {
 		approval := &ApprovalReconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: records, Clock: clock.RealClock{}, Metrics: metrics,
-			Evaluator: evaluator, Ledger: ledger, Self: self(ctx, mgr),
+			Evaluator: evaluator, Ledger: ledger, Self: self(ctx, mgr), Requests: requests,
 			Events: mgr.GetEventRecorderFor("signer-policy-approver"), //nolint:staticcheck // see ApprovalReconciler.Events
 		}
 		if err := approval.SetupWithManager(mgr, concurrency); err != nil {
@@ -149,13 +153,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: records, Clock: clock.RealClock{}, Metrics: metrics,
 			Events:  mgr.GetEventRecorderFor("signer-policy-signer"), //nolint:staticcheck // see SigningReconciler.Events
 			Signers: signers, Evaluator: evaluator, ClusterResourceNamespace: opts.ClusterResourceNamespace,
-			Ledger: ledger, Approvers: opts.Approvers,
+			Ledger: ledger, Approvers: opts.Approvers, Requests: requests,
 		}
 		if err := signing.SetupWithManager(mgr, concurrency); err != nil {
 			return fmt.Errorf("setting up the CSR signing controller: %w", err)
 		}
 	}
-	recorder := &RecordsReconciler{Client: mgr.GetClient(), Audit: records, Ledger: ledger, Evaluator: evaluator, Approvers: opts.Approvers}
+	recorder := &RecordsReconciler{Client: mgr.GetClient(), Audit: records, Ledger: ledger, Evaluator: evaluator, Approvers: opts.Approvers, Requests: requests}
 	if opts.runs(ControllerApproval) {
 		recorder.Events = append(recorder.Events, approvalEvents...)
 	}

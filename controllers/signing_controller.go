@@ -66,6 +66,8 @@ type SigningReconciler struct {
 	Ledger *recordLedger
 	// Approvers is what the observing webhook saw, for the approver on Issued records; may be nil.
 	Approvers *approvers.Observations
+	// Requests parses CSRs' requests, shared by the controllers; nil parses each anew.
+	Requests *csr.Requests
 }
 
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=get;list;watch;update;patch
@@ -98,7 +100,7 @@ func (r *SigningReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 // read gathers the gate's inputs in the gate's order, stopping where the gate will stop, so a
 // CSR that is not approved costs no SubjectAccessReview.
 func (r *SigningReconciler) read(ctx context.Context, c *certificatesv1.CertificateSigningRequest) (*signingInputs, error) {
-	in := &signingInputs{csr: c, signers: r.Signers, evaluator: r.Evaluator}
+	in := &signingInputs{csr: c, signers: r.Signers, evaluator: r.Evaluator, requests: r.Requests}
 	in.ref, in.refErr = csr.ParseSignerName(c.Spec.SignerName)
 	if in.refErr != nil || !needsSigning(c) {
 		return in, nil

@@ -52,6 +52,7 @@ type signingInputs struct {
 	namespaces   namespaceFacts
 	signers      *signer.Registry
 	evaluator    *policy.Evaluator
+	requests     *csr.Requests
 }
 
 // verdictKind is what the signing controller does with a CSR.
@@ -119,7 +120,7 @@ func gate(in *signingInputs) verdict {
 		return failed(ReasonDeniedReference, fmt.Sprintf("requester %q may not reference Issuer %s/%s: needs verb reference on signers.cert-manager.io",
 			c.Spec.Username, in.ref.Namespace, in.ref.Name))
 	}
-	g, refused := requestedGrant(c)
+	g, refused := requestedGrant(c, in.requests)
 	if refused != nil {
 		return *refused
 	}
@@ -140,7 +141,7 @@ func gate(in *signingInputs) verdict {
 
 // requestedGrant reads what the CSR asks for: its lifetime, CA flag, usages and parsed request.
 // A CSR that cannot be read fails, whatever the policies say, since no policy can change it.
-func requestedGrant(c *certificatesv1.CertificateSigningRequest) (grant, *verdict) {
+func requestedGrant(c *certificatesv1.CertificateSigningRequest, requests *csr.Requests) (grant, *verdict) {
 	requested, wasRequested, err := csr.RequestedDuration(c)
 	if err != nil {
 		return grant{}, ptr.To(failed(ReasonErrorParseDuration, err.Error()))
@@ -153,7 +154,7 @@ func requestedGrant(c *certificatesv1.CertificateSigningRequest) (grant, *verdic
 	if err != nil {
 		return grant{}, ptr.To(failed(ReasonInvalidRequest, err.Error()))
 	}
-	parsed, err := csr.ParseRequest(c)
+	parsed, err := requests.Parse(c)
 	if err != nil {
 		return grant{}, ptr.To(failed(ReasonInvalidRequest, err.Error()))
 	}

@@ -18,8 +18,13 @@ import (
 // every policy then refuses by name. The approval controller and the kubectl plugin both build
 // their requests here, so that what the plugin predicts is what the operator decides.
 func RequestForCSR(c *certificatesv1.CertificateSigningRequest) Request {
+	return RequestForCSRFrom(c, nil)
+}
+
+// RequestForCSRFrom is RequestForCSR with spec.request parsed through requests, which may be nil.
+func RequestForCSRFrom(c *certificatesv1.CertificateSigningRequest, requests *csr.Requests) Request {
 	req := Request{SignerName: c.Spec.SignerName, Requester: RequesterOf(c), Usages: c.Spec.Usages}
-	parsed, err := csr.ParseRequest(c)
+	parsed, err := requests.Parse(c)
 	if err != nil {
 		req.Problems = append(req.Problems, asFieldError(err, field.NewPath("spec", "request")))
 	}
