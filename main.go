@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/zapr"
@@ -59,6 +60,7 @@ type flags struct {
 	leaderElectionNamespace  string
 	clusterResourceNamespace string
 	concurrency              int
+	referenceReviewTTL       time.Duration
 	controllers              string
 	acmeHTTP01Address        string
 	acmeHTTP01Service        string
@@ -93,6 +95,9 @@ func parseFlags(zapOpts *zap.Options) flags {
 		"Namespace of ClusterIssuers' Secrets (default: the operator's own namespace).")
 	flag.IntVar(&f.concurrency, "concurrency", 16,
 		"CSRs each CSR controller works on at once. 16 kept a 2-core control plane at its ceiling in make bench, where 4 left it at half; most of a CSR's time is spent waiting on the API server, not the CPU.")
+	flag.DurationVar(&f.referenceReviewTTL, "reference-review-ttl", controllers.DefaultReferenceReviewTTL,
+		"How long an allowed reference check (the SubjectAccessReview asking whether a CSR's requester may use a namespaced Issuer) is reused for the same requester identity (user, UID, groups, extra) and Issuer; 0 asks for every CSR. "+
+			"Any change to a Role or RoleBinding of the Issuer's namespace, or to any ClusterRole or ClusterRoleBinding, drops it at once through a watch, so this bounds only revocations that watch cannot see (another authorizer, a watch that is down). Denials are never reused.")
 	flag.StringVar(&f.controllers, "controllers", "policy,approval,signing",
 		"Controllers to run: policy (status and generated RBAC), approval, signing. Run them in separate Deployments to keep the approve and sign powers apart.")
 	flag.StringVar(&f.acmeHTTP01Address, "acme-http01-bind-address", ":8089",
@@ -219,6 +224,7 @@ func run() error {
 		},
 		ClusterResourceNamespace: f.clusterResourceNamespace,
 		Concurrency:              f.concurrency,
+		ReferenceReviewTTL:       referenceReviewTTL(f.referenceReviewTTL),
 		Controllers:              selected,
 		Metrics:                  ctrlmetrics.Registry,
 		AuditLog:                 &auditLog,
@@ -333,4 +339,13 @@ func ownNamespace() (string, error) {
 		return "", fmt.Errorf("cannot tell the operator's namespace; set --cluster-resource-namespace: %w", err)
 	}
 	return strings.TrimSpace(string(data)), nil
+}
+
+// referenceReviewTTL turns the flag, where 0 means never reuse, into controllers.Options, where 0
+// means the default.
+func referenceReviewTTL(flagValue time.Duration) time.Duration {
+	if flagValue <= 0 {
+		return -1
+	}
+	return flagValue
 }

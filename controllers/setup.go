@@ -1,9 +1,11 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/go-logr/logr"
@@ -54,6 +56,11 @@ type Options struct {
 	// (with the approval controller) and keeps what it saw, for the approver in governance
 	// records; without it, approvers of conditions the operator did not write are unknown.
 	Approvers *approvers.Observations
+	// ReferenceReviewTTL is how long the signing controller reuses an allowed reference check
+	// (the SubjectAccessReview for a namespaced Issuer) for the same requester identity and
+	// Issuer, unless a watch sees RBAC change first: zero means DefaultReferenceReviewTTL, and a
+	// negative value asks for every CSR.
+	ReferenceReviewTTL time.Duration
 }
 
 // The controllers Options.Controllers can select.
@@ -149,11 +156,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		}
 	}
 	if opts.runs(ControllerSigning) {
+		var references *referenceReviews
+		if ttl := cmp.Or(opts.ReferenceReviewTTL, DefaultReferenceReviewTTL); ttl > 0 {
+			if references, err = watchRBACFor(ctx, mgr, ttl); err != nil {
+				return err
+			}
+		}
 		signing := &SigningReconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Audit: records, Clock: clock.RealClock{}, Metrics: metrics,
 			Events:  mgr.GetEventRecorderFor("signer-policy-signer"), //nolint:staticcheck // see SigningReconciler.Events
 			Signers: signers, Evaluator: evaluator, ClusterResourceNamespace: opts.ClusterResourceNamespace,
-			Ledger: ledger, Approvers: opts.Approvers, Requests: requests,
+			Ledger: ledger, Approvers: opts.Approvers, Requests: requests, References: references,
 		}
 		if err := signing.SetupWithManager(mgr, concurrency); err != nil {
 			return fmt.Errorf("setting up the CSR signing controller: %w", err)

@@ -68,6 +68,8 @@ type SigningReconciler struct {
 	Approvers *approvers.Observations
 	// Requests parses CSRs' requests, shared by the controllers; nil parses each anew.
 	Requests *csr.Requests
+	// References keeps allowed reference checks for a short time; nil asks for every CSR.
+	References *referenceReviews
 }
 
 // +kubebuilder:rbac:groups=certificates.k8s.io,resources=certificatesigningrequests,verbs=get;list;watch;update;patch
@@ -226,24 +228,36 @@ func (r *SigningReconciler) policiesOf(ctx context.Context, signerName string) (
 
 // mayReference asks the API server whether the CSR's requester may use the namespaced Issuer:
 // the check cert-manager documents, first for the issuer's name and then for any issuer in the
-// namespace. It is asked with the requester's full identity as recorded on the CSR.
+// namespace. It is asked with the requester's full identity as recorded on the CSR. An allowance
+// is reused from References, for that whole identity and that Issuer only, while it is good
+// (see referenceReviews); a denial is always asked afresh.
 func (r *SigningReconciler) mayReference(ctx context.Context, c *certificatesv1.CertificateSigningRequest, ref policyv1alpha1.IssuerReference) (bool, error) {
 	username, uid, groups, extra := csr.Requester(c)
 	sarExtra := make(map[string]authorizationv1.ExtraValue, len(extra))
 	for k, v := range extra {
 		sarExtra[k] = v
 	}
+	identity := authorizationv1.SubjectAccessReviewSpec{User: username, UID: uid, Groups: groups, Extra: sarExtra}
+	var ticket referenceTicket
+	if r.References != nil {
+		key := keyOf(&identity, ref.Namespace, ref.Name)
+		if r.References.allowed(key) {
+			return true, nil
+		}
+		ticket = r.References.ask(key, ref.Namespace)
+	}
 	for _, name := range []string{ref.Name, "*"} {
-		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-			User: username, UID: uid, Groups: groups, Extra: sarExtra,
-			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Group: "cert-manager.io", Resource: "signers", Verb: "reference", Namespace: ref.Namespace, Name: name,
-			},
-		}}
+		sar := &authorizationv1.SubjectAccessReview{Spec: *identity.DeepCopy()}
+		sar.Spec.ResourceAttributes = &authorizationv1.ResourceAttributes{
+			Group: "cert-manager.io", Resource: "signers", Verb: "reference", Namespace: ref.Namespace, Name: name,
+		}
 		if err := r.Client.Create(ctx, sar); err != nil {
 			return false, fmt.Errorf("asking whether %q may reference the issuer: %w", username, err)
 		}
 		if sar.Status.Allowed {
+			if r.References != nil {
+				r.References.keepAllowed(ticket)
+			}
 			return true, nil
 		}
 	}
