@@ -154,7 +154,11 @@ func showManualApproval(ctx context.Context, env *harness.Env, k kubectl, dir st
 	if err != nil {
 		return err
 	}
-	time.Sleep(2 * time.Second) // let the operator evaluate it and record its event
+	// The operator waits a few seconds for an approval that usually comes at once, then says on
+	// the CSR, and in an event, that an approver decides.
+	if err := waitForEvent(ctx, env, name, "SignerPolicyEvaluated"); err != nil {
+		return err
+	}
 	if err := k.show("get", "csr", name); err != nil {
 		return err
 	}
@@ -250,4 +254,26 @@ func printCertificate(c *certificatesv1.CertificateSigningRequest) error {
 	}
 	fmt.Printf("\nThe certificate in status.certificate:\n%s", text)
 	return nil
+}
+
+// waitForEvent waits until an event of the given reason about the CSR named name is recorded.
+func waitForEvent(ctx context.Context, env *harness.Env, name, reason string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		var events corev1.EventList
+		if err := env.Admin.List(ctx, &events, client.InNamespace(corev1.NamespaceDefault)); err != nil {
+			return err
+		}
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name == name && e.Reason == reason {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no %s event about CSR %s: %w", reason, name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
