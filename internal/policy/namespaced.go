@@ -109,20 +109,16 @@ func BeyondDelegation(d *v1alpha1.SignerPolicy, p *v1alpha1.NamespacedSignerPoli
 // selfApproval refuses approvers who are requesters too: a workload approving its own CSRs makes
 // a Manual policy Automatic, which a delegation permitting only Manual must not allow.
 func selfApproval(path *field.Path, approvers, requesters *v1alpha1.Subjects) field.ErrorList {
+	errs := alsoRequesters(path.Child("users"), approvers.Users, requesters.Users)
+	errs = append(errs, alsoRequesters(path.Child("groups"), approvers.Groups, requesters.Groups)...)
+	return append(errs, alsoRequesters(path.Child("serviceAccounts"), approvers.ServiceAccounts, requesters.ServiceAccounts)...)
+}
+
+func alsoRequesters[T comparable](path *field.Path, approvers, requesters []T) field.ErrorList {
 	var errs field.ErrorList
-	for i, u := range approvers.Users {
-		if slices.Contains(requesters.Users, u) {
-			errs = append(errs, field.Forbidden(path.Child("users").Index(i), "is a requester too: requesters may not approve their own CSRs"))
-		}
-	}
-	for i, g := range approvers.Groups {
-		if slices.Contains(requesters.Groups, g) {
-			errs = append(errs, field.Forbidden(path.Child("groups").Index(i), "is a requester too: requesters may not approve their own CSRs"))
-		}
-	}
-	for i, sa := range approvers.ServiceAccounts {
-		if slices.Contains(requesters.ServiceAccounts, sa) {
-			errs = append(errs, field.Forbidden(path.Child("serviceAccounts").Index(i), "is a requester too: requesters may not approve their own CSRs"))
+	for i, a := range approvers {
+		if slices.Contains(requesters, a) {
+			errs = append(errs, field.Forbidden(path.Index(i), "is a requester too: requesters may not approve their own CSRs"))
 		}
 	}
 	return errs

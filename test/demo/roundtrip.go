@@ -63,16 +63,9 @@ func showCSRRoundTrip(ctx context.Context, env *harness.Env, k kubectl, dir stri
 	}
 
 	step("dana (group team-a:developers) generates a key and submits a CSR for api.team-a.example.com")
-	name, err := submit(ctx, dana, "issuers.cert-manager.io/team-a.team-a-ca",
-		&x509.CertificateRequest{DNSNames: []string{"api.team-a.example.com"}}, nil, pki.ECDSA)
+	name, c, err := issued(ctx, env, k, dana, "issuers.cert-manager.io/team-a.team-a-ca",
+		&x509.CertificateRequest{DNSNames: []string{"api.team-a.example.com"}})
 	if err != nil {
-		return err
-	}
-	c, err := waitFor(ctx, env, name, func(c *certificatesv1.CertificateSigningRequest) bool { return len(c.Status.Certificate) > 0 })
-	if err != nil {
-		return err
-	}
-	if err := k.show("get", "csr", name); err != nil {
 		return err
 	}
 	if err := printCertificate(c); err != nil {
@@ -182,6 +175,19 @@ func showManualApproval(ctx context.Context, env *harness.Env, k kubectl, dir st
 		return err
 	}
 	return printCertificate(c)
+}
+
+// issued submits a CSR as u, waits for its certificate and shows the CSR as kubectl lists it.
+func issued(ctx context.Context, env *harness.Env, k kubectl, u user, signerName string, tmpl *x509.CertificateRequest) (string, *certificatesv1.CertificateSigningRequest, error) {
+	name, err := submit(ctx, u, signerName, tmpl, nil, pki.ECDSA)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := waitFor(ctx, env, name, func(c *certificatesv1.CertificateSigningRequest) bool { return len(c.Status.Certificate) > 0 })
+	if err != nil {
+		return "", nil, err
+	}
+	return name, c, k.show("get", "csr", name)
 }
 
 func submit(ctx context.Context, u user, signerName string, tmpl *x509.CertificateRequest, annotations map[string]string, alg pki.KeyAlgorithm) (string, error) {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
-	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"github.com/signerpolicy/signer-policy-operator/test/harness"
 	"github.com/signerpolicy/signer-policy-operator/test/pki"
@@ -52,16 +51,9 @@ func showTenancy(ctx context.Context, env *harness.Env, k kubectl, dir string) e
 		}
 		workloads[t.ns] = web
 		step(fmt.Sprintf("%s's workload (service account web) asks %s's Issuer for web.%s.svc", t.ns, t.ns, t.ns))
-		name, err := submit(ctx, web, t.signerName(),
-			&x509.CertificateRequest{DNSNames: []string{"web." + t.ns + ".svc", "web." + t.ns + ".svc.cluster.local"}}, nil, pki.ECDSA)
+		name, c, err := issued(ctx, env, k, web, t.signerName(),
+			&x509.CertificateRequest{DNSNames: []string{"web." + t.ns + ".svc", "web." + t.ns + ".svc.cluster.local"}})
 		if err != nil {
-			return err
-		}
-		c, err := waitFor(ctx, env, name, func(c *certificatesv1.CertificateSigningRequest) bool { return len(c.Status.Certificate) > 0 })
-		if err != nil {
-			return err
-		}
-		if err := k.show("get", "csr", name); err != nil {
 			return err
 		}
 		if err := k.show("get", "csr", name, "-o", `jsonpath={.status.conditions[?(@.type=="Approved")].message}{"\n"}`); err != nil {
