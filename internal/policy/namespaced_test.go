@@ -230,3 +230,46 @@ func TestTenantRequestersMayNotApproveThemselves(t *testing.T) {
 	p.Spec.Approval.Approvers = &v1alpha1.Subjects{ServiceAccounts: []v1alpha1.ServiceAccountReference{{Namespace: "team-a", Name: "security"}}}
 	assertFields(t, BeyondDelegation(&platform, &p))
 }
+
+// A tenant's policy cannot widen any field past its delegation: each bound of the delegating
+// policy refuses, naming its own field, what the tenant's allows.
+func TestEveryDelegationBoundHolds(t *testing.T) {
+	e := newTestEvaluator(t)
+	wide := tenantPolicy("web", "web.team-a.svc")
+	wide.Spec.AllowCA = true
+	wide.Spec.Usages = []v1alpha1.KeyUsage{"digital signature", "key encipherment", "server auth", "client auth", "cert sign"}
+	tests := []struct {
+		name   string
+		bound  func(*v1alpha1.SignerPolicy)
+		req    func(*Request)
+		fields string
+	}{
+		{name: "CA flag", req: func(r *Request) { r.IsCA = true }, fields: `SignerPolicy "platform" spec.allowCA`},
+		{name: "usages", bound: func(p *v1alpha1.SignerPolicy) { p.Spec.Usages = []v1alpha1.KeyUsage{"digital signature", "server auth"} },
+			req: func(r *Request) { r.Usages = append(r.Usages, "client auth") }, fields: `SignerPolicy "platform" spec.usages`},
+		{name: "key", bound: func(p *v1alpha1.SignerPolicy) {
+			p.Spec.PrivateKey = &v1alpha1.PrivateKeyPolicy{ECDSA: &v1alpha1.ECDSAKeyPolicy{MinSize: 384}}
+		}, fields: `SignerPolicy "platform" spec.privateKey`},
+		{name: "validations", bound: func(p *v1alpha1.SignerPolicy) {
+			p.Spec.Validations = []v1alpha1.Validation{{Rule: `request.dnsNames.all(n, n.startsWith("api."))`, Message: "api names only"}}
+		}, fields: "api names only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			platform := delegating("platform")
+			if tt.bound != nil {
+				tt.bound(&platform)
+			}
+			req := webRequest(t, testSigner, "web.team-a.svc")
+			if tt.req != nil {
+				tt.req(&req)
+			}
+			for _, evaluate := range []func(Policies, Request) Decision{e.Evaluate, e.EvaluateForSigning} {
+				d := evaluate(Policies{Cluster: []v1alpha1.SignerPolicy{platform}, Namespaced: []v1alpha1.NamespacedSignerPolicy{wide}}, req)
+				if d.Result != Deny || !strings.Contains(d.Message(), tt.fields) {
+					t.Errorf("%s, want Deny naming %s: %s", d.Result, tt.fields, d.Message())
+				}
+			}
+		})
+	}
+}
