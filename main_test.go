@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signerpolicy/signer-policy-operator/internal/audit"
 )
@@ -22,9 +23,17 @@ func TestAuditLogFileIsWrittenAndRotated(t *testing.T) {
 		records.Write(record)
 	}
 
-	files, err := filepath.Glob(filepath.Join(dir, "audit*.log"))
-	if err != nil {
-		t.Fatal(err)
+	// lumberjack removes backups beyond maxBackups in a goroutine of its own after a rotation, so
+	// the count settles a moment after the last write.
+	var files []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var err error
+		if files, err = filepath.Glob(filepath.Join(dir, "audit*.log")); err != nil {
+			t.Fatal(err)
+		}
+		if len(files) == 3 || time.Now().After(deadline) {
+			break
+		}
 	}
 	if len(files) != 3 {
 		t.Fatalf("files %v, want the log and 2 backups", files)
