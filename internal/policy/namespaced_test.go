@@ -245,7 +245,9 @@ func TestEveryDelegationBoundHolds(t *testing.T) {
 		fields string
 	}{
 		{name: "CA flag", req: func(r *Request) { r.IsCA = true }, fields: `SignerPolicy "platform" spec.allowCA`},
-		{name: "usages", bound: func(p *v1alpha1.SignerPolicy) { p.Spec.Usages = []v1alpha1.KeyUsage{"digital signature", "server auth"} },
+		{name: "usages", bound: func(p *v1alpha1.SignerPolicy) {
+			p.Spec.Usages = []v1alpha1.KeyUsage{"digital signature", "server auth"}
+		},
 			req: func(r *Request) { r.Usages = append(r.Usages, "client auth") }, fields: `SignerPolicy "platform" spec.usages`},
 		{name: "key", bound: func(p *v1alpha1.SignerPolicy) {
 			p.Spec.PrivateKey = &v1alpha1.PrivateKeyPolicy{ECDSA: &v1alpha1.ECDSAKeyPolicy{MinSize: 384}}
