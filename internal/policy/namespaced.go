@@ -125,25 +125,8 @@ func alsoRequesters[T comparable](path *field.Path, approvers, requesters []T) f
 }
 
 func beyondSubjects(del *v1alpha1.Delegation, delegator, namespace string, path *field.Path, s *v1alpha1.Subjects) field.ErrorList {
-	var errs field.ErrorList
-	for i, u := range s.Users {
-		switch {
-		case strings.HasPrefix(u, "system:"):
-			errs = append(errs, field.Forbidden(path.Child("users").Index(i), "a namespaced policy may not name system: users"))
-		case !del.Users:
-			errs = append(errs, field.Forbidden(path.Child("users").Index(i),
-				fmt.Sprintf("SignerPolicy %q does not let namespaced policies name users (spec.delegation.users)", delegator)))
-		}
-	}
-	for i, g := range s.Groups {
-		switch {
-		case strings.HasPrefix(g, "system:"):
-			errs = append(errs, field.Forbidden(path.Child("groups").Index(i), "a namespaced policy may not name system: groups"))
-		case !del.Groups:
-			errs = append(errs, field.Forbidden(path.Child("groups").Index(i),
-				fmt.Sprintf("SignerPolicy %q does not let namespaced policies name groups (spec.delegation.groups)", delegator)))
-		}
-	}
+	errs := undelegated(path.Child("users"), s.Users, "users", del.Users, delegator)
+	errs = append(errs, undelegated(path.Child("groups"), s.Groups, "groups", del.Groups, delegator)...)
 	for i, sa := range s.ServiceAccounts {
 		if sa.Namespace != namespace {
 			errs = append(errs, field.Forbidden(path.Child("serviceAccounts").Index(i).Child("namespace"),
@@ -152,6 +135,22 @@ func beyondSubjects(del *v1alpha1.Delegation, delegator, namespace string, path 
 	}
 	if len(s.ServiceAccountSelectors) > 0 {
 		errs = append(errs, field.Forbidden(path.Child("serviceAccountSelectors"), "a namespaced policy may not select service accounts"))
+	}
+	return errs
+}
+
+// undelegated refuses the users or groups (kind) a namespaced policy names: system: ones always,
+// any when the delegation does not permit the kind.
+func undelegated(path *field.Path, names []string, kind string, permitted bool, delegator string) field.ErrorList {
+	var errs field.ErrorList
+	for i, n := range names {
+		switch {
+		case strings.HasPrefix(n, "system:"):
+			errs = append(errs, field.Forbidden(path.Index(i), "a namespaced policy may not name system: "+kind))
+		case !permitted:
+			errs = append(errs, field.Forbidden(path.Index(i),
+				fmt.Sprintf("SignerPolicy %q does not let namespaced policies name %s (spec.delegation.%s)", delegator, kind, kind)))
+		}
 	}
 	return errs
 }
