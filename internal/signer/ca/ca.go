@@ -106,7 +106,9 @@ func (s *Signer) sign(kp *keyPair, tmpl *x509.Certificate) (signer.PEMChain, err
 		}
 		return signer.PEMChain(append(leaf, tail...)), nil
 	}
-	bundle, err := pki.SignCSRTemplate(kp.chain, kp.key, tmpl)
+	// Clipped: SignCSRTemplate appends the leaf to the chain it is given, which concurrent first
+	// signings with this key pair would otherwise write into the same spare capacity.
+	bundle, err := pki.SignCSRTemplate(slices.Clip(kp.chain), kp.key, tmpl)
 	if err != nil {
 		return nil, err
 	}
